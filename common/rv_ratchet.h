@@ -1,0 +1,76 @@
+/* rv_ratchet.h - the Double Ratchet (Signal spec, Perrin & Marlinspike 2016)
+ * keyed from the Noise IK handshake.
+ *
+ * KDF_RK = HKDF-SHA256(salt=RK, ikm=DH, info=RV_KDF_INFO_ROOT) -> RK', CK.
+ * KDF_CK: MK = HMAC-SHA256(CK, 0x01), CK' = HMAC-SHA256(CK, 0x02).
+ * AEAD key and nonce = HKDF-SHA256(salt=zeros, ikm=MK, info=RV_KDF_INFO_MESSAGE),
+ * 32 + 12 bytes; nonces are never random.  AD = handshake hash || outer
+ * header || ratchet header, so the whole header is authenticated.
+ *
+ * The client is Alice, the server Bob; Bob's first ratchet key is the
+ * server's handshake ephemeral.  The receiving half of a DH step happens
+ * whenever a new remote ratchet key arrives; the sending half (a new key
+ * pair) is deferred so that at most one key pair is made per
+ * config.min_interval_ms (0 = never defer).
+ *
+ * Encrypt produces complete transport messages (outer header included) that
+ * must be sent in the order they were produced: only rv_session calls it,
+ * and it sends each message as soon as it is sealed.
+ *
+ * Decrypt is all-or-nothing: on any error the state and the output buffer
+ * are unchanged.  A replayed, too-old (evicted) or forged message fails.
+ *
+ * Ownership: rv_ratchet_init_* allocate *out; rv_ratchet_free(NULL) is safe
+ * and wipes every key.
+ */
+#ifndef RV_RATCHET_H
+#define RV_RATCHET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_buf.h"
+#include "rv_keys.h"
+#include "rv_wire.h"
+
+struct rv_ratchet;
+
+struct rv_ratchet_config {
+	enum rv_aead aead;            /* RV_AEAD_CHACHA20POLY1305 or _AES256GCM */
+	uint32_t min_interval_ms;     /* deferral of the sending DH half */
+	uint32_t max_skip;            /* 0 = RV_RATCHET_MAX_SKIP */
+	uint32_t max_skipped_total;   /* 0 = RV_RATCHET_MAX_SKIPPED_TOTAL */
+};
+
+struct rv_ratchet_stats {
+	uint64_t sent, received;
+	uint64_t dh_send_steps;       /* new key pairs made */
+	uint64_t dh_recv_steps;       /* new remote keys accepted */
+	uint32_t skipped_stored;      /* message keys held for later */
+	uint64_t skipped_evicted;
+};
+
+/* sk: shared secret from the handshake; ad: the handshake hash. */
+int rv_ratchet_init_alice(struct rv_ratchet **out, const struct rv_ratchet_config *cfg,
+			  const uint8_t sk[RV_KEY_LEN], const uint8_t bob_pub[RV_KEY_LEN],
+			  const uint8_t ad[RV_HASH_LEN]);
+int rv_ratchet_init_bob(struct rv_ratchet **out, const struct rv_ratchet_config *cfg,
+			const uint8_t sk[RV_KEY_LEN], const struct rv_keypair *bob,
+			const uint8_t ad[RV_HASH_LEN]);
+void rv_ratchet_free(struct rv_ratchet *r);
+
+/* now_ms: a monotonic clock, used only by the deferral policy.
+ * Appends one complete transport message to out. */
+int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
+		       size_t pt_len, struct rv_buf *out);
+/* msg: one complete transport message.  Appends the plaintext to out. */
+int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
+		       struct rv_buf *out);
+
+/* Deep copy (tests: post-compromise security, state-unchanged checks). */
+int rv_ratchet_clone(const struct rv_ratchet *r, struct rv_ratchet **out);
+/* 1 if both states are byte-for-byte the same (tests). */
+int rv_ratchet_equal(const struct rv_ratchet *a, const struct rv_ratchet *b);
+void rv_ratchet_get_stats(const struct rv_ratchet *r, struct rv_ratchet_stats *st);
+
+#endif

@@ -1,0 +1,184 @@
+/* rv_wire.h - every wire constant and limit of the rvpn protocol.
+ *
+ * common/PROTOCOL.md is the prose specification; this header is its
+ * single source of numbers.  All multi-byte integers are big-endian.
+ * Value 0 of every type enum is invalid on the wire.
+ */
+#ifndef RV_WIRE_H
+#define RV_WIRE_H
+
+/* ---- WebSocket ---------------------------------------------------- */
+
+/* Sec-WebSocket-Protocol value; binary messages only, one rvpn message
+ * per WebSocket message. */
+#define RV_WS_SUBPROTOCOL "rvpn.v1"
+#define RV_WS_DEFAULT_PATH "/rvpn"
+
+/* Noise prologue: binds the handshake to this protocol version. */
+#define RV_NOISE_PROLOGUE "rvpn v1"
+#define RV_NOISE_PROTOCOL_CHACHA "Noise_IK_25519_ChaChaPoly_SHA256"
+#define RV_NOISE_PROTOCOL_AESGCM "Noise_IK_25519_AESGCM_SHA256"
+
+/* ---- outer message ------------------------------------------------ */
+
+/* Every WebSocket message starts with a 4-byte outer header:
+ * type (u8) | version (u8) | reserved (u16, must be 0). */
+enum rv_msg_type {
+	RV_MSG_INVALID = 0,
+	RV_MSG_HANDSHAKE_INIT = 1, /* client -> server, Noise IK message 1 */
+	RV_MSG_HANDSHAKE_RESP = 2, /* server -> client, Noise IK message 2 */
+	RV_MSG_TRANSPORT = 3,      /* either way, Double Ratchet message */
+};
+
+enum rv_wire_sizes {
+	RV_PROTOCOL_VERSION = 1,
+	RV_OUTER_HDR_LEN = 4,
+	RV_KEY_LEN = 32,        /* X25519 public/private key, symmetric key */
+	RV_HASH_LEN = 32,       /* SHA-256 */
+	RV_TAG_LEN = 16,        /* AEAD tag, both AEADs */
+	RV_TAI64N_LEN = 12,
+
+	/* Handshake payloads (plaintext inside Noise). */
+	RV_HS_INIT_PAYLOAD_LEN = 16, /* version u8 | caps u8 | rsvd u16 | tai64n[12] */
+	RV_HS_RESP_PAYLOAD_LEN = 16, /* version u8 | aead u8 | keepalive_s u16 |
+				      * max_streams u32 | stream_window u32 |
+				      * max_message u32 */
+	/* Noise IK message 1: e | enc(s) | enc(payload) */
+	RV_HS_INIT_NOISE_LEN = RV_KEY_LEN + RV_KEY_LEN + RV_TAG_LEN +
+			       RV_HS_INIT_PAYLOAD_LEN + RV_TAG_LEN, /* 112 */
+	/* Noise IK message 2: e | enc(payload) */
+	RV_HS_RESP_NOISE_LEN = RV_KEY_LEN + RV_HS_RESP_PAYLOAD_LEN + RV_TAG_LEN, /* 64 */
+	RV_HS_INIT_MSG_LEN = RV_OUTER_HDR_LEN + RV_HS_INIT_NOISE_LEN, /* 116 */
+	RV_HS_RESP_MSG_LEN = RV_OUTER_HDR_LEN + RV_HS_RESP_NOISE_LEN, /* 68 */
+
+	/* Ratchet header: dh_pub[32] | pn u32 | n u32 */
+	RV_RATCHET_HDR_LEN = RV_KEY_LEN + 4 + 4, /* 40 */
+	/* Transport: outer hdr | ratchet hdr | ciphertext(frames) | tag */
+	RV_TRANSPORT_OVERHEAD = RV_OUTER_HDR_LEN + RV_RATCHET_HDR_LEN + RV_TAG_LEN,
+
+	/* Largest WebSocket message either side sends or accepts. */
+	RV_MSG_MAX = 65536,
+	RV_PLAINTEXT_MAX = RV_MSG_MAX - RV_TRANSPORT_OVERHEAD, /* 65476 */
+};
+
+/* Capability bits in the handshake init payload. */
+enum rv_caps {
+	RV_CAP_AESGCM_HW = 0x01, /* client has hardware AES (AES-NI) */
+};
+
+/* AEAD chosen by the server for the ratchet (response payload). */
+enum rv_aead {
+	RV_AEAD_INVALID = 0,
+	RV_AEAD_CHACHA20POLY1305 = 1,
+	RV_AEAD_AES256GCM = 2, /* only if both ends have hardware AES */
+};
+
+/* ---- Double Ratchet parameters ------------------------------------ */
+
+enum rv_ratchet_limits {
+	RV_RATCHET_MAX_SKIP = 1000,       /* skipped keys in one chain */
+	RV_RATCHET_MAX_SKIPPED_TOTAL = 2000, /* stored keys, oldest evicted */
+	RV_RATCHET_DEFAULT_INTERVAL_MS = 1000, /* min time between new key pairs */
+};
+
+/* KDF labels (HKDF info strings). */
+#define RV_KDF_INFO_RATCHET_INIT "rvpn v1 ratchet init"
+#define RV_KDF_INFO_ROOT "rvpn v1 ratchet root"
+#define RV_KDF_INFO_MESSAGE "rvpn v1 ratchet message"
+/* KDF_CK: message key = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02) */
+enum rv_kdf_ck_const {
+	RV_KDF_CK_MESSAGE = 0x01,
+	RV_KDF_CK_CHAIN = 0x02,
+};
+
+/* ---- frames (inside ratchet plaintext) ---------------------------- */
+
+/* Each frame: type u8 | length u16 | body[length].  A plaintext holds one
+ * or more frames back to back and nothing else. */
+enum rv_frame_type {
+	RV_FRAME_INVALID = 0,
+	RV_FRAME_PROXY_CONNECT = 1,  /* stream u32 | window u32 | port u16 | atyp u8 | addr */
+	RV_FRAME_PROXY_RESPONSE = 2, /* stream u32 | status u8 | port u16 | atyp u8 | addr */
+	RV_FRAME_PROXY_DATA = 3,     /* stream u32 | data[1..RV_FRAME_DATA_MAX] */
+	RV_FRAME_PROXY_FIN = 4,      /* stream u32 */
+	RV_FRAME_PROXY_RESET = 5,    /* stream u32 | reason u8 */
+	RV_FRAME_WINDOW_UPDATE = 6,  /* stream u32 | credit u32 (> 0) */
+	RV_FRAME_PING = 7,           /* opaque u64 */
+	RV_FRAME_PONG = 8,           /* opaque u64 (echo of PING) */
+	RV_FRAME_GOAWAY = 9,         /* last_stream u32 | reason u8 */
+	RV_FRAME_TYPE_MAX_ = 10,
+};
+
+enum rv_frame_sizes {
+	RV_FRAME_HDR_LEN = 3,
+	RV_FRAME_DATA_MAX = 16384,
+	RV_FRAME_FIN_LEN = 4,
+	RV_FRAME_RESET_LEN = 5,
+	RV_FRAME_WINDOW_UPDATE_LEN = 8,
+	RV_FRAME_PING_LEN = 8,
+	RV_FRAME_GOAWAY_LEN = 5,
+	RV_FRAME_CONNECT_FIXED_LEN = 11,  /* before the address */
+	RV_FRAME_RESPONSE_FIXED_LEN = 8,  /* before the address */
+	RV_DOMAIN_MAX = 255,
+};
+
+/* Address types: the SOCKS5 ATYP values. */
+enum rv_atyp {
+	RV_ATYP_INVALID = 0,
+	RV_ATYP_IPV4 = 1,   /* 4 bytes */
+	RV_ATYP_DOMAIN = 3, /* len u8 (1..255) | name */
+	RV_ATYP_IPV6 = 4,   /* 16 bytes */
+};
+
+/* PROXY_RESPONSE status: numerically the SOCKS5 reply codes (RFC 1928). */
+enum rv_status {
+	RV_STATUS_OK = 0,
+	RV_STATUS_GENERAL_FAILURE = 1,
+	RV_STATUS_NOT_ALLOWED = 2,
+	RV_STATUS_NET_UNREACHABLE = 3,
+	RV_STATUS_HOST_UNREACHABLE = 4, /* also: name does not resolve */
+	RV_STATUS_CONNECTION_REFUSED = 5,
+	RV_STATUS_TTL_EXPIRED = 6,      /* also: connect timed out */
+	RV_STATUS_COMMAND_NOT_SUPPORTED = 7,
+	RV_STATUS_ATYP_NOT_SUPPORTED = 8,
+};
+
+/* PROXY_RESET reasons. */
+enum rv_reset_reason {
+	RV_RESET_INVALID = 0,
+	RV_RESET_PROTOCOL_ERROR = 1,
+	RV_RESET_TARGET_ERROR = 2,    /* target socket error after connect */
+	RV_RESET_LOCAL_ERROR = 3,     /* client-side socket error */
+	RV_RESET_IDLE_TIMEOUT = 4,
+	RV_RESET_FLOW_CONTROL = 5,    /* peer sent beyond its window */
+	RV_RESET_SHUTDOWN = 6,
+	RV_RESET_CANCELED = 7,        /* local side closed before response */
+	RV_RESET_REFUSED_STREAM = 8,  /* stream limit reached */
+};
+
+/* GOAWAY reasons. */
+enum rv_goaway_reason {
+	RV_GOAWAY_INVALID = 0,
+	RV_GOAWAY_SHUTDOWN = 1,
+	RV_GOAWAY_PROTOCOL_ERROR = 2,
+	RV_GOAWAY_IDLE = 3,
+};
+
+/* ---- flow control and session limits (defaults) ------------------- */
+
+enum rv_limits {
+	RV_STREAM_WINDOW_DEFAULT = 512 * 1024, /* initial credit, each direction */
+	RV_STREAM_WINDOW_MAX = 16 * 1024 * 1024,
+	RV_MAX_STREAMS_DEFAULT = 1024,       /* per session */
+	RV_MAX_SESSIONS_DEFAULT = 256,       /* per server */
+	RV_KEEPALIVE_DEFAULT_S = 10,         /* client PING interval */
+	RV_KEEPALIVE_TIMEOUT_DEFAULT_S = 25, /* dead if nothing heard */
+	RV_HANDSHAKE_TIMEOUT_S = 10,
+	RV_STREAM_IDLE_TIMEOUT_DEFAULT_S = 300,
+	RV_CONNECT_TIMEOUT_DEFAULT_S = 10,
+	RV_HAPPY_EYEBALLS_DELAY_MS = 250,    /* RFC 8305 connection attempt delay */
+	RV_WS_SEND_HIGH_WATER = 1024 * 1024, /* stop reading sockets above */
+	RV_WS_SEND_LOW_WATER = 256 * 1024,   /* resume below */
+};
+
+#endif
