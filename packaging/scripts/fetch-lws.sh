@@ -10,9 +10,11 @@ if [ -f "$tarball" ] && echo "$want  $tarball" | sha256sum -c --status; then
 	exit 0
 fi
 d=$cache/lws-src
-mkdir -p "$d/lists/partial"
+echo "fetch-lws: downloading the libwebsockets 4.1.6 source package into $cache" >&2
+mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
 printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$d/src.sources"
-o="-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$d -o Dir::State::Lists=$d/lists"
+# Private lists and cache dirs: works without root and leaves the system's apt state alone.
+o="-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$d -o Dir::State::Lists=$d/lists -o Dir::Cache=$d/cache"
 # shellcheck disable=SC2086
 apt-get $o update >/dev/null
 # shellcheck disable=SC2086
