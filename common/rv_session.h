@@ -1,0 +1,194 @@
+/* rv_session.h - the transport-agnostic tunnel core shared by rvpn-client
+ * and rvpn-server: one session per WebSocket, after the handshake.
+ *
+ * A session owns
+ *   - the Double Ratchet (handed over by rv_session_new, freed with it);
+ *   - the ordered outbox: frames are queued as plaintext and sealed only in
+ *     rv_session_next_message(), which hands out exactly that message; the
+ *     owner writes it and calls rv_session_message_sent().  Encryption order
+ *     is therefore send order by construction;
+ *   - the stream table and every stream's local fd (see rv_stream.h);
+ *   - keepalive (PING every keepalive_interval_ms; dead when nothing at all
+ *     was received for keepalive_timeout_ms), GOAWAY, limits, statistics.
+ *
+ * Owner's duties (client and server programs):
+ *   - feed every received WebSocket binary message to rv_session_on_message;
+ *   - when on_want_write fires (or whenever convenient), ask the WebSocket
+ *     for a WRITEABLE callback; in it call rv_session_next_message(), write
+ *     the message (the rv_session_config.headroom bytes before *msg are
+ *     writable scratch space, e.g. LWS_PRE), then rv_session_message_sent();
+ *   - when on_closed fires: the session is dead (protocol error, keepalive
+ *     timeout, or GOAWAY drained).  Drain rv_session_next_message() if the
+ *     WebSocket is still usable (a GOAWAY may be queued), then close the
+ *     WebSocket and rv_session_free() the session.
+ *
+ * Watermarks: rv_session_send_queue_bytes() counts plaintext queued but not
+ * yet written.  Above config.high_water the session stops reading every
+ * local fd (and holds back WINDOW_UPDATEs); below config.low_water it
+ * resumes.  The owner need not do anything for this.
+ *
+ * Memory bound per session (whatever a slow side does):
+ *   outbox   <= high_water + RV_PLAINTEXT_MAX (one batch of reads past the
+ *               mark) + a few control frames per stream (FIN, RESET,
+ *               RESPONSE, one coalesced WINDOW_UPDATE), + one PONG;
+ *   streams  <= max_streams * (local_window + RV_FRAME_DATA_MAX bytes of
+ *               data for the local fd + sizeof(struct) ~ 300 bytes);
+ *   receive  one RV_MSG_MAX plaintext buffer, one sealed RV_MSG_MAX message.
+ * With the defaults (1 MiB, 1024 streams x 512 KiB) the stream part is
+ * reached only if every stream's local reader stops; lower local_window or
+ * max_streams to lower the bound.
+ *
+ * Callbacks run from inside session entry points (rv_session_on_message,
+ * loop callbacks, rv_session_free).  The owner may call any session or
+ * stream function from a callback, including rv_session_free(): freeing is
+ * deferred until the outermost session call returns.
+ *
+ * Not thread-safe: one loop thread per session.
+ */
+#ifndef RV_SESSION_H
+#define RV_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_frame.h"
+#include "rv_loop.h"
+#include "rv_ratchet.h"
+#include "rv_wire.h"
+
+struct rv_session;
+struct rv_stream;
+
+enum rv_session_role {
+	RV_SESSION_ROLE_INVALID = 0,
+	RV_SESSION_CLIENT = 1, /* opens streams (SOCKS / -L side) */
+	RV_SESSION_SERVER = 2, /* accepts streams, connects targets */
+};
+
+enum rv_session_state {
+	RV_SESSION_STATE_INVALID = 0,
+	RV_SESSION_OPEN = 1,    /* relaying, new streams allowed */
+	RV_SESSION_GOAWAY = 2,  /* GOAWAY sent or received: no new streams,
+				 * existing ones drain */
+	RV_SESSION_CLOSED = 3,  /* dead: on_closed has been called */
+};
+
+struct rv_session_callbacks {
+	/* The outbox went from empty to non-empty: request a WRITEABLE. */
+	void (*on_want_write)(struct rv_session *s, void *arg);
+	/* The session died.  err: RV_ERR_TIMEOUT (keepalive), RV_ERR_MALFORMED
+	 * (peer protocol error), RV_ERR_CLOSED (GOAWAY and no streams left),
+	 * RV_ERR_NOMEM/RV_ERR_INTERNAL.  Called at most once. */
+	void (*on_closed)(struct rv_session *s, int err, void *arg);
+	/* Server: the peer asked for a stream to dst.  Resolve/connect (may be
+	 * asynchronous), then rv_stream_accept() or rv_stream_reject().  If the
+	 * stream dies first (peer RESET, session freed) on_stream_closed fires
+	 * and the owner must abandon the attempt. */
+	void (*on_stream_connect)(struct rv_session *s, struct rv_stream *st,
+				  const struct rv_addr *dst, void *arg);
+	/* Client: the outcome of rv_session_stream_open, exactly once per
+	 * stream (unless the owner reset the stream first).  status OK: bound is
+	 * the server's bound address; the owner may rv_stream_write_local() its
+	 * SOCKS success reply, relaying starts when the callback returns.
+	 * Otherwise (bound NULL) the stream closes when the callback returns;
+	 * the owner may queue a failure reply with rv_stream_write_local() (sent
+	 * best effort) or take the fd back with rv_stream_detach_fd() - e.g. if
+	 * rv_stream_retryable(st), to retry the request on a new session. */
+	void (*on_stream_response)(struct rv_stream *st, enum rv_status status,
+				   const struct rv_addr *bound, void *arg);
+	/* Every stream, exactly once, just before it is freed and its fd closed
+	 * (fd still open here unless detached).  Do not use st afterwards. */
+	void (*on_stream_closed)(struct rv_stream *st, void *arg);
+	/* The peer sent GOAWAY (informational; the session handles it). */
+	void (*on_goaway)(struct rv_session *s, uint32_t last_stream,
+			  enum rv_goaway_reason reason, void *arg);
+	void *arg;
+};
+
+/* Zero fields take the defaults named in brackets. */
+struct rv_session_config {
+	enum rv_session_role role;
+	/* Receive window we grant per stream [RV_STREAM_WINDOW_DEFAULT].
+	 * Server: the stream_window it announced in the handshake. */
+	uint32_t local_window;
+	/* Client: the server's stream_window from the handshake (our initial
+	 * send credit per stream) [RV_STREAM_WINDOW_DEFAULT].  Server: unused
+	 * (each PROXY_CONNECT carries the client's window). */
+	uint32_t peer_window;
+	/* Server: streams the peer may have open; client: streams we open
+	 * (the server's announced max_streams) [RV_MAX_STREAMS_DEFAULT]. */
+	uint32_t max_streams;
+	/* PING interval; 0 = send no PINGs (the server answers only)
+	 * [client: RV_KEEPALIVE_DEFAULT_S s, server: 0]. */
+	uint32_t keepalive_interval_ms;
+	/* Dead when nothing was received for this long
+	 * [RV_KEEPALIVE_TIMEOUT_DEFAULT_S s]; UINT32_MAX disables. */
+	uint32_t keepalive_timeout_ms;
+	/* Stream with no traffic either way for this long is reset
+	 * [RV_STREAM_IDLE_TIMEOUT_DEFAULT_S s]; UINT32_MAX disables. */
+	uint32_t idle_timeout_ms;
+	size_t high_water;  /* [RV_WS_SEND_HIGH_WATER] */
+	size_t low_water;   /* [RV_WS_SEND_LOW_WATER] */
+	size_t headroom;    /* scratch bytes before each message [0]; LWS_PRE */
+	const char *name;   /* log prefix, e.g. peer address [role name] */
+};
+
+struct rv_session_stats {
+	uint64_t msgs_out, msgs_in;      /* transport messages */
+	uint64_t bytes_out, bytes_in;    /* WebSocket payload bytes */
+	uint64_t msgs_dropped;           /* undecryptable / forged / replayed */
+	uint64_t data_out, data_in;      /* stream payload bytes */
+	uint64_t streams_opened, streams_closed, streams_refused;
+	uint64_t streams_reset_sent, streams_reset_received;
+	uint64_t pings_sent, pongs_received;
+	uint32_t rtt_ms;                 /* last PING round trip */
+	uint32_t streams_active;
+	uint64_t watermark_pauses;       /* times the high water mark was hit */
+};
+
+/* Takes ownership of ratchet (also on failure: it is freed). */
+int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
+		   struct rv_ratchet *ratchet, const struct rv_session_callbacks *cb,
+		   struct rv_session **out);
+/* Closes every stream (on_stream_response with GENERAL_FAILURE/retryable
+ * for client streams still connecting, then on_stream_closed; their fds are
+ * closed with an abortive RST unless detached) and frees everything.  NULL
+ * safe; from inside a callback the free is deferred. */
+void rv_session_free(struct rv_session *s);
+
+/* One received WebSocket message.  Returns 0 when it was handled or
+ * dropped (undecryptable: logged and counted), or a negative error when the
+ * session died because of it (on_closed has been called). */
+int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len);
+
+/* Next sealed message to send: 1 and (*msg, *len) set, or 0 if nothing is
+ * queued, or a negative error.  The same message is returned again until
+ * rv_session_message_sent(); config.headroom bytes before *msg may be
+ * overwritten by the transport. */
+int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len);
+void rv_session_message_sent(struct rv_session *s);
+/* Plaintext and sealed bytes not yet written (the watermark quantity). */
+size_t rv_session_send_queue_bytes(const struct rv_session *s);
+
+/* Send GOAWAY and stop taking new streams; existing ones drain.  When the
+ * last stream is gone on_closed(RV_ERR_CLOSED) fires.  Idempotent. */
+int rv_session_goaway(struct rv_session *s, enum rv_goaway_reason reason);
+
+/* Client: open a stream for the connected local socket fd to dst: queues
+ * PROXY_CONNECT.  The session owns fd from now on (closes it; see
+ * rv_stream_detach_fd).  Nothing is read from fd before the response.
+ * early/early_len: bytes the owner already read from fd past the SOCKS
+ * request (at most RV_FRAME_DATA_MAX), sent first once the stream is open.
+ * RV_ERR_LIMIT at max_streams, RV_ERR_CLOSED after GOAWAY or death (fd
+ * still the caller's on any failure). */
+int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *dst,
+			   const void *early, size_t early_len, void *user,
+			   struct rv_stream **out);
+
+enum rv_session_state rv_session_get_state(const struct rv_session *s);
+enum rv_session_role rv_session_get_role(const struct rv_session *s);
+void rv_session_get_stats(const struct rv_session *s, struct rv_session_stats *st);
+uint32_t rv_session_stream_count(const struct rv_session *s);
+const char *rv_session_state_str(enum rv_session_state st);
+
+#endif
