@@ -4,7 +4,14 @@
 # rebuild (ExternalProject stamps).  See ../shared/notes/libwebsockets-mbedtls.md.
 include(ExternalProject)
 
-set(RVPN_CACHE_DIR "$ENV{HOME}/.cache/rvpn" CACHE PATH "Download cache for third-party sources")
+if(DEFINED ENV{RVPN_CACHE_DIR})
+  set(RVPN_CACHE_DIR_DEFAULT "$ENV{RVPN_CACHE_DIR}")
+else()
+  set(RVPN_CACHE_DIR_DEFAULT "$ENV{HOME}/.cache/rvpn")
+endif()
+set(RVPN_CACHE_DIR "${RVPN_CACHE_DIR_DEFAULT}" CACHE PATH "Download cache for third-party sources")
+# The lws build runs its own ninja/make; cap it (shared 2-core machines).
+set(RVPN_LWS_JOBS 2 CACHE STRING "Parallel jobs for the libwebsockets build")
 set(RVPN_LWS_TARBALL "${RVPN_CACHE_DIR}/libwebsockets_4.1.6.orig.tar.gz")
 set(RVPN_LWS_SHA256 402e9a8df553c9cd2aff5d7a9758e9e5285bf3070c82539082864633db3deb83)
 if(NOT EXISTS "${RVPN_LWS_TARBALL}")
@@ -46,6 +53,7 @@ ExternalProject_Add(lws_ext
     -DLWS_WITH_SYS_STATE=OFF -DLWS_WITH_HTTP_BASIC_AUTH=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=OFF
     -DLWS_WITH_CUSTOM_HEADERS=OFF -DLWS_CLIENT_HTTP_PROXYING=OFF -DLWS_WITH_EXPORT_LWSTARGETS=OFF
     -DLWS_CTEST_INTERNET_AVAILABLE=OFF -DLWS_HAVE_LIBCAP=OFF -DLWS_WITH_LWSAC=OFF -DLWS_WITH_FILE_OPS=OFF
+  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${RVPN_LWS_JOBS}
   BUILD_BYPRODUCTS ${RVPN_LWS_PREFIX}/install/lib/libwebsockets.a
 )
 
