@@ -1,11 +1,20 @@
 /* rv_frame.h - the frame codec for stream multiplexing inside ratchet
  * plaintexts.  Layouts are in rv_wire.h and common/PROTOCOL.md.
+ * Owner: frames helper.
  *
  * rv_frame_decode is a three-result parser: RV_OK (one frame consumed from
  * in), RV_ERR_NEED_MORE (in holds a truncated frame; in unchanged), or
  * another negative error (in unchanged).  Each body length is validated
  * exactly for its type before any field is read.  A decoded DATA frame
  * points into in's memory (valid until in is modified).
+ *
+ * Rules beyond the lengths (both directions): stream id != 0 for stream
+ * frames, == 0 for PING/PONG/GOAWAY; DATA 1..RV_FRAME_DATA_MAX bytes;
+ * CONNECT window and WINDOW_UPDATE credit 1..RV_STREAM_WINDOW_MAX; status,
+ * reset and goaway reasons and atyp from their enums; domain 1..255 bytes,
+ * no NUL.  Decode errors: RV_ERR_MALFORMED, or RV_ERR_UNSUPPORTED for an
+ * unknown frame type.  Encode errors: RV_ERR_INVALID_ARG (bad frame),
+ * RV_ERR_NO_SPACE/RV_ERR_NOMEM; a DATA frame's bytes must not point into out.
  */
 #ifndef RV_FRAME_H
 #define RV_FRAME_H
