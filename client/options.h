@@ -1,0 +1,52 @@
+/* options.h - rvpn-client command line (owner: client helper). */
+#ifndef RV_CLIENT_OPTIONS_H
+#define RV_CLIENT_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rv_cliparse.h"
+#include "rv_keys.h"
+
+enum rv_client_opt_limits {
+	RV_CLIENT_MAX_SOCKS = 16,    /* -D listeners */
+	RV_CLIENT_MAX_FORWARDS = 64, /* -L listeners */
+	RV_CLIENT_SOCKS_USER_MAX = 255,
+	RV_CLIENT_SOCKS_DEFAULT_PORT = 1080,
+};
+#define RV_CLIENT_DEFAULT_BIND "127.0.0.1"
+
+struct rv_client_opts {
+	const char *key_file;
+	struct rv_keypair kp;                 /* loaded from key_file */
+	unsigned char server_pub[32];
+	struct rv_cli_url url;
+	const char *url_text;
+	struct rv_cli_sockaddr socks[RV_CLIENT_MAX_SOCKS];
+	size_t n_socks;
+	struct rv_cli_forward fwd[RV_CLIENT_MAX_FORWARDS];
+	size_t n_fwd;
+	const char *ca_file;     /* NULL: system CA bundle */
+	int insecure_tls;
+	int verbose;             /* -v: debug; -vv: also libwebsockets' log */
+	/* --socks-auth FILE ("user:password"): RFC 1929 required on -D ports. */
+	char socks_user[RV_CLIENT_SOCKS_USER_MAX + 1];
+	char socks_pass[RV_CLIENT_SOCKS_USER_MAX + 1];
+	int socks_auth;
+};
+
+enum rv_client_parse_result {
+	RV_CLIENT_PARSE_RUN = 0,
+	RV_CLIENT_PARSE_EXIT_OK = 1,  /* --help / --version printed */
+	RV_CLIENT_PARSE_EXIT_ERR = 2, /* message printed */
+	RV_CLIENT_PARSE_VERSION = 3,  /* --version: the caller prints it */
+};
+
+/* Parses argv (after rv_keycmd_dispatch), loads the key files, prints
+ * errors naming the flag/file/value.  Wipe with rv_client_opts_wipe(). */
+enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int argc,
+						 char **argv);
+void rv_client_opts_wipe(struct rv_client_opts *o);
+void rv_client_usage(FILE *out);
+
+#endif
