@@ -59,8 +59,14 @@ int rv_ratchet_init_bob(struct rv_ratchet **out, const struct rv_ratchet_config 
 			const uint8_t ad[RV_HASH_LEN]);
 void rv_ratchet_free(struct rv_ratchet *r);
 
+/* 1 if encrypt may be called: always for Alice; for Bob only after he has
+ * decrypted Alice's first message (before that encrypt is RV_ERR_STATE). */
+int rv_ratchet_can_send(const struct rv_ratchet *r);
+
 /* now_ms: a monotonic clock, used only by the deferral policy.
- * Appends one complete transport message to out. */
+ * Appends one complete transport message to out (pt_len <=
+ * RV_PLAINTEXT_MAX; RV_ERR_NO_SPACE if out cannot take it; RV_ERR_LIMIT
+ * when a chain would pass 2^32-1 messages without a DH step). */
 int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		       size_t pt_len, struct rv_buf *out);
 /* msg: one complete transport message.  Appends the plaintext to out. */

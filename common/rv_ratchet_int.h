@@ -1,0 +1,101 @@
+/* rv_ratchet_int.h - private to rv_ratchet*.c: the state object and the
+ * skipped-message-key store.  Owner: ratchet helper.
+ *
+ * The skipped store is an array ordered by age (index 0 = oldest), so
+ * oldest-first eviction is "drop from the front".  Lookups only happen for
+ * out-of-order or old-chain messages; in-order traffic never touches it.
+ * Its capacity grows on demand (reserved before a decrypt verifies the tag,
+ * so the commit that follows cannot fail).
+ */
+#ifndef RV_RATCHET_INT_H
+#define RV_RATCHET_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_keys.h"
+#include "rv_ratchet.h"
+#include "rv_wire.h"
+
+struct rv_skipped_key {
+	uint8_t dh[RV_KEY_LEN]; /* remote ratchet key of the chain */
+	uint32_t n;             /* message number in that chain */
+	uint8_t mk[RV_KEY_LEN]; /* message key */
+};
+
+struct rv_skipped_store {
+	struct rv_skipped_key *keys;
+	uint32_t count; /* entries in use, oldest first */
+	uint32_t cap;   /* entries allocated (not part of the logical state) */
+};
+
+/* Index of (dh, n), or -1. */
+long rv_skipped_find(const struct rv_skipped_store *s, const uint8_t dh[RV_KEY_LEN],
+		     uint32_t n);
+/* Make room so that rv_skipped_commit with n_add new keys cannot fail. */
+int rv_skipped_reserve(struct rv_skipped_store *s, uint32_t n_add, uint32_t max_total);
+/* Remove entry rm (if rm >= 0), append add[0..n_add), then evict the oldest
+ * until count <= max_total.  Returns the number evicted.  Never fails after
+ * a successful rv_skipped_reserve(s, n_add, max_total). */
+uint32_t rv_skipped_commit(struct rv_skipped_store *s, long rm,
+			   const struct rv_skipped_key *add, uint32_t n_add,
+			   uint32_t max_total);
+void rv_skipped_wipe(struct rv_skipped_store *s);
+int rv_skipped_clone(const struct rv_skipped_store *s, struct rv_skipped_store *out);
+int rv_skipped_equal(const struct rv_skipped_store *a, const struct rv_skipped_store *b);
+
+enum rv_ratchet_role {
+	RV_RATCHET_ROLE_INVALID = 0,
+	RV_RATCHET_ALICE = 1, /* client */
+	RV_RATCHET_BOB = 2,   /* server */
+};
+
+enum rv_ratchet_state {
+	RV_RATCHET_STATE_INVALID = 0,
+	RV_RATCHET_AWAIT_FIRST = 1, /* Bob before Alice's first message: cannot send */
+	RV_RATCHET_RUNNING = 2,
+};
+
+struct rv_ratchet {
+	enum rv_ratchet_role role;
+	enum rv_ratchet_state state;
+	struct rv_ratchet_config cfg; /* defaults filled in */
+	uint8_t ad[RV_HASH_LEN];      /* handshake hash */
+
+	uint8_t rk[RV_KEY_LEN];       /* root key */
+	struct rv_keypair dhs;        /* our current ratchet key pair */
+	uint8_t dhr[RV_KEY_LEN];      /* peer's current ratchet key */
+	uint8_t prev_dhr[RV_KEY_LEN]; /* peer's previous key (tells "too old" from forged) */
+	uint8_t cks[RV_KEY_LEN];      /* sending chain key */
+	uint8_t ckr[RV_KEY_LEN];      /* receiving chain key */
+	uint8_t has_dhr, has_prev_dhr, has_cks, has_ckr;
+	/* A new remote key arrived since our last key pair: the sending half
+	 * of the DH step is due (subject to the deferral interval). */
+	uint8_t send_step_due;
+	uint8_t has_kp_time;
+	uint64_t last_kp_ms;          /* when our current key pair was made */
+	uint32_t ns, nr, pn;
+
+	struct rv_ratchet_stats stats;
+	struct rv_skipped_store skipped;
+};
+
+/* ---- KDFs (rv_ratchet_kdf.c), exactly as rv_ratchet.h defines them ---- */
+
+/* KDF_RK: (rk, ck) = HKDF(salt=rk, ikm=DH(priv, pub), info=ROOT).
+ * rk_out may alias rk_in.  RV_ERR_CRYPTO on a low-order pub. */
+int rv_ratchet_kdf_rk(uint8_t rk_out[RV_KEY_LEN], uint8_t ck_out[RV_KEY_LEN],
+		      const uint8_t rk_in[RV_KEY_LEN], const uint8_t priv[RV_KEY_LEN],
+		      const uint8_t pub[RV_KEY_LEN]);
+/* KDF_CK: mk = HMAC(ck, 0x01), ck' = HMAC(ck, 0x02); ck_out may alias ck_in. */
+void rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
+		       const uint8_t ck_in[RV_KEY_LEN]);
+/* AEAD key and nonce = HKDF(salt=zeros, ikm=mk, info=MESSAGE), 32 + 12. */
+int rv_ratchet_kdf_msg(uint8_t key[RV_KEY_LEN], uint8_t nonce[12],
+		       const uint8_t mk[RV_KEY_LEN]);
+
+/* AD = handshake hash || outer header || ratchet header. */
+enum { RV_RATCHET_HDRS_LEN = RV_OUTER_HDR_LEN + RV_RATCHET_HDR_LEN,
+       RV_RATCHET_AD_LEN = RV_HASH_LEN + RV_RATCHET_HDRS_LEN };
+
+#endif
