@@ -24,13 +24,18 @@
  *
  * Watermarks: rv_session_send_queue_bytes() counts plaintext queued but not
  * yet written.  Above config.high_water the session stops reading every
- * local fd (and holds back WINDOW_UPDATEs); below config.low_water it
- * resumes.  The owner need not do anything for this.
+ * local fd; below config.low_water it resumes.  The owner need not do
+ * anything for this.  Control frames (WINDOW_UPDATE, PING/PONG, CONNECT,
+ * RESPONSE, GOAWAY) go out ahead of queued DATA; FIN and RESET stay in
+ * order with their stream's DATA.
  *
  * Memory bound per session (whatever a slow side does):
- *   outbox   <= high_water + RV_PLAINTEXT_MAX (one batch of reads past the
- *               mark) + a few control frames per stream (FIN, RESET,
- *               RESPONSE, one coalesced WINDOW_UPDATE), + one PONG;
+ *   outbox   <= high_water + 4 * RV_FRAME_DATA_MAX (one batch of reads
+ *               past the mark) + a few control frames per stream (CONNECT or
+ *               RESPONSE, FIN, RESET, at most two WINDOW_UPDATEs: credit is
+ *               only returned for data the peer sent, which needs credit)
+ *               + PONGs (dropped while control frames exceed
+ *               RV_PLAINTEXT_MAX);
  *   streams  <= max_streams * (local_window + RV_FRAME_DATA_MAX bytes of
  *               data for the local fd + sizeof(struct) ~ 300 bytes);
  *   receive  one RV_MSG_MAX plaintext buffer, one sealed RV_MSG_MAX message.

@@ -1,0 +1,143 @@
+/* rv_session_int.h - private structures shared by rv_session.c (framing,
+ * outbox, keepalive, GOAWAY) and rv_stream.c (per-stream relay and flow
+ * control).  Not for use outside these two files.
+ */
+#ifndef RV_SESSION_INT_H
+#define RV_SESSION_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_buf.h"
+#include "rv_frame.h"
+#include "rv_loop.h"
+#include "rv_ratchet.h"
+#include "rv_session.h"
+#include "rv_stream.h"
+
+enum { RV_SESSION_BUCKETS = 256, RV_STREAM_READS_PER_EVENT = 4 };
+
+struct rv_stream {
+	struct rv_session *sess;
+	uint32_t id;
+	enum rv_stream_state state;
+	enum rv_stream_dir_state istate; /* local fd -> peer */
+	enum rv_stream_dir_state ostate; /* peer -> local fd */
+	int fd;
+	int fd_owned;
+	struct rv_loop_fd *w;
+	unsigned events;                 /* interest currently set on w */
+	void *user;
+
+	/* fd -> peer */
+	uint32_t send_credit;            /* bytes the peer still accepts */
+	uint32_t peer_window;            /* the peer's window: cap on credit */
+	struct rv_buf early;             /* read by the owner before open */
+
+	/* peer -> fd */
+	uint32_t local_window;
+	uint32_t recv_credit;            /* bytes the peer may still send */
+	uint32_t consumed;               /* written to fd, credit not returned */
+	struct rv_buf obuf;              /* for fd: local bytes, then data */
+	size_t local_pending;            /* leading obuf bytes outside credit */
+
+	enum rv_reset_reason reset_reason;
+	int retryable;
+	int response_done;               /* client: on_stream_response ran */
+	int in_final_cb;                 /* detach allowed */
+	uint64_t up, down;
+	uint64_t last_activity;
+
+	struct rv_stream *hnext;         /* hash chain */
+	struct rv_stream *prev, *next;   /* all live streams; dead list */
+};
+
+struct rv_chunk {
+	struct rv_buf b;                 /* frames back to back */
+	struct rv_chunk *next;
+};
+
+struct rv_chunkq {
+	struct rv_chunk *head, *tail;
+	size_t bytes;
+};
+
+struct rv_session {
+	struct rv_loop *loop;
+	struct rv_session_config cfg;
+	struct rv_session_callbacks cb;
+	struct rv_ratchet *ratchet;
+	enum rv_session_state state;
+	char name[64];
+
+	/* outbox: plaintext frames, sealed in rv_session_next_message */
+	struct rv_chunkq prio;           /* control frames */
+	struct rv_chunkq data;           /* DATA, FIN, RESET */
+	struct rv_chunk *spare;          /* one recycled chunk */
+	struct rv_buf wire;              /* the sealed message handed out */
+	int wire_ready;
+	int paused;                      /* above high water */
+	int want_write_signalled;
+
+	struct rv_buf rxplain;
+
+	struct rv_stream *buckets[RV_SESSION_BUCKETS];
+	struct rv_stream *streams;       /* live */
+	struct rv_stream *dead;          /* closed, freed at depth 0 */
+	uint32_t nstreams;
+	uint32_t next_id;                /* client: next stream id to use */
+	uint32_t last_peer_id;           /* server: highest CONNECT seen */
+
+	int goaway_sent, goaway_received;
+	uint32_t goaway_last;
+
+	struct rv_loop_timer *tick;
+	uint64_t last_rx, last_ping;
+	uint64_t ping_opaque;
+	int ping_outstanding;
+
+	int depth;                       /* nesting of session entry points */
+	int free_pending;
+	int closed_notified;
+	struct rv_session_stats stats;
+};
+
+/* rv_session.c */
+void rv_session_enter(struct rv_session *s);
+void rv_session_leave(struct rv_session *s);
+int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int prio);
+/* Reserve room for a DATA frame of up to max bytes in the data queue;
+ * *body gets the payload pointer.  Commit with rv_session_data_commit. */
+int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max,
+			    uint8_t **body);
+void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
+void rv_session_check_water(struct rv_session *s);
+int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);
+void rv_session_stream_link(struct rv_session *s, struct rv_stream *st);
+void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st);
+struct rv_stream *rv_session_stream_find(struct rv_session *s, uint32_t id);
+
+/* rv_stream.c */
+struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t local_window,
+				  uint32_t peer_window);
+int rv_stream_attach_fd(struct rv_stream *st, int fd);
+void rv_stream_update_events(struct rv_stream *st);
+/* Close: send_reset queues PROXY_RESET(reason) (unless the session is
+ * dead); abort closes fd with RST.  Idempotent. */
+void rv_stream_close(struct rv_stream *st, int send_reset, enum rv_reset_reason reason,
+		     int abort_fd);
+void rv_stream_destroy(struct rv_stream *st);
+/* Frame handlers; return 0 or a session-fatal negative error. */
+int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len);
+int rv_stream_on_fin(struct rv_stream *st);
+int rv_stream_on_reset(struct rv_stream *st, enum rv_reset_reason reason);
+int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit);
+int rv_stream_on_response(struct rv_stream *st, enum rv_status status,
+			  const struct rv_addr *bound);
+/* Client, before a response: fail the stream locally (GOAWAY, death). */
+void rv_stream_fail_connecting(struct rv_stream *st, int retryable);
+/* Send what credit and the watermark allow from the early buffer. */
+void rv_stream_pump_early(struct rv_stream *st);
+void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms);
+
+#endif

@@ -1,0 +1,671 @@
+/* rv_stream.c - one stream of a session: local fd I/O, credit-based flow
+ * control, half-close, reset.  See rv_stream.h; the session side (framing,
+ * outbox) is rv_session.c.
+ */
+#include "rv_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rv_err.h"
+#include "rv_log.h"
+#include "rv_session_int.h"
+
+static uint64_t rv_stream_now(const struct rv_stream *st)
+{
+	return rv_loop_now_ms(st->sess->loop);
+}
+
+static int rv_stream_is_client(const struct rv_stream *st)
+{
+	return st->sess->cfg.role == RV_SESSION_CLIENT;
+}
+
+/* Reset reason for a failing local fd: our side of the tunnel. */
+static enum rv_reset_reason rv_stream_fd_error_reason(const struct rv_stream *st)
+{
+	return rv_stream_is_client(st) ? RV_RESET_LOCAL_ERROR : RV_RESET_TARGET_ERROR;
+}
+
+struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t local_window,
+				  uint32_t peer_window)
+{
+	struct rv_stream *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->sess = s;
+	st->id = id;
+	st->state = RV_STREAM_CONNECTING;
+	st->istate = RV_STREAM_DIR_OPEN;
+	st->ostate = RV_STREAM_DIR_OPEN;
+	st->fd = -1;
+	st->local_window = local_window;
+	st->recv_credit = local_window;
+	st->peer_window = peer_window;
+	st->send_credit = peer_window;
+	rv_buf_init(&st->early, RV_FRAME_DATA_MAX);
+	/* Never more than the granted window, plus local (SOCKS) bytes. */
+	rv_buf_init(&st->obuf, (size_t)local_window + RV_FRAME_DATA_MAX);
+	st->last_activity = rv_loop_now_ms(s->loop);
+	return st;
+}
+
+static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg);
+
+int rv_stream_attach_fd(struct rv_stream *st, int fd)
+{
+	int fl, rc;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		rv_log_warn("%s: stream %u: fd %d unusable: %m", st->sess->name, st->id, fd);
+		return RV_ERR_IO;
+	}
+	rc = rv_loop_fd_add(st->sess->loop, fd, 0, rv_stream_io_cb, st, &st->w);
+	if (rc < 0)
+		return rc;
+	st->fd = fd;
+	st->fd_owned = 1;
+	st->events = 0;
+	return RV_OK;
+}
+
+static void rv_stream_release_fd(struct rv_stream *st, int abort_fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	rv_loop_fd_del(st->w);
+	st->w = NULL;
+	if (st->fd >= 0 && st->fd_owned) {
+		/* Abortive close: the local peer sees a reset, not a clean
+		 * end of data it might take for a complete transfer. */
+		if (abort_fd)
+			(void)setsockopt(st->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(st->fd);
+	}
+	st->fd = -1;
+	st->fd_owned = 0;
+}
+
+void rv_stream_destroy(struct rv_stream *st)
+{
+	if (st == NULL)
+		return;
+	rv_stream_release_fd(st, 0);
+	rv_buf_cleanup(&st->early);
+	rv_buf_cleanup(&st->obuf);
+	free(st);
+}
+
+void rv_stream_update_events(struct rv_stream *st)
+{
+	struct rv_session *s = st->sess;
+	unsigned want = 0;
+
+	if (st->w == NULL || st->state != RV_STREAM_OPEN)
+		want = 0;
+	else {
+		if (st->istate == RV_STREAM_DIR_OPEN && st->send_credit > 0 && !s->paused &&
+		    rv_buf_len(&st->early) == 0 && s->state != RV_SESSION_CLOSED)
+			want |= RV_LOOP_READ;
+		if (rv_buf_len(&st->obuf) > 0)
+			want |= RV_LOOP_WRITE;
+	}
+	if (st->w != NULL && want != st->events) {
+		if (rv_loop_fd_set_events(st->w, want) == RV_OK)
+			st->events = want;
+	}
+}
+
+void rv_stream_close(struct rv_stream *st, int send_reset, enum rv_reset_reason reason,
+		     int abort_fd)
+{
+	struct rv_session *s = st->sess;
+	struct rv_frame f;
+	size_t n;
+	ssize_t w;
+
+	if (st->state == RV_STREAM_CLOSED)
+		return;
+	if (send_reset && s->state != RV_SESSION_CLOSED) {
+		memset(&f, 0, sizeof(f));
+		f.type = RV_FRAME_PROXY_RESET;
+		f.stream_id = st->id;
+		f.u.reset.reason = reason;
+		if (rv_session_queue_frame(s, &f, 0) == RV_OK)
+			s->stats.streams_reset_sent++;
+		st->reset_reason = reason;
+	}
+	st->state = RV_STREAM_CLOSED;
+	rv_session_stream_unlink(s, st);
+	rv_log_debug("%s: stream %u closed%s%s (up %llu, down %llu bytes)", s->name, st->id,
+		     st->reset_reason != RV_RESET_INVALID ? ", reset " : "",
+		     st->reset_reason != RV_RESET_INVALID ? (send_reset ? "sent" : "received") : "",
+		     (unsigned long long)st->up, (unsigned long long)st->down);
+	st->in_final_cb = 1;
+	if (s->cb.on_stream_closed != NULL)
+		s->cb.on_stream_closed(st, s->cb.arg);
+	st->in_final_cb = 0;
+	/* Best effort for a pending local reply (e.g. SOCKS failure). */
+	if (!abort_fd && st->fd >= 0 && st->fd_owned && st->local_pending > 0) {
+		n = st->local_pending;
+		w = send(st->fd, rv_buf_ptr(&st->obuf), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
+	rv_stream_release_fd(st, abort_fd);
+}
+
+/* Client stream that will never get a PROXY_RESPONSE: tell the owner. */
+static void rv_stream_connect_failed(struct rv_stream *st, enum rv_status status, int retryable,
+				     int send_reset, enum rv_reset_reason reason)
+{
+	struct rv_session *s = st->sess;
+
+	st->retryable = retryable;
+	if (!st->response_done) {
+		st->response_done = 1;
+		st->in_final_cb = 1;
+		if (s->cb.on_stream_response != NULL)
+			s->cb.on_stream_response(st, status, NULL, s->cb.arg);
+		st->in_final_cb = 0;
+	}
+	rv_stream_close(st, send_reset, reason, 0);
+}
+
+void rv_stream_fail_connecting(struct rv_stream *st, int retryable)
+{
+	rv_stream_connect_failed(st, RV_STATUS_GENERAL_FAILURE, retryable, 0, RV_RESET_INVALID);
+}
+
+static void rv_stream_maybe_finish(struct rv_stream *st)
+{
+	if (st->state == RV_STREAM_OPEN && st->istate == RV_STREAM_DIR_CLOSED &&
+	    st->ostate == RV_STREAM_DIR_CLOSED)
+		rv_stream_close(st, 0, RV_RESET_INVALID, 0);
+}
+
+/* Return credit once half a window has been written to the fd: few
+ * WINDOW_UPDATEs, and the peer never stalls on a full window. */
+static void rv_stream_maybe_grant(struct rv_stream *st)
+{
+	struct rv_session *s = st->sess;
+	struct rv_frame f;
+
+	if (st->ostate != RV_STREAM_DIR_OPEN || st->consumed == 0 ||
+	    st->consumed < st->local_window / 2 || s->state == RV_SESSION_CLOSED)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_WINDOW_UPDATE;
+	f.stream_id = st->id;
+	f.u.window_update.credit = st->consumed;
+	if (rv_session_queue_frame(s, &f, 1) < 0)
+		return;
+	st->recv_credit += st->consumed;
+	st->consumed = 0;
+}
+
+static void rv_stream_account_written(struct rv_stream *st, size_t n)
+{
+	size_t local = n < st->local_pending ? n : st->local_pending;
+
+	st->local_pending -= local;
+	st->consumed += (uint32_t)(n - local);
+	st->down += n - local;
+	if (n > 0)
+		st->last_activity = rv_stream_now(st);
+}
+
+static ssize_t rv_stream_send(int fd, const void *p, size_t len)
+{
+	ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && errno == ENOTSOCK)
+		n = write(fd, p, len);
+	return n;
+}
+
+static int rv_stream_would_block(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+static void rv_stream_shutdown_if_drained(struct rv_stream *st)
+{
+	if (st->ostate != RV_STREAM_DIR_DRAIN || rv_buf_len(&st->obuf) > 0 || st->fd < 0 ||
+	    st->state != RV_STREAM_OPEN)
+		return;
+	if (shutdown(st->fd, SHUT_WR) < 0 && errno != ENOTCONN && errno != ENOTSOCK)
+		rv_log_debug("%s: stream %u: shutdown: %m", st->sess->name, st->id);
+	st->ostate = RV_STREAM_DIR_CLOSED;
+	rv_stream_maybe_finish(st);
+}
+
+/* Write buffered bytes to fd.  May close the stream. */
+static void rv_stream_flush(struct rv_stream *st)
+{
+	ssize_t n;
+
+	while (rv_buf_len(&st->obuf) > 0) {
+		n = rv_stream_send(st->fd, rv_buf_ptr(&st->obuf), rv_buf_len(&st->obuf));
+		if (n < 0) {
+			if (rv_stream_would_block())
+				break;
+			rv_log_debug("%s: stream %u: write: %m", st->sess->name, st->id);
+			rv_stream_close(st, 1, rv_stream_fd_error_reason(st), 1);
+			return;
+		}
+		(void)rv_buf_consume(&st->obuf, (size_t)n);
+		rv_stream_account_written(st, (size_t)n);
+	}
+	rv_stream_maybe_grant(st);
+	rv_stream_shutdown_if_drained(st);
+}
+
+static void rv_stream_queue_fin(struct rv_stream *st)
+{
+	struct rv_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_PROXY_FIN;
+	f.stream_id = st->id;
+	st->istate = RV_STREAM_DIR_CLOSED;
+	if (rv_session_queue_frame(st->sess, &f, 0) < 0)
+		rv_stream_close(st, 1, RV_RESET_LOCAL_ERROR, 1);
+}
+
+/* Read from fd into DATA frames while credit and the watermark allow. */
+static void rv_stream_read(struct rv_stream *st)
+{
+	struct rv_session *s = st->sess;
+	uint8_t *body;
+	size_t max;
+	ssize_t n;
+	int i, rc;
+
+	for (i = 0; i < RV_STREAM_READS_PER_EVENT; i++) {
+		if (st->state != RV_STREAM_OPEN || st->istate != RV_STREAM_DIR_OPEN ||
+		    st->send_credit == 0 || s->paused || s->state == RV_SESSION_CLOSED)
+			return;
+		max = st->send_credit < RV_FRAME_DATA_MAX ? st->send_credit : RV_FRAME_DATA_MAX;
+		rc = rv_session_data_reserve(s, st->id, max, &body);
+		if (rc < 0) {
+			rv_session_fail(s, rc, RV_GOAWAY_PROTOCOL_ERROR);
+			return;
+		}
+		n = read(st->fd, body, max);
+		rv_session_data_commit(s, max, n > 0 ? (size_t)n : 0);
+		if (n > 0) {
+			st->send_credit -= (uint32_t)n;
+			st->up += (uint64_t)n;
+			st->last_activity = rv_stream_now(st);
+			if ((size_t)n < max)
+				return; /* drained for now */
+			continue;
+		}
+		if (n == 0) {
+			rv_log_debug("%s: stream %u: local EOF, sending FIN", s->name, st->id);
+			rv_stream_queue_fin(st);
+			rv_stream_maybe_finish(st);
+			return;
+		}
+		if (rv_stream_would_block())
+			return;
+		rv_log_debug("%s: stream %u: read: %m", s->name, st->id);
+		rv_stream_close(st, 1, rv_stream_fd_error_reason(st), 1);
+		return;
+	}
+}
+
+void rv_stream_pump_early(struct rv_stream *st)
+{
+	struct rv_session *s = st->sess;
+	uint8_t *body;
+	size_t n;
+
+	while (rv_buf_len(&st->early) > 0 && st->state == RV_STREAM_OPEN &&
+	       st->send_credit > 0 && !s->paused && s->state != RV_SESSION_CLOSED) {
+		n = rv_buf_len(&st->early);
+		if (n > st->send_credit)
+			n = st->send_credit;
+		if (rv_session_data_reserve(s, st->id, n, &body) < 0)
+			return;
+		memcpy(body, rv_buf_ptr(&st->early), n);
+		rv_session_data_commit(s, n, n);
+		(void)rv_buf_consume(&st->early, n);
+		st->send_credit -= (uint32_t)n;
+		st->up += n;
+	}
+}
+
+static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rv_stream *st = arg;
+	struct rv_session *s = st->sess;
+
+	(void)w;
+	(void)fd;
+	rv_session_enter(s);
+	if (st->state == RV_STREAM_OPEN && (ev & RV_LOOP_WRITE) != 0)
+		rv_stream_flush(st);
+	if (st->state == RV_STREAM_OPEN && (ev & RV_LOOP_READ) != 0)
+		rv_stream_read(st);
+	if (st->state != RV_STREAM_CLOSED)
+		rv_stream_update_events(st);
+	rv_session_leave(s);
+}
+
+/* ---- frames from the peer ---------------------------------------------- */
+
+/* A stream-level violation: reset this stream, keep the session. */
+static int rv_stream_violation(struct rv_stream *st, enum rv_reset_reason reason, const char *what)
+{
+	rv_log_warn("%s: stream %u: %s", st->sess->name, st->id, what);
+	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
+		rv_stream_connect_failed(st, RV_STATUS_GENERAL_FAILURE, 0, 1, reason);
+	else
+		rv_stream_close(st, 1, reason, 1);
+	return RV_OK;
+}
+
+int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
+{
+	struct rv_session *s = st->sess;
+	ssize_t n = 0;
+	int rc;
+
+	if (st->ostate != RV_STREAM_DIR_OPEN)
+		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "DATA after FIN");
+	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
+		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "DATA before response");
+	if (len > st->recv_credit)
+		return rv_stream_violation(st, RV_RESET_FLOW_CONTROL, "peer exceeded its window");
+	st->recv_credit -= (uint32_t)len;
+	s->stats.data_in += len;
+	/* Straight to the fd when nothing is queued ahead: no copy. */
+	if (rv_buf_len(&st->obuf) == 0 && st->fd >= 0 && st->state == RV_STREAM_OPEN) {
+		n = rv_stream_send(st->fd, p, len);
+		if (n < 0) {
+			if (!rv_stream_would_block()) {
+				rv_log_debug("%s: stream %u: write: %m", s->name, st->id);
+				rv_stream_close(st, 1, rv_stream_fd_error_reason(st), 1);
+				return RV_OK;
+			}
+			n = 0;
+		}
+		rv_stream_account_written(st, (size_t)n);
+	}
+	if ((size_t)n < len) {
+		rc = rv_buf_put(&st->obuf, p + n, len - (size_t)n);
+		if (rc < 0)
+			return rc == RV_ERR_NOMEM ? rc : RV_ERR_INTERNAL;
+	}
+	if (st->state == RV_STREAM_OPEN) {
+		rv_stream_maybe_grant(st);
+		rv_stream_update_events(st);
+	}
+	return RV_OK;
+}
+
+int rv_stream_on_fin(struct rv_stream *st)
+{
+	if (st->ostate != RV_STREAM_DIR_OPEN)
+		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "second FIN");
+	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
+		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "FIN before response");
+	rv_log_debug("%s: stream %u: FIN received", st->sess->name, st->id);
+	st->ostate = RV_STREAM_DIR_DRAIN;
+	rv_stream_shutdown_if_drained(st);
+	return RV_OK;
+}
+
+int rv_stream_on_reset(struct rv_stream *st, enum rv_reset_reason reason)
+{
+	st->sess->stats.streams_reset_received++;
+	st->reset_reason = reason;
+	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
+		rv_stream_connect_failed(st, RV_STATUS_GENERAL_FAILURE,
+					 reason == RV_RESET_REFUSED_STREAM, 0, reason);
+	else
+		rv_stream_close(st, 0, reason, 1);
+	return RV_OK;
+}
+
+int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit)
+{
+	if ((uint64_t)st->send_credit + credit > st->peer_window)
+		return rv_stream_violation(st, RV_RESET_FLOW_CONTROL, "credit beyond the window");
+	st->send_credit += credit;
+	rv_stream_pump_early(st);
+	rv_stream_update_events(st);
+	return RV_OK;
+}
+
+int rv_stream_on_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound)
+{
+	struct rv_session *s = st->sess;
+
+	if (st->state != RV_STREAM_CONNECTING)
+		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "second PROXY_RESPONSE");
+	if (status != RV_STATUS_OK) {
+		rv_log_debug("%s: stream %u: refused by server, status %d", s->name, st->id,
+			     (int)status);
+		rv_stream_connect_failed(st, status, 0, 0, RV_RESET_INVALID);
+		return RV_OK;
+	}
+	st->state = RV_STREAM_OPEN;
+	st->response_done = 1;
+	rv_log_debug("%s: stream %u: open", s->name, st->id);
+	if (s->cb.on_stream_response != NULL)
+		s->cb.on_stream_response(st, RV_STATUS_OK, bound, s->cb.arg);
+	if (st->state != RV_STREAM_OPEN)
+		return RV_OK; /* the owner reset it */
+	rv_stream_pump_early(st);
+	rv_stream_flush(st);
+	if (st->state == RV_STREAM_OPEN)
+		rv_stream_update_events(st);
+	return RV_OK;
+}
+
+void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms)
+{
+	if (now - st->last_activity < idle_ms)
+		return;
+	rv_log_debug("%s: stream %u: idle for %llu ms, resetting", st->sess->name, st->id,
+		     (unsigned long long)(now - st->last_activity));
+	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
+		rv_stream_connect_failed(st, RV_STATUS_TTL_EXPIRED, 0, 1, RV_RESET_IDLE_TIMEOUT);
+	else
+		rv_stream_close(st, 1, RV_RESET_IDLE_TIMEOUT, 1);
+}
+
+/* ---- owner API ---------------------------------------------------------- */
+
+int rv_stream_accept(struct rv_stream *st, int fd, const struct rv_addr *bound)
+{
+	struct rv_session *s;
+	struct rv_frame f;
+	int rc;
+
+	if (st == NULL || fd < 0 || bound == NULL)
+		return RV_ERR_INVALID_ARG;
+	s = st->sess;
+	if (s->cfg.role != RV_SESSION_SERVER || st->state != RV_STREAM_CONNECTING)
+		return RV_ERR_STATE;
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_PROXY_RESPONSE;
+	f.stream_id = st->id;
+	f.u.response.status = RV_STATUS_OK;
+	f.u.response.bound = *bound;
+	if (rv_frame_encoded_len(&f) == 0)
+		return RV_ERR_INVALID_ARG;
+	rv_session_enter(s);
+	rc = rv_stream_attach_fd(st, fd);
+	if (rc < 0)
+		goto out;
+	rc = rv_session_queue_frame(s, &f, 1);
+	if (rc < 0) {
+		st->fd_owned = 0; /* stays the caller's on failure */
+		rv_stream_release_fd(st, 0);
+		goto out;
+	}
+	st->state = RV_STREAM_OPEN;
+	st->last_activity = rv_stream_now(st);
+	rv_log_debug("%s: stream %u: target connected", s->name, st->id);
+	rv_stream_flush(st); /* DATA/FIN that arrived while connecting */
+	if (st->state == RV_STREAM_OPEN)
+		rv_stream_update_events(st);
+out:
+	rv_session_leave(s);
+	return rc;
+}
+
+int rv_stream_reject(struct rv_stream *st, enum rv_status status)
+{
+	struct rv_session *s;
+	struct rv_frame f;
+	int rc;
+
+	if (st == NULL || status == RV_STATUS_OK)
+		return RV_ERR_INVALID_ARG;
+	s = st->sess;
+	if (s->cfg.role != RV_SESSION_SERVER || st->state != RV_STREAM_CONNECTING)
+		return RV_ERR_STATE;
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_PROXY_RESPONSE;
+	f.stream_id = st->id;
+	f.u.response.status = status;
+	f.u.response.bound.atyp = RV_ATYP_IPV4; /* 0.0.0.0:0 */
+	rv_session_enter(s);
+	rc = rv_session_queue_frame(s, &f, 1);
+	rv_log_debug("%s: stream %u: rejected, status %d", s->name, st->id, (int)status);
+	rv_stream_close(st, rc < 0, RV_RESET_TARGET_ERROR, 0);
+	rv_session_leave(s);
+	return rc;
+}
+
+void rv_stream_reset(struct rv_stream *st, enum rv_reset_reason reason)
+{
+	struct rv_session *s;
+
+	if (st == NULL || st->state == RV_STREAM_CLOSED)
+		return;
+	s = st->sess;
+	rv_session_enter(s);
+	st->response_done = 1; /* the owner knows: no response callback */
+	rv_stream_close(st, 1, reason, 1);
+	rv_session_leave(s);
+}
+
+int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
+{
+	int rc;
+
+	if (st == NULL || (data == NULL && len > 0))
+		return RV_ERR_INVALID_ARG;
+	if (st->state == RV_STREAM_CLOSED)
+		return RV_ERR_CLOSED;
+	if (rv_buf_len(&st->obuf) != st->local_pending)
+		return RV_ERR_STATE; /* relayed data already queued */
+	if (st->local_pending + len > RV_FRAME_DATA_MAX)
+		return RV_ERR_NO_SPACE;
+	rc = rv_buf_put(&st->obuf, data, len);
+	if (rc < 0)
+		return rc;
+	st->local_pending += len;
+	if (st->state == RV_STREAM_OPEN)
+		rv_stream_update_events(st);
+	return RV_OK;
+}
+
+int rv_stream_detach_fd(struct rv_stream *st)
+{
+	int fd;
+
+	if (st == NULL || !st->in_final_cb || st->fd < 0 || !st->fd_owned)
+		return -1;
+	fd = st->fd;
+	rv_loop_fd_del(st->w);
+	st->w = NULL;
+	st->fd_owned = 0;
+	st->fd = -1;
+	st->local_pending = 0;
+	return fd;
+}
+
+int rv_stream_retryable(const struct rv_stream *st)
+{
+	return st != NULL && st->retryable;
+}
+
+uint32_t rv_stream_id(const struct rv_stream *st)
+{
+	return st == NULL ? 0 : st->id;
+}
+
+int rv_stream_fd(const struct rv_stream *st)
+{
+	return st == NULL ? -1 : st->fd;
+}
+
+struct rv_session *rv_stream_session(const struct rv_stream *st)
+{
+	return st == NULL ? NULL : st->sess;
+}
+
+void *rv_stream_get_user(const struct rv_stream *st)
+{
+	return st == NULL ? NULL : st->user;
+}
+
+void rv_stream_set_user(struct rv_stream *st, void *user)
+{
+	if (st != NULL)
+		st->user = user;
+}
+
+enum rv_stream_state rv_stream_get_state(const struct rv_stream *st)
+{
+	return st == NULL ? RV_STREAM_STATE_INVALID : st->state;
+}
+
+enum rv_stream_dir_state rv_stream_get_istate(const struct rv_stream *st)
+{
+	return st == NULL ? RV_STREAM_DIR_CLOSED : st->istate;
+}
+
+enum rv_stream_dir_state rv_stream_get_ostate(const struct rv_stream *st)
+{
+	return st == NULL ? RV_STREAM_DIR_CLOSED : st->ostate;
+}
+
+enum rv_reset_reason rv_stream_reset_reason(const struct rv_stream *st)
+{
+	return st == NULL ? RV_RESET_INVALID : st->reset_reason;
+}
+
+void rv_stream_get_counts(const struct rv_stream *st, uint64_t *up, uint64_t *down)
+{
+	if (up != NULL)
+		*up = st == NULL ? 0 : st->up;
+	if (down != NULL)
+		*down = st == NULL ? 0 : st->down;
+}
+
+const char *rv_stream_state_str(enum rv_stream_state state)
+{
+	switch (state) {
+	case RV_STREAM_CONNECTING:
+		return "connecting";
+	case RV_STREAM_OPEN:
+		return "open";
+	case RV_STREAM_CLOSED:
+		return "closed";
+	default:
+		return "invalid";
+	}
+}
