@@ -113,6 +113,7 @@ static int rv_cli_bind_addr(const struct rv_cli_field *host, uint16_t port,
 {
 	char buf[RV_CLI_HOST_MAX + 1];
 	struct addrinfo hints, *res = NULL;
+	struct in_addr v4;
 	int ret = RV_ERR_CONFIG;
 
 	memset(out, 0, sizeof(*out));
@@ -130,6 +131,9 @@ static int rv_cli_bind_addr(const struct rv_cli_field *host, uint16_t port,
 	}
 	if (!host->bracketed && strcmp(buf, "localhost") == 0)
 		strcpy(buf, "127.0.0.1");
+	/* getaddrinfo would take inet_aton forms such as "1.2.3". */
+	if (!host->bracketed && inet_pton(AF_INET, buf, &v4) != 1)
+		return RV_ERR_CONFIG;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	hints.ai_family = host->bracketed ? AF_INET6 : AF_INET;

@@ -164,6 +164,25 @@ enum rv_goaway_reason {
 	RV_GOAWAY_IDLE = 3,
 };
 
+/* ---- SOCKS5 on the client's local side (RFC 1928, RFC 1929) -------- */
+
+/* Reply codes are enum rv_status; address types are enum rv_atyp. */
+enum rv_socks5_wire {
+	RV_SOCKS5_VERSION = 5,
+	RV_SOCKS5_AUTH_VERSION = 1, /* RFC 1929 subnegotiation version */
+	RV_SOCKS5_METHOD_NOAUTH = 0x00,
+	RV_SOCKS5_METHOD_USERPASS = 0x02,
+	RV_SOCKS5_METHOD_NONE = 0xFF, /* no acceptable method */
+	RV_SOCKS5_CMD_CONNECT = 1,
+	RV_SOCKS5_CMD_BIND = 2,
+	RV_SOCKS5_CMD_UDP_ASSOCIATE = 3,
+	RV_SOCKS5_AUTH_SUCCESS = 0x00,
+	RV_SOCKS5_AUTH_FAILURE = 0x01,
+	RV_SOCKS5_CRED_MAX = 255,           /* user name, password */
+	RV_SOCKS5_REQUEST_FIXED_LEN = 4,    /* ver cmd rsv atyp */
+	RV_SOCKS5_REPLY_MAX = 4 + 1 + RV_DOMAIN_MAX + 2,
+};
+
 /* ---- flow control and session limits (defaults) ------------------- */
 
 enum rv_limits {
