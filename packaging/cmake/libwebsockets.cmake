@@ -41,6 +41,9 @@ ExternalProject_Add(lws_ext
     -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
     -DCMAKE_BUILD_TYPE=Release
     -DCMAKE_C_FLAGS=-Wno-error
+    # lws stamps its version with `git describe` of its source dir, which lies
+    # inside our checkout: name the real source instead (and stay reproducible).
+    -DCMAKE_DISABLE_FIND_PACKAGE_Git=ON -DLWS_BUILD_HASH=debian-4.1.6-3
     -DLWS_WITH_MBEDTLS=ON -DLWS_WITH_SSL=ON
     -DLWS_WITH_STATIC=ON -DLWS_WITH_SHARED=OFF -DLWS_STATIC_PIC=ON
     -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITHOUT_TEST_SERVER=ON -DLWS_WITHOUT_TEST_SERVER_EXTPOLL=ON
