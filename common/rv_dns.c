@@ -275,7 +275,8 @@ static void cache_put(struct rv_dns *dns, const char *name, enum rv_status statu
 	e->status = status;
 	e->err = err;
 	e->detail = detail;
-	memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
+	if (n > 0)
+		memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
 	e->n = n;
 	e->expires_ms = rv_loop_now_ms(dns->loop) + (uint64_t)ttl_s * 1000;
 	e->hnext = dns->buckets[h % RV_DNS_BUCKETS];
