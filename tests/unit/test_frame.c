@@ -286,6 +286,16 @@ static void test_golden(void **state)
 					   0, 0x77 };
 	golden(&f, resp_v6, sizeof(resp_v6));
 
+	/* The example of PROTOCOL.md section 14. */
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_PROXY_RESPONSE;
+	f.stream_id = 1;
+	f.u.response.status = RV_STATUS_OK;
+	addr_v4(&f.u.response.bound, 127, 0, 0, 1, 40000);
+	static const uint8_t resp_v4[] = { 0x02, 0x00, 0x0c, 0, 0, 0, 1, 0x00, 0x9c, 0x40, 0x01,
+					   127, 0, 0, 1 };
+	golden(&f, resp_v4, sizeof(resp_v4));
+
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_PROXY_DATA;
 	f.stream_id = 3;
@@ -331,6 +341,55 @@ static void test_golden(void **state)
 	f.u.goaway.reason = RV_GOAWAY_SHUTDOWN;
 	static const uint8_t goaway[] = { 0x09, 0x00, 0x05, 0, 0, 0, 41, 0x01 };
 	golden(&f, goaway, sizeof(goaway));
+}
+
+/* The example frames of PROTOCOL.md section 14, byte for byte. */
+static void test_protocol_md_example(void **state)
+{
+	static const char *const want[] = {
+		"01000f00000001000800000050017f000001",
+		"02000c00000001009c40017f000001",
+		"0300070000000178797a",
+		"04000400000001",
+		"0600080000000100012345",
+		"0700081122334455667788",
+		"0900050000002901",
+	};
+	struct rv_frame f[7];
+	(void)state;
+
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < 7; i++)
+		f[i].stream_id = 1;
+	f[0].type = RV_FRAME_PROXY_CONNECT;
+	f[0].u.connect.window = 0x80000;
+	addr_v4(&f[0].u.connect.addr, 127, 0, 0, 1, 80);
+	f[1].type = RV_FRAME_PROXY_RESPONSE;
+	addr_v4(&f[1].u.response.bound, 127, 0, 0, 1, 40000);
+	f[2].type = RV_FRAME_PROXY_DATA;
+	f[2].u.data.data = (const uint8_t *)"xyz";
+	f[2].u.data.len = 3;
+	f[3].type = RV_FRAME_PROXY_FIN;
+	f[4].type = RV_FRAME_WINDOW_UPDATE;
+	f[4].u.window_update.credit = 0x12345;
+	f[5].type = RV_FRAME_PING;
+	f[5].stream_id = 0;
+	f[5].u.ping.opaque = 0x1122334455667788ull;
+	f[6].type = RV_FRAME_GOAWAY;
+	f[6].stream_id = 0;
+	f[6].u.goaway.last_stream = 41;
+	f[6].u.goaway.reason = RV_GOAWAY_SHUTDOWN;
+	for (int i = 0; i < 7; i++) {
+		size_t len;
+		uint8_t *p = encode_one(&f[i], &len);
+		char hex[128];
+
+		assert_true(2 * len < sizeof(hex));
+		for (size_t k = 0; k < len; k++)
+			snprintf(hex + 2 * k, 3, "%02x", p[k]);
+		assert_string_equal(hex, want[i]);
+		free(p);
+	}
 }
 
 /* ---- round trips, prefixes, wrong lengths ----------------------------- */
@@ -940,6 +999,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_protocol_md_example),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_truncated_prefixes),
 		cmocka_unit_test(test_wrong_lengths),
