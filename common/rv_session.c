@@ -325,6 +325,18 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 		if (rc == RV_OK)
 			rc = rv_ratchet_encrypt(s->ratchet, rv_loop_now_ms(s->loop), rv_buf_ptr(&c->b),
 						rv_buf_len(&c->b), &s->wire);
+		if (rc == RV_ERR_STATE) {
+			/* Bob cannot send before Alice's first message: keep
+			 * the frames (now all control-first) and wait. */
+			rv_buf_reset(&s->wire);
+			c->next = s->prio.head;
+			s->prio.head = c;
+			if (s->prio.tail == NULL)
+				s->prio.tail = c;
+			s->prio.bytes += rv_buf_len(&c->b);
+			s->want_write_signalled = 0;
+			return 0;
+		}
 		rv_session_chunk_put(s, c);
 		if (rc < 0) {
 			rv_log_error("%s: sealing a message failed: %s", s->name, rv_err_str(rc));
@@ -357,6 +369,7 @@ void rv_session_message_sent(struct rv_session *s)
 /* ---- life cycle ------------------------------------------------------- */
 
 static void rv_session_tick(struct rv_loop_timer *t, void *arg);
+static void rv_session_send_ping(struct rv_session *s);
 
 static uint32_t rv_session_tick_ms(const struct rv_session_config *c)
 {
@@ -431,6 +444,15 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 	rv_loop_timer_set(s->tick, rv_session_tick_ms(&s->cfg));
 	s->ratchet = ratchet;
 	ratchet = NULL;
+	/* The client speaks first: a PING right away lets the server's
+	 * ratchet (Bob) start sending and measures the round trip. */
+	if (s->cfg.role == RV_SESSION_CLIENT) {
+		struct rv_session_callbacks none = s->cb;
+
+		s->cb.on_want_write = NULL; /* no callbacks from _new */
+		rv_session_send_ping(s);
+		s->cb = none;
+	}
 	*out = s;
 	s = NULL;
 	rc = RV_OK;
@@ -554,12 +576,27 @@ int rv_session_goaway(struct rv_session *s, enum rv_goaway_reason reason)
 
 /* ---- keepalive and idle ------------------------------------------------ */
 
+static void rv_session_send_ping(struct rv_session *s)
+{
+	uint64_t now = rv_loop_now_ms(s->loop);
+	struct rv_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_PING;
+	f.u.ping.opaque = now;
+	if (rv_session_queue_frame(s, &f, 1) == RV_OK) {
+		s->ping_opaque = now;
+		s->ping_outstanding = 1;
+		s->stats.pings_sent++;
+	}
+	s->last_ping = now;
+}
+
 static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 {
 	struct rv_session *s = arg;
 	uint64_t now = rv_loop_now_ms(s->loop);
 	struct rv_stream *st, *next;
-	struct rv_frame f;
 
 	rv_session_enter(s);
 	if (s->state == RV_SESSION_CLOSED || s->free_pending)
@@ -572,17 +609,8 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 		goto out;
 	}
 	if (s->cfg.keepalive_interval_ms != 0 &&
-	    now - s->last_ping >= s->cfg.keepalive_interval_ms) {
-		memset(&f, 0, sizeof(f));
-		f.type = RV_FRAME_PING;
-		f.u.ping.opaque = now;
-		if (rv_session_queue_frame(s, &f, 1) == RV_OK) {
-			s->ping_opaque = now;
-			s->ping_outstanding = 1;
-			s->stats.pings_sent++;
-		}
-		s->last_ping = now;
-	}
+	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
+		rv_session_send_ping(s);
 	if (s->cfg.idle_timeout_ms != UINT32_MAX) {
 		for (st = s->streams; st != NULL; st = next) {
 			next = st->next;
@@ -774,6 +802,11 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 	s->stats.msgs_in++;
 	s->stats.bytes_in += len;
 	s->last_rx = rv_loop_now_ms(s->loop);
+	/* A server's outbox may have waited for this first message. */
+	if (!s->wire_ready && (s->prio.head != NULL || s->data.head != NULL)) {
+		s->want_write_signalled = 0;
+		rv_session_signal_write(s);
+	}
 	/* Pass 1: the whole message must parse before anything happens. */
 	rv_buf_init_view(&in, rv_buf_ptr(&s->rxplain), rv_buf_len(&s->rxplain));
 	while (rv_buf_len(&in) > 0) {

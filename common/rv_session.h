@@ -151,7 +151,9 @@ struct rv_session_stats {
 	uint64_t watermark_pauses;       /* times the high water mark was hit */
 };
 
-/* Takes ownership of ratchet (also on failure: it is freed). */
+/* Takes ownership of ratchet (also on failure: it is freed).  Calls no
+ * callback.  A client session starts with a PING queued (it lets the
+ * server's ratchet start sending): request a WRITEABLE after creating it. */
 int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 		   struct rv_ratchet *ratchet, const struct rv_session_callbacks *cb,
 		   struct rv_session **out);
