@@ -124,8 +124,10 @@ int rv_buf_reserve(struct rv_buf *b, size_t len, uint8_t **dp)
 
 	if (r != RV_OK)
 		return r;
+	/* NULL + 0 is undefined behaviour: an empty, never-allocated buffer
+	 * hands out NULL for a zero-length reserve. */
 	if (dp != NULL)
-		*dp = b->data + b->size;
+		*dp = b->data != NULL ? b->data + b->size : NULL;
 	b->size += len;
 	return RV_OK;
 }
