@@ -6,6 +6,7 @@
 
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rv_pool.h"
 
 struct rv_dial {
 	enum rv_dial_state state;
@@ -17,6 +18,7 @@ struct rv_dial {
 	struct rv_connect *connect;
 	struct rv_loop_timer *report_timer; /* defers synchronous outcomes */
 	struct rv_dial_result result;
+	char pool_key[RV_POOL_KEY_MAX]; /* "" when not pooled */
 };
 
 static void rv_dial_free(struct rv_dial *dial)
@@ -85,6 +87,8 @@ static void rv_dial_connect(struct rv_dial *dial, const struct rv_sockaddr *addr
 		rv_dial_report_later(dial, RV_STATUS_NOT_ALLOWED, "denied by access rules");
 		return;
 	}
+	if (dial->dialer->pool != NULL && dial->pool_key[0] != '\0')
+		rv_pool_learn(dial->dialer->pool, dial->pool_key, allowed, kept);
 	dial->state = RV_DIAL_CONNECTING;
 	r = rv_connect_start(dial->dialer->loop, allowed, kept, &dial->dialer->connect,
 			     rv_dial_on_connect, dial, &dial->connect);
@@ -129,6 +133,13 @@ int rv_dial_start(struct rv_dialer *d, const struct rv_addr *dst, rv_dial_cb cb,
 	r = rv_loop_timer_new(d->loop, rv_dial_on_report_timer, dial, &dial->report_timer);
 	if (r != RV_OK)
 		goto fail;
+	if (d->pool != NULL && rv_pool_key(dst, dial->pool_key) == RV_OK &&
+	    rv_pool_take(d->pool, dial->pool_key, &dial->result.fd, &dial->result.local,
+			 &dial->result.peer) == RV_OK) {
+		dial->result.from_pool = 1;
+		rv_dial_report_later(dial, RV_STATUS_OK, "pool");
+		goto started;
+	}
 	switch (dst->atyp) {
 	case RV_ATYP_IPV4:
 	case RV_ATYP_IPV6:
@@ -148,6 +159,7 @@ int rv_dial_start(struct rv_dialer *d, const struct rv_addr *dst, rv_dial_cb cb,
 		rv_dial_report_later(dial, RV_STATUS_ATYP_NOT_SUPPORTED, "bad address type");
 		break;
 	}
+started:
 	if (out != NULL)
 		*out = dial;
 	return RV_OK;
