@@ -17,6 +17,8 @@
 /* Noise prologue: binds the handshake to this protocol version. */
 #define RV_NOISE_PROLOGUE "rvpn v1"
 #define RV_NOISE_PROTOCOL_CHACHA "Noise_IK_25519_ChaChaPoly_SHA256"
+/* The handshake always uses ChaChaPoly; AESGCM is for the test vectors
+ * (the ratchet's AEAD is negotiated separately, enum rv_aead). */
 #define RV_NOISE_PROTOCOL_AESGCM "Noise_IK_25519_AESGCM_SHA256"
 
 /* ---- outer message ------------------------------------------------ */
@@ -97,12 +99,13 @@ enum rv_kdf_ck_const {
  * or more frames back to back and nothing else. */
 enum rv_frame_type {
 	RV_FRAME_INVALID = 0,
-	RV_FRAME_PROXY_CONNECT = 1,  /* stream u32 | window u32 | port u16 | atyp u8 | addr */
+	RV_FRAME_PROXY_CONNECT = 1,  /* stream u32 | window u32 | port u16 | atyp u8 | addr
+				      * (window 1..RV_STREAM_WINDOW_MAX) */
 	RV_FRAME_PROXY_RESPONSE = 2, /* stream u32 | status u8 | port u16 | atyp u8 | addr */
 	RV_FRAME_PROXY_DATA = 3,     /* stream u32 | data[1..RV_FRAME_DATA_MAX] */
 	RV_FRAME_PROXY_FIN = 4,      /* stream u32 */
 	RV_FRAME_PROXY_RESET = 5,    /* stream u32 | reason u8 */
-	RV_FRAME_WINDOW_UPDATE = 6,  /* stream u32 | credit u32 (> 0) */
+	RV_FRAME_WINDOW_UPDATE = 6,  /* stream u32 | credit u32 (1..RV_STREAM_WINDOW_MAX) */
 	RV_FRAME_PING = 7,           /* opaque u64 */
 	RV_FRAME_PONG = 8,           /* opaque u64 (echo of PING) */
 	RV_FRAME_GOAWAY = 9,         /* last_stream u32 | reason u8 */
