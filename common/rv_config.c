@@ -1,0 +1,263 @@
+/* rv_config.c - "name = value" file -> getopt_long arguments, via inih.
+ * Owner: server-libs. */
+#include "rv_config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rv_err.h"
+
+struct parse_ctx {
+	struct rv_config *cfg;
+	const struct option *longopts;
+	FILE *f;
+	unsigned line;     /* lines read so far = line of the current entry */
+	int cap;
+	int err;           /* first error (RV_OK while none) */
+	unsigned err_line;
+	char msg[256];
+};
+
+static void ctx_fail(struct parse_ctx *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ctx_fail(struct parse_ctx *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err != RV_OK)
+		return;
+	c->err = err;
+	c->err_line = c->line;
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* fgets that counts lines and refuses over-long ones (inih would split
+ * them into bogus lines). */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *c = stream;
+	size_t len;
+
+	if (c->err != RV_OK)
+		return NULL; /* stop at the first error */
+	if (fgets(str, num, c->f) == NULL)
+		return NULL;
+	c->line++;
+	len = strlen(str);
+	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(c->f)) {
+		ctx_fail(c, RV_ERR_CONFIG, "line longer than %d bytes", num - 2);
+		return NULL;
+	}
+	return str;
+}
+
+static int push(struct parse_ctx *c, const char *s)
+{
+	struct rv_config *cfg = c->cfg;
+
+	if (cfg->argc == c->cap) {
+		int ncap = c->cap ? c->cap * 2 : 16;
+		char **na;
+		unsigned *nl;
+
+		if (cfg->argc >= RV_CONFIG_MAX_ARGS) {
+			ctx_fail(c, RV_ERR_LIMIT, "more than %d settings", RV_CONFIG_MAX_ARGS / 2);
+			return RV_ERR_LIMIT;
+		}
+		na = realloc(cfg->argv, (size_t)ncap * sizeof(*na));
+		if (na == NULL)
+			goto nomem;
+		cfg->argv = na;
+		nl = realloc(cfg->lineno, (size_t)ncap * sizeof(*nl));
+		if (nl == NULL)
+			goto nomem;
+		cfg->lineno = nl;
+		c->cap = ncap;
+	}
+	cfg->argv[cfg->argc] = strdup(s);
+	if (cfg->argv[cfg->argc] == NULL)
+		goto nomem;
+	cfg->lineno[cfg->argc] = c->line;
+	cfg->argc++;
+	return RV_OK;
+nomem:
+	ctx_fail(c, RV_ERR_NOMEM, "out of memory");
+	return RV_ERR_NOMEM;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return RV_OK;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return RV_OK;
+		}
+	}
+	return RV_ERR_CONFIG;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *c = user;
+	const struct option *o;
+	char flag[128], val[RV_CONFIG_LINE_MAX + 1];
+	size_t vlen = strlen(value);
+
+	if (c->err != RV_OK)
+		return 0;
+	if (section[0] != '\0') {
+		ctx_fail(c, RV_ERR_CONFIG, "sections ([%s]) are not used", section);
+		return 0;
+	}
+	for (o = c->longopts; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			break;
+	if (o->name == NULL || strcmp(name, "config") == 0) {
+		ctx_fail(c, RV_ERR_CONFIG, "unknown option '%s'", name);
+		return 0;
+	}
+	if (vlen >= sizeof(val)) {
+		ctx_fail(c, RV_ERR_CONFIG, "value too long");
+		return 0;
+	}
+	memcpy(val, value, vlen + 1);
+	if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+		memmove(val, val + 1, vlen - 2);
+		val[vlen - 2] = '\0';
+	}
+	snprintf(flag, sizeof(flag), "--%s", name);
+	if (o->has_arg == no_argument) {
+		int on = 0;
+
+		if (parse_bool(val, &on) != RV_OK) {
+			ctx_fail(c, RV_ERR_CONFIG, "option '%s' takes yes or no, not '%s'", name,
+				 val);
+			return 0;
+		}
+		return on ? push(c, flag) == RV_OK : 1;
+	}
+	if (val[0] == '\0' && o->has_arg == required_argument) {
+		ctx_fail(c, RV_ERR_CONFIG, "option '%s' needs a value", name);
+		return 0;
+	}
+	if (o->has_arg == optional_argument) {
+		/* getopt_long only sees an optional value in the same word. */
+		char joined[sizeof(flag) + sizeof(val) + 1];
+
+		snprintf(joined, sizeof(joined), "%s=%s", flag, val);
+		return push(c, val[0] != '\0' ? joined : flag) == RV_OK;
+	}
+	return push(c, flag) == RV_OK && push(c, val) == RV_OK;
+}
+
+int rv_config_load(const char *path, const struct option *longopts, struct rv_config **out,
+		   char *err, size_t errlen)
+{
+	struct parse_ctx c;
+	int r, ret;
+
+	if (path == NULL || longopts == NULL || out == NULL)
+		return RV_ERR_INVALID_ARG;
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	c.longopts = longopts;
+	c.cfg = calloc(1, sizeof(*c.cfg));
+	if (c.cfg == NULL || (c.cfg->path = strdup(path)) == NULL) {
+		ret = RV_ERR_NOMEM;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	c.f = fopen(path, "re");
+	if (c.f == NULL) {
+		int e = errno;
+
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "config file %s: %s", path, strerror(e));
+		ret = e == ENOENT ? RV_ERR_NOT_FOUND :
+		      (e == EACCES || e == EPERM) ? RV_ERR_PERMISSION : RV_ERR_IO;
+		goto out;
+	}
+	r = ini_parse_stream(reader, &c, handler, &c);
+	if (c.err == RV_OK && ferror(c.f))
+		ctx_fail(&c, RV_ERR_IO, "read error");
+	if (c.err == RV_OK && r > 0) {
+		/* inih's own syntax error (no handler call), at line r. */
+		c.err = RV_ERR_CONFIG;
+		c.err_line = (unsigned)r;
+		snprintf(c.msg, sizeof(c.msg), "expected 'name = value'");
+	} else if (c.err == RV_OK && r < 0) {
+		ctx_fail(&c, RV_ERR_NOMEM, "out of memory");
+	}
+	ret = c.err;
+	if (ret != RV_OK && err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s:%u: %s", path, c.err_line, c.msg);
+out:
+	if (c.f != NULL)
+		fclose(c.f);
+	if (ret != RV_OK) {
+		rv_config_free(c.cfg);
+		return ret;
+	}
+	*out = c.cfg;
+	return RV_OK;
+}
+
+void rv_config_free(struct rv_config *cfg)
+{
+	int i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->argc; i++)
+		free(cfg->argv[i]);
+	free(cfg->argv);
+	free(cfg->lineno);
+	free(cfg->path);
+	free(cfg);
+}
+
+int rv_config_merge_argv(const struct rv_config *cfg, int argc, char **argv, int *out_argc,
+			 char ***out_argv)
+{
+	int n = cfg != NULL ? cfg->argc : 0, i, k = 0;
+	char **m;
+
+	if (argc < 1 || argv == NULL || out_argc == NULL || out_argv == NULL)
+		return RV_ERR_INVALID_ARG;
+	m = calloc((size_t)(argc + n + 1), sizeof(*m));
+	if (m == NULL)
+		return RV_ERR_NOMEM;
+	m[k++] = argv[0];
+	for (i = 0; i < n; i++)
+		m[k++] = cfg->argv[i];
+	for (i = 1; i < argc; i++)
+		m[k++] = argv[i];
+	m[k] = NULL;
+	*out_argc = k;
+	*out_argv = m;
+	return RV_OK;
+}
+
+unsigned rv_config_lineno(const struct rv_config *cfg, int i)
+{
+	if (cfg == NULL || i < 1 || i > cfg->argc)
+		return 0;
+	return cfg->lineno[i - 1];
+}
