@@ -181,6 +181,7 @@ class Proc:
         self.pid = self.popen.pid
         self.started = time.monotonic()
         self.returncode = None
+        self.stopped = False  # we asked it to end: liveness checks skip it
         with _all_procs_lock:
             _all_procs.append(self)
 
@@ -232,6 +233,7 @@ class Proc:
     def stop(self, timeout=30.0, sig=signal.SIGTERM):
         """Send sig, wait up to timeout, SIGKILL if still alive.  Returns
         (returncode, seconds, killed)."""
+        self.stopped = True
         if not self.alive():
             self.returncode = self.popen.returncode
             self._close()
@@ -248,6 +250,7 @@ class Proc:
         return rc, time.monotonic() - t0, killed
 
     def kill(self):
+        self.stopped = True
         if self.alive():
             os.kill(self.pid, signal.SIGKILL)
         self.wait(10)
@@ -611,6 +614,138 @@ def ws_frame(payload, opcode=2, fin=True, mask=True):
     return h + m + bytes(c ^ m[i & 3] for i, c in enumerate(payload))
 
 
+def ws_parse_frame(buf):
+    """First WebSocket frame in buf -> (opcode, payload, rest) or None when
+    incomplete.  Handles masking."""
+    if len(buf) < 2:
+        return None
+    op = buf[0] & 0x0F
+    masked = buf[1] & 0x80
+    n = buf[1] & 0x7F
+    off = 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n = struct.unpack(">H", buf[2:4])[0]
+        off = 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n = struct.unpack(">Q", buf[2:10])[0]
+        off = 10
+    key = b""
+    if masked:
+        key = buf[off:off + 4]
+        off += 4
+    if len(buf) < off + n:
+        return None
+    p = bytes(buf[off:off + n])
+    if masked:
+        p = bytes(c ^ key[i & 3] for i, c in enumerate(p))
+    return op, p, buf[off + n:]
+
+
+class Relay:
+    """A TCP relay 127.0.0.1:port -> 127.0.0.1:target that records the first
+    bytes each connection sends upstream (to capture handshake messages)."""
+
+    RECORD = 65536
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.records = []  # one bytearray per connection, client -> server
+        self.conns = []
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            rec = bytearray()
+            self.records.append(rec)
+            self.conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u, rec), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, None), daemon=True).start()
+
+    def _pump(self, a, b, rec):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                if rec is not None and len(rec) < self.RECORD:
+                    rec += d[:self.RECORD - len(rec)]
+                b.sendall(d)
+        except OSError:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def first_ws_message(self, i=0):
+        """The payload of the first WebSocket data frame of connection i."""
+        rec = bytes(self.records[i])
+        head, sep, rest = rec.partition(b"\r\n\r\n")
+        if not sep:
+            return None
+        f = ws_parse_frame(rest)
+        return f[1] if f else None
+
+    def close(self):
+        self._stop = True
+        self.lsock.close()
+        for s in self.conns:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def tcp_conns_to(pid, port):
+    """Socket inodes of pid's established TCP connections to local port
+    `port` (IPv4 or IPv6), from /proc."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                inodes.add(t[8:-1])
+    except OSError:
+        return set()
+    found = set()
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(f) as fh:
+                next(fh)
+                for line in fh:
+                    parts = line.split()
+                    rem_port = int(parts[2].split(":")[1], 16)
+                    if rem_port == port and parts[3] == "01" and parts[9] in inodes:
+                        found.add(parts[9])
+        except OSError:
+            pass
+    return found
+
+
 # ---------------------------------------------------------------- data
 
 class Pattern:
@@ -908,9 +1043,11 @@ class World:
             self.teardown(check_exit=False)
             raise
 
+    url_port = None  # set to point clients at a relay instead of the server
+
     @property
     def url(self):
-        return "ws://127.0.0.1:%d%s" % (self.server_port, self.path)
+        return "ws://127.0.0.1:%d%s" % (self.url_port or self.server_port, self.path)
 
     def env(self):
         e = dict(os.environ)
@@ -1007,7 +1144,7 @@ class World:
 
     def assert_alive(self):
         for p in [self.server, self.client] + self.extra_clients:
-            if p is not None:
+            if p is not None and not p.stopped:
                 self._check_alive(p)
 
     def assert_works(self, timeout=20):
