@@ -1,0 +1,310 @@
+/* Tests for lws_loop.c (rv_loop over libwebsockets): readiness, level-
+ * triggered WRITE across many WRITEABLE callbacks, READ flow control,
+ * timers, deletion inside callbacks, and that the caller's fd is never
+ * closed.  Built only with the programs (needs lws): see CMakeLists.txt. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lws_loop.h"
+#include "rv_err.h"
+#include "rv_loop.h"
+
+static const struct lws_protocols protocols[] = {
+	RV_LWS_LOOP_PROTOCOL,
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+struct env {
+	struct lws_context *ctx;
+	struct rv_loop *loop;
+	struct rv_loop_timer *beat; /* keeps lws_service from sleeping long */
+};
+
+static void beat_cb(struct rv_loop_timer *t, void *arg)
+{
+	(void)arg;
+	rv_loop_timer_set(t, 5);
+}
+
+static void env_init(struct env *e)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+
+	memset(e, 0, sizeof(*e));
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	e->ctx = lws_create_context(&info);
+	assert_non_null(e->ctx);
+	vh = lws_get_vhost_by_name(e->ctx, "default");
+	assert_non_null(vh);
+	assert_int_equal(rv_lws_loop_new(e->ctx, vh, &e->loop), RV_OK);
+	assert_int_equal(rv_loop_timer_new(e->loop, beat_cb, NULL, &e->beat), RV_OK);
+	rv_loop_timer_set(e->beat, 5);
+}
+
+static void env_free(struct env *e)
+{
+	rv_loop_timer_free(e->beat);
+	rv_lws_loop_free(e->loop);
+	lws_context_destroy(e->ctx);
+}
+
+/* Service until *flag or max_ms: bounded in time and count. */
+static int service_until(struct env *e, int (*pred)(void *), void *arg, uint32_t max_ms)
+{
+	uint64_t start = rv_loop_now_ms(e->loop);
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (pred(arg))
+			return 1;
+		if (rv_loop_now_ms(e->loop) - start > max_ms)
+			break;
+		lws_service(e->ctx, 0);
+	}
+	return pred(arg);
+}
+
+static int pred_false(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+struct rw {
+	int calls_r, calls_w, deleted;
+	size_t sent, total, got;
+	struct rv_loop_fd *self;
+	struct rv_loop_fd *del_other;
+	int del_self_after_write;
+};
+
+static void rw_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rw *c = arg;
+	static uint8_t buf[65536];
+	ssize_t n;
+
+	(void)w;
+	if (ev & RV_LOOP_READ) {
+		c->calls_r++;
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			c->got += (size_t)n;
+	}
+	if (ev & RV_LOOP_WRITE) {
+		c->calls_w++;
+		if (c->sent < c->total) {
+			size_t want = c->total - c->sent;
+
+			n = send(fd, buf, want > 4096 ? 4096 : want, MSG_NOSIGNAL);
+			if (n > 0)
+				c->sent += (size_t)n;
+		}
+		if (c->sent == c->total)
+			rv_loop_fd_set_events(c->self, 0);
+		if (c->del_self_after_write) {
+			rv_loop_fd_del(c->self);
+			c->self = NULL;
+			c->deleted = 1;
+			return;
+		}
+	}
+	if (c->del_other != NULL) {
+		rv_loop_fd_del(c->del_other);
+		c->del_other = NULL;
+	}
+}
+
+static struct rw *g_w, *g_r;
+
+static int pred_all_moved(void *arg)
+{
+	(void)arg;
+	return g_w->sent == g_w->total && g_r->got == g_w->total;
+}
+
+/* 1 MiB in 4 KiB writes: needs ~256 WRITEABLE callbacks, i.e. the re-arm. */
+static void test_write_level_and_read(void **state)
+{
+	struct env e;
+	struct rw w = { .total = 1 << 20 }, r = { 0 };
+	int sv[2];
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[0], RV_LOOP_WRITE, rw_cb, &w, &w.self), RV_OK);
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[1], RV_LOOP_READ, rw_cb, &r, &r.self), RV_OK);
+	g_w = &w;
+	g_r = &r;
+	assert_true(service_until(&e, pred_all_moved, NULL, 10000));
+	assert_true(w.calls_w >= 256);
+	/* READ off: data waits in the socket, no callbacks. */
+	rv_loop_fd_set_events(r.self, 0);
+	assert_int_equal(write(sv[0], "abc", 3), 3);
+	r.calls_r = 0;
+	service_until(&e, pred_false, NULL, 50);
+	assert_int_equal(r.calls_r, 0);
+	rv_loop_fd_set_events(r.self, RV_LOOP_READ);
+	w.total += 3; /* expect 3 more */
+	w.sent = w.total;
+	assert_true(service_until(&e, pred_all_moved, NULL, 5000));
+	/* Delete both: the fds stay open and usable. */
+	rv_loop_fd_del(w.self);
+	rv_loop_fd_del(r.self);
+	service_until(&e, pred_false, NULL, 30);
+	assert_true(fcntl(sv[0], F_GETFD) >= 0);
+	assert_true(fcntl(sv[1], F_GETFD) >= 0);
+	assert_int_equal(write(sv[0], "x", 1), 1);
+	{
+		char c;
+
+		assert_int_equal(read(sv[1], &c, 1), 1);
+		assert_int_equal(c, 'x');
+	}
+	env_free(&e);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static int pred_deleted(void *arg)
+{
+	return ((struct rw *)arg)->deleted;
+}
+
+static void test_delete_in_callback(void **state)
+{
+	struct env e;
+	struct rw a = { .total = 10, .del_self_after_write = 1 }, b = { 0 };
+	int sa[2], sb[2];
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb), 0);
+	assert_int_equal(rv_loop_fd_add(e.loop, sa[0], RV_LOOP_WRITE, rw_cb, &a, &a.self), RV_OK);
+	assert_int_equal(rv_loop_fd_add(e.loop, sb[0], RV_LOOP_READ, rw_cb, &b, &b.self), RV_OK);
+	assert_true(service_until(&e, pred_deleted, &a, 5000));
+	/* b deletes itself via del_other from a READ callback. */
+	b.del_other = b.self;
+	assert_int_equal(write(sb[1], "y", 1), 1);
+	service_until(&e, pred_false, NULL, 50);
+	assert_int_equal(b.calls_r, 1);
+	assert_int_equal(write(sb[1], "z", 1), 1);
+	service_until(&e, pred_false, NULL, 50);
+	assert_int_equal(b.calls_r, 1); /* gone */
+	assert_true(fcntl(sa[0], F_GETFD) >= 0 && fcntl(sb[0], F_GETFD) >= 0);
+	env_free(&e);
+	close(sa[0]);
+	close(sa[1]);
+	close(sb[0]);
+	close(sb[1]);
+}
+
+/* Peer gone while we were not reading: lws closes its wsi; the watcher
+ * reports once interest returns. */
+static void test_hangup_report(void **state)
+{
+	struct env e;
+	struct rw r = { 0 };
+	int sv[2];
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[0], 0, rw_cb, &r, &r.self), RV_OK);
+	close(sv[1]);
+	service_until(&e, pred_false, NULL, 50);
+	assert_int_equal(r.calls_r, 0);
+	rv_loop_fd_set_events(r.self, RV_LOOP_READ);
+	service_until(&e, pred_false, NULL, 50);
+	assert_true(r.calls_r >= 1); /* the read saw EOF */
+	rv_loop_fd_del(r.self);
+	assert_true(fcntl(sv[0], F_GETFD) >= 0);
+	env_free(&e);
+	close(sv[0]);
+}
+
+struct tc {
+	int calls;
+	uint64_t at;
+	struct rv_loop *loop;
+	struct rv_loop_timer *other;
+	int free_self;
+};
+
+static void t_cb(struct rv_loop_timer *t, void *arg)
+{
+	struct tc *c = arg;
+
+	c->calls++;
+	c->at = rv_loop_now_ms(c->loop);
+	if (c->other != NULL) {
+		rv_loop_timer_free(c->other);
+		c->other = NULL;
+	}
+	if (c->free_self)
+		rv_loop_timer_free(t);
+}
+
+static int pred_fired(void *arg)
+{
+	return ((struct tc *)arg)->calls > 0;
+}
+
+static void test_timers(void **state)
+{
+	struct env e;
+	struct rv_loop_timer *t1, *t2;
+	struct tc c1 = { 0 }, c2 = { 0 };
+	uint64_t start;
+
+	(void)state;
+	env_init(&e);
+	c1.loop = c2.loop = e.loop;
+	assert_int_equal(rv_loop_timer_new(e.loop, t_cb, &c1, &t1), RV_OK);
+	assert_int_equal(rv_loop_timer_new(e.loop, t_cb, &c2, &t2), RV_OK);
+	start = rv_loop_now_ms(e.loop);
+	rv_loop_timer_set(t1, 40);
+	assert_true(service_until(&e, pred_fired, &c1, 5000));
+	assert_true(c1.at - start >= 39);
+	/* Stop cancels; re-set re-arms. */
+	rv_loop_timer_set(t2, 10);
+	rv_loop_timer_stop(t2);
+	service_until(&e, pred_false, NULL, 40);
+	assert_int_equal(c2.calls, 0);
+	/* t1 frees t2 (armed) and itself from its callback. */
+	rv_loop_timer_set(t2, 20);
+	c1.calls = 0;
+	c1.other = t2;
+	c1.free_self = 1;
+	rv_loop_timer_set(t1, 0);
+	assert_true(service_until(&e, pred_fired, &c1, 5000));
+	service_until(&e, pred_false, NULL, 60);
+	assert_int_equal(c2.calls, 0);
+	env_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_level_and_read),
+		cmocka_unit_test(test_delete_in_callback),
+		cmocka_unit_test(test_hangup_report),
+		cmocka_unit_test(test_timers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
