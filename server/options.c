@@ -1,0 +1,279 @@
+/* options.c - rvpn-server's command line (getopt_long), every error naming
+ * the flag and the value. */
+#include "options.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rv_err.h"
+#include "rv_sockaddr.h"
+#include "rv_wire.h"
+
+enum rv_server_longopt {
+	OPT_CERT = 256,
+	OPT_CERT_KEY,
+	OPT_PATH,
+	OPT_ALLOW,
+	OPT_DENY,
+	OPT_DNS,
+	OPT_MAX_SESSIONS,
+	OPT_MAX_STREAMS,
+	OPT_WINDOW,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
+	OPT_POOL,
+	OPT_POOL_MAX,
+	OPT_POOL_IDLE,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option rv_server_longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "authorized-keys", required_argument, NULL, 'a' },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "cert-key", required_argument, NULL, OPT_CERT_KEY },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "deny", required_argument, NULL, OPT_DENY },
+	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "max-streams", required_argument, NULL, OPT_MAX_STREAMS },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "pool", required_argument, NULL, OPT_POOL },
+	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
+	{ "pool-idle", required_argument, NULL, OPT_POOL_IDLE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void rv_server_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rvpn-server [-l ADDR:PORT] -k KEYFILE -a AUTHORIZED_KEYS\n"
+		"                   [--cert FILE --cert-key FILE] [--path /PATH]\n"
+		"                   [--allow CIDR[:PORT[-PORT]]]... [--deny CIDR[:PORTS]]...\n"
+		"                   [--dns ADDR[:PORT]]... [-v]\n"
+		"       rvpn-server genkey | pubkey | --help | --version\n"
+		"\n"
+		"  -l, --listen ADDR:PORT     listen address (default 127.0.0.1:8080 for plain ws,\n"
+		"                             [::]:443 with --cert); IPv6 as [ADDR]:PORT\n"
+		"  -k, --key FILE             server private key (mode 600; see genkey)\n"
+		"  -a, --authorized-keys FILE client public keys, one per line with an optional\n"
+		"                             name; re-read on SIGHUP\n"
+		"      --cert FILE            TLS certificate chain (PEM): serve wss://\n"
+		"      --cert-key FILE        TLS private key (PEM)\n"
+		"                             without --cert: plain ws://, for use behind a\n"
+		"                             TLS-terminating reverse proxy\n"
+		"      --path /PATH           WebSocket path (default %s); everything else\n"
+		"                             gets an ordinary 404\n"
+		"      --allow CIDR[:PORTS]   allow targets (e.g. 127.0.0.1/32:8000-8100)\n"
+		"      --deny CIDR[:PORTS]    deny targets; loopback, private, link-local, CGNAT,\n"
+		"                             multicast and unique-local are denied by default;\n"
+		"                             the most specific rule wins\n"
+		"      --dns ADDR[:PORT]      DNS server to ask (repeatable; default resolv.conf)\n"
+		"      --max-sessions N       concurrent clients (default %d)\n"
+		"      --max-streams N        streams per client (default %d)\n"
+		"      --window BYTES         per-stream receive window (default %d)\n"
+		"      --connect-timeout S    target connect timeout (default %d)\n"
+		"      --idle-timeout S       idle stream timeout (default %d)\n"
+		"      --drain-timeout S      on SIGTERM, how long streams may finish (default 10)\n"
+		"      --pool K               warm spare connections per busy destination\n"
+		"                             (default 2, 0 disables pooling)\n"
+		"      --pool-max N           spare connections in all (default 64)\n"
+		"      --pool-idle S          close spares unused this long (default 30)\n"
+		"  -v, --verbose              log per-stream events\n"
+		"\n"
+		"  genkey                     print a new private key\n"
+		"  pubkey                     read a private key on stdin, print its public key\n",
+		RV_WS_DEFAULT_PATH, RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
+		RV_STREAM_WINDOW_DEFAULT, RV_CONNECT_TIMEOUT_DEFAULT_S,
+		RV_STREAM_IDLE_TIMEOUT_DEFAULT_S);
+}
+
+static int rv_server_parse_uint(const char *flag, const char *text, uint32_t min,
+				uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		goto bad;
+	v = strtoull(text, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		goto bad;
+	*out = (uint32_t)v;
+	return RV_OK;
+bad:
+	fprintf(stderr, "rvpn-server: %s: '%s' is not a number from %u to %u\n", flag, text,
+		min, max);
+	return RV_ERR_CONFIG;
+}
+
+static int rv_server_parse_listen(struct rv_server_opts *o, const char *text)
+{
+	struct rv_sockaddr sa;
+	char err[160], ip[RV_SOCKADDR_STRLEN];
+
+	if (rv_sockaddr_parse(text, 0, 0, &sa, err, sizeof(err)) != RV_OK) {
+		fprintf(stderr, "rvpn-server: -l: %s (want ADDR:PORT, IPv6 as [ADDR]:PORT)\n",
+			err);
+		return RV_ERR_CONFIG;
+	}
+	rv_sockaddr_str(&sa, 0, ip);
+	/* lws listens on every address (dual stack) when iface is NULL. */
+	if (strcmp(ip, "::") == 0 || strcmp(ip, "0.0.0.0") == 0)
+		ip[0] = '\0';
+	snprintf(o->listen_host, sizeof(o->listen_host), "%s", ip);
+	o->listen_port = rv_sockaddr_port(&sa);
+	o->listen = text;
+	return RV_OK;
+}
+
+enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int argc,
+						 char **argv)
+{
+	char err[256];
+	int c, r = RV_OK;
+
+	memset(o, 0, sizeof(*o));
+	o->path = RV_WS_DEFAULT_PATH;
+	o->max_sessions = RV_MAX_SESSIONS_DEFAULT;
+	o->max_streams = RV_MAX_STREAMS_DEFAULT;
+	o->stream_window = RV_STREAM_WINDOW_DEFAULT;
+	o->connect_timeout_s = RV_CONNECT_TIMEOUT_DEFAULT_S;
+	o->idle_timeout_s = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S;
+	o->drain_timeout_s = 10;
+	o->pool_per_dest = 2;
+	o->pool_max = 64;
+	o->pool_idle_s = 30;
+	if (rv_acl_new(1, &o->acl) != RV_OK) {
+		fprintf(stderr, "rvpn-server: out of memory\n");
+		return RV_SERVER_PARSE_ERROR;
+	}
+	optind = 1;
+	while (r == RV_OK &&
+	       (c = getopt_long(argc, argv, "l:k:a:v", rv_server_longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			r = rv_server_parse_listen(o, optarg);
+			break;
+		case 'k':
+			o->key_file = optarg;
+			break;
+		case 'a':
+			o->authorized_keys = optarg;
+			break;
+		case OPT_CERT:
+			o->cert_file = optarg;
+			break;
+		case OPT_CERT_KEY:
+			o->cert_key_file = optarg;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/' || strlen(optarg) > 255 || strpbrk(optarg, " ?#")) {
+				fprintf(stderr, "rvpn-server: --path: '%s' must start with '/' "
+					"and hold no spaces, '?' or '#'\n", optarg);
+				r = RV_ERR_CONFIG;
+			}
+			o->path = optarg;
+			break;
+		case OPT_ALLOW:
+		case OPT_DENY:
+			r = rv_acl_add(o->acl, c == OPT_ALLOW ? RV_ACL_ALLOW : RV_ACL_DENY, optarg,
+				       err, sizeof(err));
+			if (r != RV_OK)
+				fprintf(stderr, "rvpn-server: %s: %s\n",
+					c == OPT_ALLOW ? "--allow" : "--deny", err);
+			break;
+		case OPT_DNS:
+			if (o->n_dns == RV_DNS_MAX_SERVERS) {
+				fprintf(stderr, "rvpn-server: --dns: at most %d servers\n",
+					RV_DNS_MAX_SERVERS);
+				r = RV_ERR_CONFIG;
+				break;
+			}
+			o->dns_servers[o->n_dns++] = optarg;
+			break;
+		case OPT_MAX_SESSIONS:
+			r = rv_server_parse_uint("--max-sessions", optarg, 1, 100000, &o->max_sessions);
+			break;
+		case OPT_MAX_STREAMS:
+			r = rv_server_parse_uint("--max-streams", optarg, 1, 65536, &o->max_streams);
+			break;
+		case OPT_WINDOW:
+			r = rv_server_parse_uint("--window", optarg, RV_FRAME_DATA_MAX,
+						 RV_STREAM_WINDOW_MAX, &o->stream_window);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			r = rv_server_parse_uint("--connect-timeout", optarg, 1, 600,
+						 &o->connect_timeout_s);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			r = rv_server_parse_uint("--idle-timeout", optarg, 1, 86400 * 7,
+						 &o->idle_timeout_s);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			r = rv_server_parse_uint("--drain-timeout", optarg, 0, 3600,
+						 &o->drain_timeout_s);
+			break;
+		case OPT_POOL:
+			r = rv_server_parse_uint("--pool", optarg, 0, 64, &o->pool_per_dest);
+			break;
+		case OPT_POOL_MAX:
+			r = rv_server_parse_uint("--pool-max", optarg, 0, 4096, &o->pool_max);
+			break;
+		case OPT_POOL_IDLE:
+			r = rv_server_parse_uint("--pool-idle", optarg, 1, 3600, &o->pool_idle_s);
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_HELP:
+			rv_server_usage(stdout);
+			return RV_SERVER_PARSE_EXIT_OK;
+		case OPT_VERSION:
+			return RV_SERVER_PARSE_VERSION;
+		default:
+			rv_server_usage(stderr);
+			return RV_SERVER_PARSE_ERROR;
+		}
+	}
+	if (r != RV_OK)
+		return RV_SERVER_PARSE_ERROR;
+	if (optind < argc) {
+		fprintf(stderr, "rvpn-server: unexpected argument '%s'\n", argv[optind]);
+		return RV_SERVER_PARSE_ERROR;
+	}
+	if (o->key_file == NULL || o->authorized_keys == NULL) {
+		fprintf(stderr, "rvpn-server: %s is required (see --help)\n",
+			o->key_file == NULL ? "-k KEYFILE" : "-a AUTHORIZED_KEYS");
+		return RV_SERVER_PARSE_ERROR;
+	}
+	if ((o->cert_file == NULL) != (o->cert_key_file == NULL)) {
+		fprintf(stderr, "rvpn-server: --cert and --cert-key go together\n");
+		return RV_SERVER_PARSE_ERROR;
+	}
+	if (o->listen == NULL) {
+		o->listen = o->cert_file != NULL ? "[::]:443" : "127.0.0.1:8080";
+		if (rv_server_parse_listen(o, o->listen) != RV_OK)
+			return RV_SERVER_PARSE_ERROR;
+	}
+	return RV_SERVER_PARSE_RUN;
+}
+
+void rv_server_opts_free(struct rv_server_opts *o)
+{
+	rv_acl_free(o->acl);
+	o->acl = NULL;
+}

@@ -1,0 +1,46 @@
+/* options.h - rvpn-server command line.  The struct owns nothing but
+ * pointers into argv; the dialer pieces (acl) are built by options.c and
+ * owned by the struct until rv_server_opts_free(). */
+#ifndef RV_SERVER_OPTIONS_H
+#define RV_SERVER_OPTIONS_H
+
+#include <stdint.h>
+
+#include "rv_acl.h"
+#include "rv_dns.h"
+
+enum rv_server_parse_result {
+	RV_SERVER_PARSE_ERROR = 0,
+	RV_SERVER_PARSE_RUN = 1,
+	RV_SERVER_PARSE_EXIT_OK = 2, /* --help printed */
+	RV_SERVER_PARSE_VERSION = 3,
+};
+
+struct rv_server_opts {
+	const char *listen;          /* ADDR:PORT text, validated */
+	char listen_host[64];        /* for lws: IP literal, "" = any */
+	uint16_t listen_port;
+	const char *key_file;
+	const char *authorized_keys;
+	const char *cert_file, *cert_key_file;
+	const char *path;            /* WebSocket path */
+	struct rv_acl *acl;
+	const char *dns_servers[RV_DNS_MAX_SERVERS];
+	size_t n_dns;
+	uint32_t max_sessions;
+	uint32_t max_streams;
+	uint32_t stream_window;
+	uint32_t connect_timeout_s;
+	uint32_t idle_timeout_s;
+	uint32_t drain_timeout_s;    /* SIGTERM: how long streams may drain */
+	uint32_t pool_per_dest;      /* K spares per destination (0 = no pool) */
+	uint32_t pool_max;           /* global cap on spares */
+	uint32_t pool_idle_s;
+	int verbose;
+};
+
+enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int argc,
+						 char **argv);
+void rv_server_opts_free(struct rv_server_opts *o);
+
+#endif

@@ -1,0 +1,268 @@
+/* server.c - the rvpn-server process: lws context and vhost, shared
+ * resources, signals (SIGHUP reloads authorized keys; SIGTERM/SIGINT drain
+ * with GOAWAY for a bounded time, then exit 0). */
+#include "server.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "lws_loop.h"
+#include "rv_err.h"
+#include "rv_log.h"
+#include "rv_pool.h"
+#include "rv_wire.h"
+#include "server_int.h"
+
+static volatile sig_atomic_t rv_server_sig_term, rv_server_sig_hup;
+static struct lws_context *rv_server_sig_ctx;
+
+static void rv_server_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		rv_server_sig_hup = 1;
+	else
+		rv_server_sig_term = 1;
+	/* Wakes lws_service(); EVENT_WAIT_CANCELLED handles the flags. */
+	if (rv_server_sig_ctx != NULL)
+		lws_cancel_service(rv_server_sig_ctx);
+}
+
+struct rv_server *rv_server_from_wsi(struct lws *wsi)
+{
+	return lws_get_vhost_user(lws_get_vhost(wsi));
+}
+
+static void rv_server_on_drain_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct rv_server *srv = lws_container_of(sul, struct rv_server, sul_drain);
+
+	rv_log_info("drain time over with %u client(s) left; exiting", srv->n_sessions);
+	srv->state = RV_SERVER_STOPPING;
+}
+
+void rv_server_conn_gone(struct rv_server *srv)
+{
+	if (srv->state == RV_SERVER_DRAINING && srv->conns == NULL)
+		srv->state = RV_SERVER_STOPPING;
+}
+
+static void rv_server_handle_signals(struct rv_server *srv)
+{
+	char err[256];
+
+	if (rv_server_sig_hup) {
+		rv_server_sig_hup = 0;
+		if (rv_authkeys_reload(srv->authkeys, err, sizeof(err)) == RV_OK)
+			rv_log_info("reloaded %s: %zu key(s)", rv_authkeys_path(srv->authkeys),
+				    rv_authkeys_count(srv->authkeys));
+		else
+			rv_log_error("reload failed, keeping the old keys: %s", err);
+	}
+	if (rv_server_sig_term && srv->state == RV_SERVER_RUNNING) {
+		rv_server_sig_term = 0;
+		srv->state = RV_SERVER_DRAINING;
+		rv_log_info("shutting down: GOAWAY to %u client(s), draining for up to %u s",
+			    srv->n_sessions, srv->opts->drain_timeout_s);
+		rv_server_conns_goaway(srv);
+		lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_drain_timeout,
+				 (lws_usec_t)srv->opts->drain_timeout_s * LWS_US_PER_SEC);
+		rv_server_conn_gone(srv);
+	} else if (rv_server_sig_term && srv->state == RV_SERVER_DRAINING) {
+		rv_server_sig_term = 0;
+		rv_log_info("second signal: exiting now");
+		srv->state = RV_SERVER_STOPPING;
+	}
+}
+
+static const struct lws_protocols rv_server_loop_protocol = RV_LWS_LOOP_PROTOCOL;
+
+static int rv_server_misc_callback(struct lws *wsi, enum lws_callback_reasons reason,
+				   void *user, void *in, size_t len)
+{
+	struct rv_server *srv;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		srv = lws_get_vhost_user(lws_get_vhost(wsi));
+		if (srv != NULL)
+			rv_server_handle_signals(srv);
+	}
+	return 0;
+}
+
+static const struct lws_protocols rv_server_misc_protocol = {
+	.name = "rvpn-server-misc",
+	.callback = rv_server_misc_callback,
+};
+
+static void rv_server_lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	rv_log(level == LLL_ERR ? RV_LOG_ERROR : level == LLL_WARN ? RV_LOG_WARN : RV_LOG_DEBUG,
+	       "lws: %.*s", (int)n, line);
+}
+
+static void rv_server_free_sessions(struct rv_server *srv)
+{
+	struct rv_conn *c;
+
+	for (c = srv->conns; c != NULL; c = c->next) {
+		c->state = RV_CONN_CLOSING;
+		rv_session_free(c->sess);
+		c->sess = NULL;
+	}
+}
+
+static int rv_server_setup_shared(struct rv_server *srv)
+{
+	struct rv_server_opts *o = srv->opts;
+	struct rv_dns_config dcfg;
+	char err[256];
+	size_t i;
+	int r;
+
+	r = rv_key_load_private_file(o->key_file, &srv->key, err, sizeof(err));
+	if (r != RV_OK) {
+		rv_log_error("%s", err);
+		return r;
+	}
+	r = rv_authkeys_load(o->authorized_keys, &srv->authkeys, err, sizeof(err));
+	if (r != RV_OK) {
+		rv_log_error("%s", err);
+		return r;
+	}
+	memset(&dcfg, 0, sizeof(dcfg));
+	for (i = 0; i < o->n_dns; i++)
+		dcfg.servers[i] = o->dns_servers[i];
+	dcfg.n_servers = o->n_dns;
+	r = rv_dns_new(srv->loop, &dcfg, &srv->dns, err, sizeof(err));
+	if (r != RV_OK) {
+		rv_log_error("--dns: %s", err);
+		return r;
+	}
+	if (o->pool_per_dest > 0 && o->pool_max > 0) {
+		struct rv_pool_config pcfg;
+
+		memset(&pcfg, 0, sizeof(pcfg));
+		pcfg.per_dest = o->pool_per_dest;
+		pcfg.max_spares = o->pool_max;
+		pcfg.idle_timeout_ms = o->pool_idle_s * 1000u;
+		pcfg.connect_timeout_ms = o->connect_timeout_s * 1000u;
+		pcfg.nodelay = 1;
+		r = rv_pool_new(srv->loop, &pcfg, &srv->pool);
+		if (r != RV_OK)
+			return r;
+	}
+	srv->dialer.pool = srv->pool;
+	srv->dialer.loop = srv->loop;
+	srv->dialer.dns = srv->dns;
+	srv->dialer.acl = o->acl;
+	srv->dialer.connect.timeout_ms = o->connect_timeout_s * 1000u;
+	srv->dialer.connect.nodelay = 1;
+	return RV_OK;
+}
+
+int rv_server_run(struct rv_server_opts *opts)
+{
+	static const struct lws_protocols *pprotocols[] = {
+		&rv_server_http_protocol, &rv_server_ws_protocol, &rv_server_misc_protocol,
+		&rv_server_loop_protocol, NULL,
+	};
+	struct lws_context_creation_info info;
+	struct rv_server srv;
+	char pub[RV_KEY_B64_SIZE];
+	int r = RV_ERR_INTERNAL;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.opts = opts;
+	srv.state = RV_SERVER_RUNNING;
+	lws_set_log_level(opts->verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
+			  rv_server_lws_log);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (opts->cert_file != NULL)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.pt_serv_buf_size = 64 * 1024;
+	srv.ctx = lws_create_context(&info);
+	if (srv.ctx == NULL) {
+		rv_log_error("could not create the libwebsockets context");
+		goto out;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "default";
+	info.port = opts->listen_port;
+	info.iface = opts->listen_host[0] ? opts->listen_host : NULL;
+	info.pprotocols = pprotocols;
+	info.user = &srv;
+	info.keepalive_timeout = 30;
+	if (opts->cert_file != NULL) {
+		info.ssl_cert_filepath = opts->cert_file;
+		info.ssl_private_key_filepath = opts->cert_key_file;
+	}
+	srv.vh = lws_create_vhost(srv.ctx, &info);
+	if (srv.vh == NULL) {
+		rv_log_error("cannot listen on %s%s", opts->listen,
+			     opts->cert_file ? " (or the certificate/key could not be loaded)" : "");
+		goto out;
+	}
+	r = rv_lws_loop_new(srv.ctx, srv.vh, &srv.loop);
+	if (r != RV_OK)
+		goto out;
+	r = rv_server_setup_shared(&srv);
+	if (r != RV_OK)
+		goto out;
+
+	rv_server_sig_ctx = srv.ctx;
+	signal(SIGTERM, rv_server_on_signal);
+	signal(SIGINT, rv_server_on_signal);
+	signal(SIGHUP, rv_server_on_signal);
+
+	rv_key_to_base64(srv.key.pub, pub);
+	rv_log_info("listening on %s, path %s, %s; public key %s; %zu authorized key(s)",
+		    opts->listen, opts->path,
+		    opts->cert_file ? "TLS (wss://)" :
+		    "plain ws:// without TLS (put a TLS-terminating proxy in front)",
+		    pub, rv_authkeys_count(srv.authkeys));
+	while (srv.state != RV_SERVER_STOPPING) {
+		if (lws_service(srv.ctx, 0) < 0)
+			break;
+	}
+	r = RV_OK;
+out:
+	if (srv.dns != NULL) {
+		struct rv_dns_stats ds;
+
+		rv_dns_get_stats(srv.dns, &ds);
+		rv_log_info("dns: %llu queries, %llu cache hits",
+			    (unsigned long long)ds.queries, (unsigned long long)ds.cache_hits);
+	}
+	rv_server_sig_ctx = NULL;
+	if (srv.pool != NULL) {
+		char line[256];
+
+		rv_log_info("%s", rv_pool_stats_str(srv.pool, line, sizeof(line)));
+	}
+	/* Sessions first (their dials use DNS and the pool), then everything
+	 * watching fds through the loop, then the loop, then lws itself. */
+	rv_server_free_sessions(&srv);
+	rv_pool_free(srv.pool);
+	rv_dns_free(srv.dns);
+	rv_lws_loop_free(srv.loop);
+	if (srv.ctx != NULL) {
+		lws_sul_cancel(&srv.sul_drain);
+		lws_context_destroy(srv.ctx);
+	}
+	rv_authkeys_free(srv.authkeys);
+	rv_keypair_wipe(&srv.key);
+	if (r == RV_OK)
+		rv_log_info("stopped after %llu session(s)", (unsigned long long)srv.sessions_total);
+	return r;
+}

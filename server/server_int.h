@@ -1,0 +1,77 @@
+/* server_int.h - state shared by the server's files (server.c: process and
+ * lws context; http.c: the decoy web site and upgrade filter; conn.c: one
+ * WebSocket client connection). */
+#ifndef RV_SERVER_INT_H
+#define RV_SERVER_INT_H
+
+#include <libwebsockets.h>
+
+#include "options.h"
+#include "rv_authkeys.h"
+#include "rv_dial.h"
+#include "rv_dns.h"
+#include "rv_handshake.h"
+#include "rv_keys.h"
+#include "rv_loop.h"
+#include "rv_pool.h"
+#include "rv_session.h"
+
+enum rv_server_state {
+	RV_SERVER_STATE_INVALID = 0,
+	RV_SERVER_RUNNING = 1,
+	RV_SERVER_DRAINING = 2, /* SIGTERM: GOAWAY sent, no new clients */
+	RV_SERVER_STOPPING = 3, /* leave the service loop */
+};
+
+enum rv_conn_state {
+	RV_CONN_STATE_INVALID = 0,
+	RV_CONN_HANDSHAKE = 1, /* waiting for Noise message 1 */
+	RV_CONN_OPEN = 2,      /* session relaying */
+	RV_CONN_CLOSING = 3,   /* flush what is queued, then close */
+};
+
+struct rv_server;
+
+/* Per-WebSocket user data (lws allocates and zeroes it). */
+struct rv_conn {
+	enum rv_conn_state state;
+	struct rv_server *srv;
+	struct lws *wsi;
+	struct rv_conn *prev, *next;   /* srv->conns */
+	struct rv_handshake hs;
+	struct rv_session *sess;
+	struct rv_buf rx;              /* one WebSocket message being assembled */
+	struct rv_buf hs_reply;        /* handshake message 2, until written */
+	char peer[64];                 /* address for log lines */
+	char name[RV_AUTHKEY_NAME_MAX + 1];
+	int counted;                   /* holds one of srv->n_sessions */
+};
+
+struct rv_server {
+	enum rv_server_state state;
+	struct rv_server_opts *opts;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct rv_loop *loop;
+	struct rv_keypair key;
+	struct rv_authkeys *authkeys;
+	struct rv_dns *dns;
+	struct rv_pool *pool;
+	struct rv_dialer dialer;
+	struct rv_conn *conns;
+	uint32_t n_sessions;
+	uint64_t sessions_total, handshakes_failed;
+	lws_sorted_usec_list_t sul_drain;
+};
+
+extern const struct lws_protocols rv_server_http_protocol;
+extern const struct lws_protocols rv_server_ws_protocol;
+
+/* The server behind a wsi (vhost user pointer). */
+struct rv_server *rv_server_from_wsi(struct lws *wsi);
+/* Called by conn.c whenever a connection goes away, for the drain check. */
+void rv_server_conn_gone(struct rv_server *srv);
+/* Ask every session to wind down with GOAWAY. */
+void rv_server_conns_goaway(struct rv_server *srv);
+
+#endif
