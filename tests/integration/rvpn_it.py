@@ -425,6 +425,21 @@ def make_keypair(tool, path):
     return pub
 
 
+def make_self_signed(tmp, name, cn="localhost"):
+    """A self-signed P-256 certificate for 127.0.0.1/::1/localhost made with
+    the openssl CLI (Debian package openssl).  Returns (cert, key) paths."""
+    exe = shutil.which("openssl")
+    if not exe:
+        raise TestSkip("openssl CLI not installed (Debian package openssl): no wss test")
+    cert = os.path.join(tmp, name + ".crt")
+    key = os.path.join(tmp, name + ".key.pem")
+    run_tool([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
+              "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"])
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 # ---------------------------------------------------------------- SOCKS5
 
 SOCKS_REPLY_NAMES = {0: "succeeded", 1: "general failure", 2: "not allowed by ruleset",
@@ -1007,8 +1022,10 @@ class Targets:
 class World:
     """Keys, dnsmasq, targets, one rvpn-server and one rvpn-client."""
 
-    def __init__(self, args, client=True, server_extra=(), client_extra=(), forwards=True):
+    def __init__(self, args, client=True, server_extra=(), client_extra=(), forwards=True,
+                 tls=False):
         self.args = args
+        self.tls = tls
         self.client_bin = args.client
         self.server_bin = args.server
         self.sanitize = args.sanitize
@@ -1036,6 +1053,10 @@ class World:
                 f.write("# rvpn integration test\n%s test-client\n" % self.client_pub)
             self.dns = Dns(self.tmp)
             self.targets = Targets()
+            if tls:
+                self.cert, self.cert_key = make_self_signed(self.tmp, "server")
+                self.server_extra += ["--cert", self.cert, "--cert-key", self.cert_key]
+                self.client_extra += ["--ca", self.cert]
             self.start_server()
             if client:
                 self.start_client(forwards=forwards)
@@ -1047,7 +1068,8 @@ class World:
 
     @property
     def url(self):
-        return "ws://127.0.0.1:%d%s" % (self.url_port or self.server_port, self.path)
+        return "%s://127.0.0.1:%d%s" % ("wss" if self.tls else "ws",
+                                         self.url_port or self.server_port, self.path)
 
     def env(self):
         e = dict(os.environ)
