@@ -204,6 +204,22 @@ int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int p
 	return RV_OK;
 }
 
+/* Largest DATA payload (<= max) worth putting in the current data chunk:
+ * a smaller read that fills the chunk beats starting a new message with a
+ * mostly empty one; below 1 KiB of room, a new chunk is better. */
+size_t rv_session_data_fit(const struct rv_session *s, size_t max)
+{
+	const struct rv_chunk *c = s->data.tail;
+	size_t room, hdr = RV_FRAME_HDR_LEN + 4;
+
+	if (c == NULL)
+		return max;
+	room = rv_buf_room(&c->b);
+	if (room >= hdr + max || room < hdr + 1024)
+		return max;
+	return room - hdr;
+}
+
 /* DATA is built in place (type u8 | length u16 | stream u32 | data) so a
  * read() lands directly in the chunk: no copy. */
 int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max, uint8_t **body)

@@ -17,6 +17,8 @@
  *     for a WRITEABLE callback; in it call rv_session_next_message(), write
  *     the message (the rv_session_config.headroom bytes before *msg are
  *     writable scratch space, e.g. LWS_PRE), then rv_session_message_sent();
+ *     with lws: one lws_write per WRITEABLE, and ask for the next WRITEABLE
+ *     while rv_session_send_queue_bytes() > 0;
  *   - when on_closed fires: the session is dead (protocol error, keepalive
  *     timeout, or GOAWAY drained).  Drain rv_session_next_message() if the
  *     WebSocket is still usable (a GOAWAY may be queued), then close the

@@ -110,6 +110,7 @@ int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int p
  * *body gets the payload pointer.  Commit with rv_session_data_commit. */
 int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max,
 			    uint8_t **body);
+size_t rv_session_data_fit(const struct rv_session *s, size_t max);
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
 void rv_session_check_water(struct rv_session *s);
 int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);

@@ -292,6 +292,7 @@ static void rv_stream_read(struct rv_stream *st)
 		    st->send_credit == 0 || s->paused || s->state == RV_SESSION_CLOSED)
 			return;
 		max = st->send_credit < RV_FRAME_DATA_MAX ? st->send_credit : RV_FRAME_DATA_MAX;
+		max = rv_session_data_fit(s, max);
 		rc = rv_session_data_reserve(s, st->id, max, &body);
 		if (rc < 0) {
 			rv_session_fail(s, rc, RV_GOAWAY_PROTOCOL_ERROR);

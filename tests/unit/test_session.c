@@ -843,6 +843,49 @@ static void test_flow_control_violation(void **state)
 	h_free(&h);
 }
 
+/* DATA and FIN that arrive before the server has answered are kept and
+ * delivered once the target is connected (PROTOCOL.md: MUST accept). */
+static void test_data_before_accept(void **state)
+{
+	struct h h;
+	struct rv_frame f[3];
+	struct rv_addr dst, bound;
+	struct ep *tgt;
+	int sv[2];
+	static const uint8_t early[] = "early bytes";
+	const uint8_t z[4] = { 0 };
+
+	(void)state;
+	h_init(&h, NULL, NULL);
+	h.block_c2s = 1;
+	h.mode = SRV_DEFER;
+	dst_domain(&dst);
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_PROXY_CONNECT;
+	f[0].stream_id = 1;
+	f[0].u.connect.addr = dst;
+	f[0].u.connect.window = 65536;
+	f[1].type = RV_FRAME_PROXY_DATA;
+	f[1].stream_id = 1;
+	f[1].u.data.data = early;
+	f[1].u.data.len = sizeof(early) - 1;
+	f[2].type = RV_FRAME_PROXY_FIN;
+	f[2].stream_id = 1;
+	inject(&h, f, 3);
+	assert_non_null(h.deferred);
+	assert_int_equal(rv_stream_get_ostate(h.deferred), RV_STREAM_DIR_DRAIN);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	tgt = ep_new(&h, sv[1]);
+	ep_expect(tgt, early, sizeof(early) - 1);
+	rv_addr_set_ipv4(&bound, z, 0);
+	assert_int_equal(rv_stream_accept(h.deferred, sv[0], &bound), RV_OK);
+	g_b = tgt;
+	assert_true(run(&h, pred_tgt_eof, WAIT_MS));
+	assert_false(tgt->mismatch);
+	assert_int_equal(rv_session_get_state(h.srv), RV_SESSION_OPEN);
+	h_free(&h);
+}
+
 /* Stalled WebSocket: the outbox stops near the high water mark, local
  * reading pauses; unstalled, all data arrives. */
 static void test_watermarks(void **state)
@@ -1172,6 +1215,7 @@ int main(void)
 		cmocka_unit_test(test_deferred_accept_and_cancel),
 		cmocka_unit_test(test_flow_control),
 		cmocka_unit_test(test_flow_control_violation),
+		cmocka_unit_test(test_data_before_accept),
 		cmocka_unit_test(test_watermarks),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_goaway),
