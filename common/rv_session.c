@@ -321,7 +321,7 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 
 	if (s == NULL || msg == NULL || len == NULL)
 		return RV_ERR_INVALID_ARG;
-	if (!s->wire_ready) {
+	while (!s->wire_ready) {
 		q = s->prio.head != NULL ? &s->prio : &s->data;
 		c = q->head;
 		if (c == NULL) {
@@ -332,6 +332,11 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 		if (q->head == NULL)
 			q->tail = NULL;
 		q->bytes -= rv_buf_len(&c->b);
+		if (rv_buf_len(&c->b) == 0) {
+			/* a DATA reservation whose read found nothing */
+			rv_session_chunk_put(s, c);
+			continue;
+		}
 		/* Control frames ride along with the next DATA chunk if both fit
 		 * in one message: fewer, fuller messages. */
 		if (q == &s->prio)
