@@ -637,7 +637,7 @@ static int set_servers(struct rv_dns *dns, const struct rv_dns_config *cfg, char
 
 		if (cfg->servers[i] == NULL ||
 		    rv_sockaddr_parse(cfg->servers[i], 53, 0, &sa, why, sizeof(why)) != RV_OK) {
-			snprintf(err, errlen, "--dns: %s",
+			snprintf(err, errlen, "%s",
 				 cfg->servers[i] == NULL ? "missing value" : why);
 			return RV_ERR_CONFIG;
 		}
@@ -653,7 +653,7 @@ static int set_servers(struct rv_dns *dns, const struct rv_dns_config *cfg, char
 		return RV_OK;
 	r = ares_set_servers_ports(dns->ch, nodes);
 	if (r != ARES_SUCCESS) {
-		snprintf(err, errlen, "--dns: cannot use servers: %s", ares_strerror(r));
+		snprintf(err, errlen, "cannot use DNS servers: %s", ares_strerror(r));
 		return RV_ERR_CONFIG;
 	}
 	return RV_OK;
