@@ -594,14 +594,20 @@ def http_get_raw(sock, host, path="/", read_timeout=20.0):
 
 # ---------------------------------------------------------------- WebSocket
 
-def ws_handshake(port, path, host="127.0.0.1", timeout=10.0, key=None, version="13"):
+WS_SUBPROTOCOL = "rvpn.v1"  # common/rv_wire.h RV_WS_SUBPROTOCOL
+
+
+def ws_handshake(port, path, host="127.0.0.1", timeout=10.0, key=None, version="13",
+                 protocol=WS_SUBPROTOCOL):
     """Opens a WebSocket to the server; returns (sock, status_line).  The
-    caller checks the status (101 expected for the right path)."""
+    caller checks the status (101 expected for the right path and
+    subprotocol; protocol=None sends no Sec-WebSocket-Protocol)."""
     s = socket.create_connection((host, port), timeout=timeout)
     key = key or base64.b64encode(os.urandom(16)).decode()
     req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: %s\r\n\r\n" % (path, host, port, key,
-                                                                             version))
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: %s\r\n%s\r\n" % (
+               path, host, port, key, version,
+               "Sec-WebSocket-Protocol: %s\r\n" % protocol if protocol else ""))
     s.sendall(req.encode())
     head = bytearray()
     while b"\r\n\r\n" not in head:
@@ -1061,6 +1067,8 @@ class World:
             if client:
                 self.start_client(forwards=forwards)
         except BaseException:
+            log("world set-up failed; logs:\n" + self.log_tails())
+            self.shutdown_errors.append("set-up failed")  # keeps the log directory
             self.teardown(check_exit=False)
             raise
 

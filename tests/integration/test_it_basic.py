@@ -308,5 +308,23 @@ def websocket_on_wrong_path_refused(w):
     w.assert_works()
 
 
+@R.test(timeout=60)
+def websocket_without_subprotocol_refused(w):
+    s, status = ws_handshake(w.server_port, w.path, protocol=None)
+    try:
+        check(status is None or " 101 " not in status + " ",
+              "WebSocket upgrade without the subprotocol accepted: %r" % status)
+        log("upgrade without subprotocol: %r" % status)
+    finally:
+        s.close()
+    s, status = ws_handshake(w.server_port, w.path, protocol="chat")
+    try:
+        check(status is None or " 101 " not in status + " ",
+              "WebSocket upgrade with another subprotocol accepted: %r" % status)
+    finally:
+        s.close()
+    w.assert_works()
+
+
 if __name__ == "__main__":
     R.main()
