@@ -1,6 +1,7 @@
-/* rv_session_int.h - private structures shared by rv_session.c (framing,
- * outbox, keepalive, GOAWAY) and rv_stream.c (per-stream relay and flow
- * control).  Not for use outside these two files.
+/* rv_session_int.h - private structures shared by rv_session.c (life
+ * cycle, keepalive, GOAWAY, stream table), rv_session_out.c (outbox and
+ * sealing), rv_session_in.c (decrypt and dispatch) and rv_stream.c
+ * (per-stream relay and flow control).  Not for use elsewhere.
  */
 #ifndef RV_SESSION_INT_H
 #define RV_SESSION_INT_H
@@ -102,8 +103,10 @@ struct rv_session {
 	struct rv_session_stats stats;
 };
 
-/* rv_session.c */
+/* rv_session.c (life cycle), rv_session_out.c (outbox), rv_session_in.c
+ * (intake) */
 void rv_session_enter(struct rv_session *s);
+void rv_session_signal_write(struct rv_session *s);
 void rv_session_leave(struct rv_session *s);
 int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int prio);
 /* Reserve room for a DATA frame of up to max bytes in the data queue;

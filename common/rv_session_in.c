@@ -1,0 +1,233 @@
+/* rv_session_in.c - the session's intake: decrypt a received message,
+ * parse every frame before acting on any, validate, dispatch.  See
+ * rv_session.h.
+ */
+#include "rv_session.h"
+
+#include <string.h>
+
+#include "rv_err.h"
+#include "rv_log.h"
+#include "rv_session_int.h"
+
+/* ---- intake ------------------------------------------------------------ */
+
+static int rv_frame_has_stream(enum rv_frame_type t)
+{
+	return t >= RV_FRAME_PROXY_CONNECT && t <= RV_FRAME_WINDOW_UPDATE;
+}
+
+/* Checks that need no state: a violation is a protocol error. */
+static int rv_session_validate(const struct rv_session *s, const struct rv_frame *f)
+{
+	if (rv_frame_has_stream(f->type) && f->stream_id == 0)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_PROXY_CONNECT && s->cfg.role != RV_SESSION_SERVER)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_PROXY_RESPONSE && s->cfg.role != RV_SESSION_CLIENT)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_WINDOW_UPDATE && f->u.window_update.credit == 0)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_PROXY_DATA && f->u.data.len == 0)
+		return RV_ERR_MALFORMED;
+	return RV_OK;
+}
+
+static int rv_session_on_connect(struct rv_session *s, const struct rv_frame *f)
+{
+	struct rv_frame r;
+	struct rv_stream *st;
+	uint32_t win = f->u.connect.window;
+
+	if (f->stream_id <= s->last_peer_id) {
+		rv_log_warn("%s: PROXY_CONNECT reuses stream id %u", s->name, f->stream_id);
+		return RV_ERR_MALFORMED;
+	}
+	s->last_peer_id = f->stream_id;
+	memset(&r, 0, sizeof(r));
+	r.type = RV_FRAME_PROXY_RESET;
+	r.stream_id = f->stream_id;
+	if (s->state != RV_SESSION_OPEN || s->nstreams >= s->cfg.max_streams ||
+	    s->cb.on_stream_connect == NULL) {
+		rv_log_debug("%s: stream %u refused (%s)", s->name, f->stream_id,
+			     s->state != RV_SESSION_OPEN ? "going away" : "stream limit");
+		s->stats.streams_refused++;
+		s->stats.streams_reset_sent++;
+		r.u.reset.reason = RV_RESET_REFUSED_STREAM;
+		return rv_session_queue_frame(s, &r, 0);
+	}
+	if (win == 0 || win > RV_STREAM_WINDOW_MAX) {
+		rv_log_warn("%s: stream %u: window %u out of range", s->name, f->stream_id, win);
+		s->stats.streams_reset_sent++;
+		r.u.reset.reason = RV_RESET_PROTOCOL_ERROR;
+		return rv_session_queue_frame(s, &r, 0);
+	}
+	st = rv_stream_alloc(s, f->stream_id, s->cfg.local_window, win);
+	if (st == NULL)
+		return RV_ERR_NOMEM;
+	rv_session_stream_link(s, st);
+	rv_log_debug("%s: stream %u: CONNECT", s->name, st->id);
+	s->cb.on_stream_connect(s, st, &f->u.connect.addr, s->cb.arg);
+	return RV_OK;
+}
+
+static int rv_session_on_goaway(struct rv_session *s, const struct rv_frame *f)
+{
+	struct rv_stream *st, *next;
+
+	rv_log_info("%s: peer sent GOAWAY (last stream %u, reason %d)", s->name,
+		    f->u.goaway.last_stream, (int)f->u.goaway.reason);
+	s->goaway_received = 1;
+	s->goaway_last = f->u.goaway.last_stream;
+	if (s->state == RV_SESSION_OPEN)
+		s->state = RV_SESSION_GOAWAY;
+	/* Our streams the peer never saw: fail them, retryable elsewhere. */
+	if (s->cfg.role == RV_SESSION_CLIENT) {
+		for (st = s->streams; st != NULL; st = next) {
+			next = st->next;
+			if (st->id > s->goaway_last && st->state == RV_STREAM_CONNECTING)
+				rv_stream_fail_connecting(st, 1);
+		}
+	}
+	if (s->cb.on_goaway != NULL)
+		s->cb.on_goaway(s, f->u.goaway.last_stream, f->u.goaway.reason, s->cb.arg);
+	return RV_OK;
+}
+
+/* Frame for an id not in the table: closed earlier (ignore) or never
+ * opened (protocol error). */
+static int rv_session_unknown_stream(struct rv_session *s, const struct rv_frame *f)
+{
+	uint32_t highest = s->cfg.role == RV_SESSION_CLIENT ? s->next_id - 1 : s->last_peer_id;
+
+	if (f->stream_id <= highest)
+		return RV_OK;
+	rv_log_warn("%s: frame type %d for stream %u never opened", s->name, (int)f->type,
+		    f->stream_id);
+	return RV_ERR_MALFORMED;
+}
+
+static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
+{
+	struct rv_stream *st;
+	struct rv_frame r;
+
+	switch (f->type) {
+	case RV_FRAME_PING:
+		/* Cap PONGs: a peer that pings but does not read cannot grow
+		 * our queue. */
+		if (s->prio.bytes >= RV_PLAINTEXT_MAX)
+			return RV_OK;
+		memset(&r, 0, sizeof(r));
+		r.type = RV_FRAME_PONG;
+		r.u.ping.opaque = f->u.ping.opaque;
+		return rv_session_queue_frame(s, &r, 1);
+	case RV_FRAME_PONG:
+		if (s->ping_outstanding && f->u.ping.opaque == s->ping_opaque) {
+			s->ping_outstanding = 0;
+			s->stats.pongs_received++;
+			s->stats.rtt_ms = (uint32_t)(rv_loop_now_ms(s->loop) - s->ping_opaque);
+		}
+		return RV_OK;
+	case RV_FRAME_GOAWAY:
+		return rv_session_on_goaway(s, f);
+	case RV_FRAME_PROXY_CONNECT:
+		return rv_session_on_connect(s, f);
+	default:
+		break;
+	}
+	st = rv_session_stream_find(s, f->stream_id);
+	if (st == NULL)
+		return rv_session_unknown_stream(s, f);
+	switch (f->type) {
+	case RV_FRAME_PROXY_RESPONSE:
+		return rv_stream_on_response(st, f->u.response.status, &f->u.response.bound);
+	case RV_FRAME_PROXY_DATA:
+		return rv_stream_on_data(st, f->u.data.data, f->u.data.len);
+	case RV_FRAME_PROXY_FIN:
+		return rv_stream_on_fin(st);
+	case RV_FRAME_PROXY_RESET:
+		return rv_stream_on_reset(st, f->u.reset.reason);
+	case RV_FRAME_WINDOW_UPDATE:
+		return rv_stream_on_window_update(st, f->u.window_update.credit);
+	default:
+		return RV_ERR_MALFORMED;
+	}
+}
+
+static void rv_session_log_drop(struct rv_session *s, int rc, size_t len)
+{
+	uint64_t n = ++s->stats.msgs_dropped;
+
+	/* A flood of garbage must not become a flood of log lines. */
+	if (n <= 10 || n % 1000 == 0)
+		rv_log_warn("%s: dropped undecryptable message (%zu bytes): %s [%llu dropped]",
+			    s->name, len, rv_err_str(rc), (unsigned long long)n);
+}
+
+int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
+{
+	struct rv_buf in;
+	struct rv_frame f;
+	int rc = RV_OK, nframes = 0;
+
+	if (s == NULL || (msg == NULL && len > 0))
+		return RV_ERR_INVALID_ARG;
+	if (s->state == RV_SESSION_CLOSED || s->free_pending)
+		return RV_ERR_CLOSED;
+	rv_session_enter(s);
+	rv_buf_reset(&s->rxplain);
+	if (len > RV_MSG_MAX) {
+		rv_session_log_drop(s, RV_ERR_MALFORMED, len);
+		goto out;
+	}
+	rc = rv_ratchet_decrypt(s->ratchet, msg, len, &s->rxplain);
+	if (rc < 0) {
+		rv_session_log_drop(s, rc, len);
+		rc = RV_OK;
+		goto out;
+	}
+	s->stats.msgs_in++;
+	s->stats.bytes_in += len;
+	s->last_rx = rv_loop_now_ms(s->loop);
+	/* A server's outbox may have waited for this first message. */
+	if (!s->wire_ready && (s->prio.head != NULL || s->data.head != NULL)) {
+		s->want_write_signalled = 0;
+		rv_session_signal_write(s);
+	}
+	/* Pass 1: the whole message must parse before anything happens. */
+	rv_buf_init_view(&in, rv_buf_ptr(&s->rxplain), rv_buf_len(&s->rxplain));
+	while (rv_buf_len(&in) > 0) {
+		rc = rv_frame_decode(&in, &f);
+		if (rc == RV_OK)
+			rc = rv_session_validate(s, &f);
+		if (rc < 0) {
+			rv_log_warn("%s: malformed frame %d in message: %s", s->name, nframes,
+				    rv_err_str(rc));
+			rc = rv_session_fail(s, RV_ERR_MALFORMED, RV_GOAWAY_PROTOCOL_ERROR);
+			goto out;
+		}
+		nframes++;
+	}
+	if (nframes == 0) {
+		rv_log_warn("%s: message without frames", s->name);
+		rc = rv_session_fail(s, RV_ERR_MALFORMED, RV_GOAWAY_PROTOCOL_ERROR);
+		goto out;
+	}
+	/* Pass 2: dispatch. */
+	rv_buf_init_view(&in, rv_buf_ptr(&s->rxplain), rv_buf_len(&s->rxplain));
+	while (rv_buf_len(&in) > 0 && s->state != RV_SESSION_CLOSED && !s->free_pending) {
+		if (rv_frame_decode(&in, &f) < 0)
+			break; /* cannot happen: pass 1 decoded it */
+		rc = rv_session_dispatch(s, &f);
+		if (rc < 0) {
+			rc = rv_session_fail(s, rc == RV_ERR_NOMEM ? RV_ERR_NOMEM : RV_ERR_MALFORMED,
+					     RV_GOAWAY_PROTOCOL_ERROR);
+			goto out;
+		}
+	}
+	rc = RV_OK;
+out:
+	rv_session_leave(s);
+	return rc;
+}

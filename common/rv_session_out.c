@@ -1,0 +1,283 @@
+/* rv_session_out.c - the session's outbox: control and data frame queues
+ * of plaintext, watermarks, and sealing in rv_session_next_message() so
+ * that encryption order is send order.  See rv_session.h.
+ */
+#include "rv_session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rv_err.h"
+#include "rv_log.h"
+#include "rv_session_int.h"
+
+/* ---- outbox ----------------------------------------------------------- */
+
+size_t rv_session_send_queue_bytes(const struct rv_session *s)
+{
+	if (s == NULL)
+		return 0;
+	return s->prio.bytes + s->data.bytes + (s->wire_ready ? rv_buf_len(&s->wire) : 0);
+}
+
+void rv_session_signal_write(struct rv_session *s)
+{
+	/* Signal on the empty -> non-empty edge; the owner keeps asking for
+	 * WRITEABLE while next_message returns 1. */
+	if (s->want_write_signalled)
+		return;
+	s->want_write_signalled = 1;
+	if (s->cb.on_want_write != NULL)
+		s->cb.on_want_write(s, s->cb.arg);
+}
+
+static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
+{
+	struct rv_chunk *c = s->spare;
+
+	if (c != NULL) {
+		s->spare = NULL;
+		rv_buf_reset(&c->b);
+		c->next = NULL;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c != NULL)
+		rv_buf_init(&c->b, RV_PLAINTEXT_MAX);
+	return c;
+}
+
+static void rv_session_chunk_put(struct rv_session *s, struct rv_chunk *c)
+{
+	if (s->spare == NULL) {
+		s->spare = c;
+		return;
+	}
+	rv_buf_cleanup(&c->b);
+	free(c);
+}
+
+/* Tail chunk of q with room for len more bytes (a new one if needed). */
+static struct rv_chunk *rv_session_tail_for(struct rv_session *s, struct rv_chunkq *q, size_t len)
+{
+	struct rv_chunk *c = q->tail;
+
+	if (c != NULL && rv_buf_room(&c->b) >= len)
+		return c;
+	c = rv_session_chunk_get(s);
+	if (c == NULL)
+		return NULL;
+	if (q->tail != NULL)
+		q->tail->next = c;
+	else
+		q->head = c;
+	q->tail = c;
+	return c;
+}
+
+int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int prio)
+{
+	struct rv_chunkq *q = prio ? &s->prio : &s->data;
+	size_t len = rv_frame_encoded_len(f);
+	struct rv_chunk *c;
+	int rc;
+
+	if (len == 0)
+		return RV_ERR_INTERNAL;
+	c = rv_session_tail_for(s, q, len);
+	if (c == NULL)
+		return RV_ERR_NOMEM;
+	rc = rv_frame_encode(&c->b, f);
+	if (rc < 0) {
+		rv_log_error("%s: frame type %d not encodable: %s", s->name, (int)f->type,
+			     rv_err_str(rc));
+		return rc;
+	}
+	q->bytes += len;
+	rv_session_signal_write(s);
+	rv_session_check_water(s);
+	return RV_OK;
+}
+
+/* Largest DATA payload (<= max) worth putting in the current data chunk:
+ * a smaller read that fills the chunk beats starting a new message with a
+ * mostly empty one; below 1 KiB of room, a new chunk is better. */
+size_t rv_session_data_fit(const struct rv_session *s, size_t max)
+{
+	const struct rv_chunk *c = s->data.tail;
+	size_t room, hdr = RV_FRAME_HDR_LEN + 4;
+
+	if (c == NULL)
+		return max;
+	room = rv_buf_room(&c->b);
+	if (room >= hdr + max || room < hdr + 1024)
+		return max;
+	return room - hdr;
+}
+
+/* DATA is built in place (type u8 | length u16 | stream u32 | data) so a
+ * read() lands directly in the chunk: no copy. */
+int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max, uint8_t **body)
+{
+	size_t flen = RV_FRAME_HDR_LEN + 4 + max;
+	struct rv_chunk *c;
+	uint8_t *p;
+	int rc;
+
+	if (max == 0 || max > RV_FRAME_DATA_MAX)
+		return RV_ERR_INVALID_ARG;
+	c = rv_session_tail_for(s, &s->data, flen);
+	if (c == NULL)
+		return RV_ERR_NOMEM;
+	rc = rv_buf_reserve(&c->b, flen, &p);
+	if (rc < 0)
+		return rc;
+	p[0] = RV_FRAME_PROXY_DATA;
+	p[3] = (uint8_t)(stream_id >> 24);
+	p[4] = (uint8_t)(stream_id >> 16);
+	p[5] = (uint8_t)(stream_id >> 8);
+	p[6] = (uint8_t)stream_id;
+	*body = p + RV_FRAME_HDR_LEN + 4;
+	return RV_OK;
+}
+
+void rv_session_data_commit(struct rv_session *s, size_t max, size_t used)
+{
+	struct rv_chunk *c = s->data.tail;
+	size_t flen = RV_FRAME_HDR_LEN + 4 + max;
+	uint8_t *p;
+
+	if (used == 0) {
+		(void)rv_buf_unput(&c->b, flen);
+		return;
+	}
+	(void)rv_buf_unput(&c->b, max - used);
+	p = (uint8_t *)rv_buf_ptr(&c->b) + rv_buf_len(&c->b) - (RV_FRAME_HDR_LEN + 4 + used);
+	p[1] = (uint8_t)((4 + used) >> 8);
+	p[2] = (uint8_t)(4 + used);
+	s->data.bytes += RV_FRAME_HDR_LEN + 4 + used;
+	s->stats.data_out += used;
+	rv_session_signal_write(s);
+	rv_session_check_water(s);
+}
+
+static void rv_session_set_paused(struct rv_session *s, int paused)
+{
+	struct rv_stream *st, *next;
+
+	s->paused = paused;
+	if (paused)
+		s->stats.watermark_pauses++;
+	rv_log_debug("%s: send queue %zu bytes: %s local reads", s->name,
+		     rv_session_send_queue_bytes(s), paused ? "pausing" : "resuming");
+	for (st = s->streams; st != NULL; st = next) {
+		next = st->next;
+		if (!paused)
+			rv_stream_pump_early(st);
+		if (st->state != RV_STREAM_CLOSED)
+			rv_stream_update_events(st);
+	}
+}
+
+void rv_session_check_water(struct rv_session *s)
+{
+	size_t q = rv_session_send_queue_bytes(s);
+
+	if (!s->paused && q > s->cfg.high_water)
+		rv_session_set_paused(s, 1);
+	else if (s->paused && q <= s->cfg.low_water)
+		rv_session_set_paused(s, 0);
+}
+
+/* Move the whole head chunk of q into dst if it fits (frames stay whole). */
+static void rv_session_merge_head(struct rv_session *s, struct rv_buf *dst, struct rv_chunkq *q)
+{
+	struct rv_chunk *c = q->head;
+	size_t len;
+
+	if (c == NULL)
+		return;
+	len = rv_buf_len(&c->b);
+	if (len > rv_buf_room(dst) || rv_buf_put(dst, rv_buf_ptr(&c->b), len) < 0)
+		return;
+	q->head = c->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->bytes -= len;
+	rv_session_chunk_put(s, c);
+}
+
+int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
+{
+	struct rv_chunkq *q;
+	struct rv_chunk *c;
+	uint8_t *hr;
+	int rc;
+
+	if (s == NULL || msg == NULL || len == NULL)
+		return RV_ERR_INVALID_ARG;
+	while (!s->wire_ready) {
+		q = s->prio.head != NULL ? &s->prio : &s->data;
+		c = q->head;
+		if (c == NULL) {
+			s->want_write_signalled = 0;
+			return 0;
+		}
+		q->head = c->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->bytes -= rv_buf_len(&c->b);
+		if (rv_buf_len(&c->b) == 0) {
+			/* a DATA reservation whose read found nothing */
+			rv_session_chunk_put(s, c);
+			continue;
+		}
+		/* Control frames ride along with the next DATA chunk if both fit
+		 * in one message: fewer, fuller messages. */
+		if (q == &s->prio)
+			rv_session_merge_head(s, &c->b, &s->data);
+		rv_buf_reset(&s->wire);
+		rc = rv_buf_reserve(&s->wire, s->cfg.headroom, &hr);
+		if (rc == RV_OK)
+			rc = rv_ratchet_encrypt(s->ratchet, rv_loop_now_ms(s->loop), rv_buf_ptr(&c->b),
+						rv_buf_len(&c->b), &s->wire);
+		if (rc == RV_ERR_STATE) {
+			/* Bob cannot send before Alice's first message: keep
+			 * the frames (now all control-first) and wait. */
+			rv_buf_reset(&s->wire);
+			c->next = s->prio.head;
+			s->prio.head = c;
+			if (s->prio.tail == NULL)
+				s->prio.tail = c;
+			s->prio.bytes += rv_buf_len(&c->b);
+			s->want_write_signalled = 0;
+			return 0;
+		}
+		rv_session_chunk_put(s, c);
+		if (rc < 0) {
+			rv_log_error("%s: sealing a message failed: %s", s->name, rv_err_str(rc));
+			rv_session_enter(s);
+			rv_session_fail(s, RV_ERR_INTERNAL, RV_GOAWAY_PROTOCOL_ERROR);
+			rv_session_leave(s);
+			return rc;
+		}
+		s->wire_ready = 1;
+	}
+	*msg = (uint8_t *)rv_buf_ptr(&s->wire) + s->cfg.headroom;
+	*len = rv_buf_len(&s->wire) - s->cfg.headroom;
+	return 1;
+}
+
+void rv_session_message_sent(struct rv_session *s)
+{
+	if (s == NULL || !s->wire_ready)
+		return;
+	rv_session_enter(s);
+	s->stats.msgs_out++;
+	s->stats.bytes_out += rv_buf_len(&s->wire) - s->cfg.headroom;
+	s->wire_ready = 0;
+	if (s->prio.head == NULL && s->data.head == NULL)
+		s->want_write_signalled = 0;
+	rv_session_check_water(s);
+	rv_session_leave(s);
+}
