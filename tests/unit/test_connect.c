@@ -303,7 +303,7 @@ static void test_v6_hangs_v4_ok(void **state)
 	assert_true(l6 >= 0);
 	nf = saturate(&a[0], fills);
 	l4 = listener(AF_INET, 8, &a[1]);
-	/* Given v4 first: the family of addrs[0] leads, so put v6 first. */
+	/* a[0] is IPv6, so IPv6 leads (the family of addrs[0] goes first). */
 	t0 = rv_loop_now_ms(loop);
 	run(loop, a, 2, &o, &g, 3000);
 	check_connected(&g, l4, AF_INET);
