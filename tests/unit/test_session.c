@@ -747,7 +747,7 @@ static void test_flow_control(void **state)
 	tgt->stop_reading = 1;
 	ep_update(tgt);
 	ep_send(app, u, BIG, 0);
-	run(&h, pred_stalled, 300);
+	run(&h, pred_stalled, 500);
 	rv_session_get_stats(h.cli, &cs);
 	assert_int_equal(ioctl(tgt->fd, FIONREAD, &inflight_tgt), 0);
 	/* Inside the tunnel (sent by the client, not yet in the target's
@@ -941,13 +941,13 @@ static void test_keepalive(void **state)
 {
 	struct h h;
 	struct rv_session_config cc = { .keepalive_interval_ms = 20 };
-	struct rv_session_config sc = { .keepalive_timeout_ms = 150 };
+	struct rv_session_config sc = { .keepalive_timeout_ms = 300 };
 	struct rv_session_stats cs, ss;
 
 	(void)state;
 	h_init(&h, &cc, &sc);
 	/* PINGs keep an idle session alive well past the timeout. */
-	run(&h, pred_srv_closed, 400);
+	run(&h, pred_srv_closed, 700);
 	assert_int_equal(h.srv_closed, 0);
 	rv_session_get_stats(h.cli, &cs);
 	rv_session_get_stats(h.srv, &ss);
