@@ -32,7 +32,9 @@ enum rv_server_longopt {
 	OPT_VERSION,
 };
 
+
 static const struct option rv_server_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "authorized-keys", required_argument, NULL, 'a' },
@@ -60,12 +62,14 @@ static const struct option rv_server_longopts[] = {
 static void rv_server_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rvpn-server [-l ADDR:PORT] -k KEYFILE -a AUTHORIZED_KEYS\n"
+		"usage: rvpn-server [-c CONFIG] [-l ADDR:PORT] -k KEYFILE -a AUTHORIZED_KEYS\n"
 		"                   [--cert FILE --cert-key FILE] [--path /PATH]\n"
 		"                   [--allow CIDR[:PORT[-PORT]]]... [--deny CIDR[:PORTS]]...\n"
 		"                   [--dns ADDR[:PORT]]... [-v]\n"
 		"       rvpn-server genkey | pubkey | --help | --version\n"
 		"\n"
+		"  -c, --config FILE          read options from FILE, one 'name = value' per line\n"
+		"                             (long option names; the command line wins)\n"
 		"  -l, --listen ADDR:PORT     listen address (default 127.0.0.1:8080 for plain ws,\n"
 		"                             [::]:443 with --cert); IPv6 as [ADDR]:PORT\n"
 		"  -k, --key FILE             server private key (mode 600; see genkey)\n"
@@ -140,11 +144,50 @@ static int rv_server_parse_listen(struct rv_server_opts *o, const char *text)
 	return RV_OK;
 }
 
+/* -c/--config must be known before getopt runs over the merged list. */
+static const char *rv_server_find_config(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+static int rv_server_load_config(struct rv_server_opts *o, int *argc, char ***argv)
+{
+	const char *path = rv_server_find_config(*argc, *argv);
+	char err[512];
+	int r;
+
+	if (path != NULL) {
+		r = rv_config_load(path, rv_server_longopts, &o->config, err, sizeof(err));
+		if (r != RV_OK) {
+			fprintf(stderr, "rvpn-server: %s\n", err);
+			return r;
+		}
+	}
+	r = rv_config_merge_argv(o->config, *argc, *argv, argc, &o->merged_argv);
+	if (r != RV_OK) {
+		fprintf(stderr, "rvpn-server: out of memory\n");
+		return r;
+	}
+	*argv = o->merged_argv;
+	return RV_OK;
+}
+
 enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int argc,
 						 char **argv)
 {
 	char err[256];
-	int c, r = RV_OK;
+	int c, r = RV_OK, opt_index = 1;
 
 	memset(o, 0, sizeof(*o));
 	o->path = RV_WS_DEFAULT_PATH;
@@ -161,10 +204,15 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 		fprintf(stderr, "rvpn-server: out of memory\n");
 		return RV_SERVER_PARSE_ERROR;
 	}
+	if (rv_server_load_config(o, &argc, &argv) != RV_OK)
+		return RV_SERVER_PARSE_ERROR;
 	optind = 1;
 	while (r == RV_OK &&
-	       (c = getopt_long(argc, argv, "l:k:a:v", rv_server_longopts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, "c:l:k:a:v", rv_server_longopts, NULL)) != -1) {
+		opt_index = optind - 1; /* the option's value (or the option) */
 		switch (c) {
+		case 'c':
+			break; /* loaded above */
 		case 'l':
 			r = rv_server_parse_listen(o, optarg);
 			break;
@@ -249,8 +297,12 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 			return RV_SERVER_PARSE_ERROR;
 		}
 	}
-	if (r != RV_OK)
+	if (r != RV_OK) {
+		if (rv_config_lineno(o->config, opt_index) > 0)
+			fprintf(stderr, "rvpn-server: (the value above is from %s line %u)\n",
+				o->config->path, rv_config_lineno(o->config, opt_index));
 		return RV_SERVER_PARSE_ERROR;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "rvpn-server: unexpected argument '%s'\n", argv[optind]);
 		return RV_SERVER_PARSE_ERROR;
@@ -276,4 +328,8 @@ void rv_server_opts_free(struct rv_server_opts *o)
 {
 	rv_acl_free(o->acl);
 	o->acl = NULL;
+	free(o->merged_argv);
+	o->merged_argv = NULL;
+	rv_config_free(o->config);
+	o->config = NULL;
 }

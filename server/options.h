@@ -1,12 +1,14 @@
-/* options.h - rvpn-server command line.  The struct owns nothing but
- * pointers into argv; the dialer pieces (acl) are built by options.c and
- * owned by the struct until rv_server_opts_free(). */
+/* options.h - rvpn-server command line and config file (-c FILE: the same
+ * options as "name = value" lines, command line wins).  Strings point into
+ * argv or the loaded config; the struct owns the config, the merged argv
+ * and the acl until rv_server_opts_free(). */
 #ifndef RV_SERVER_OPTIONS_H
 #define RV_SERVER_OPTIONS_H
 
 #include <stdint.h>
 
 #include "rv_acl.h"
+#include "rv_config.h"
 #include "rv_dns.h"
 
 enum rv_server_parse_result {
@@ -37,6 +39,8 @@ struct rv_server_opts {
 	uint32_t pool_max;           /* global cap on spares */
 	uint32_t pool_idle_s;
 	int verbose;
+	struct rv_config *config;    /* -c FILE; strings above may point into it */
+	char **merged_argv;          /* config arguments + command line */
 };
 
 enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int argc,

@@ -140,6 +140,8 @@ static int rv_server_setup_shared(struct rv_server *srv)
 	for (i = 0; i < o->n_dns; i++)
 		dcfg.servers[i] = o->dns_servers[i];
 	dcfg.n_servers = o->n_dns;
+	/* Explicit --dns: ask only those servers, no /etc/hosts or search list. */
+	dcfg.dns_only = o->n_dns > 0;
 	r = rv_dns_new(srv->loop, &dcfg, &srv->dns, err, sizeof(err));
 	if (r != RV_OK) {
 		rv_log_error("--dns: %s", err);
