@@ -25,15 +25,16 @@ PACE_S = 0.02  # think time between requests, as a browser would have
 
 
 def parse_pool_counts(text):
-    """(hits, misses) from the server's shutdown log, or None.  Accepts
-    'hits=3 misses=4', 'hits: 3, misses: 4', '3 hits, 4 misses'."""
-    for line in reversed(text.splitlines()):
-        if "hit" not in line.lower() or "miss" not in line.lower():
-            continue
-        h = re.search(r"hits?\W{0,3}(\d+)", line, re.I) or re.search(r"(\d+)\W{0,3}hits?", line,
-                                                                        re.I)
-        m = re.search(r"miss(?:es)?\W{0,3}(\d+)", line, re.I) or re.search(
-            r"(\d+)\W{0,3}miss(?:es)?", line, re.I)
+    """(hits, misses, line) from the server's shutdown log, or None.
+    Accepts "pool: 40 requests, 30 hits (75.0%), 10 misses, ..." (rv_pool.h)
+    and "hits=30 misses=10" / "hits: 30, misses: 10"."""
+    lines = text.splitlines()
+    lines = [l for l in lines if "pool" in l.lower()] + lines
+    for line in reversed(lines):
+        h = re.search(r"\bhits?\s*[=:]\s*(\d+)", line, re.I) or \
+            re.search(r"(\d+)\s+hits?\b", line, re.I)
+        m = re.search(r"\bmiss(?:es)?\s*[=:]\s*(\d+)", line, re.I) or \
+            re.search(r"(\d+)\s+miss(?:es)?\b", line, re.I)
         if h and m:
             return int(h.group(1)), int(m.group(1)), line.strip()
     return None
