@@ -220,6 +220,8 @@ def wrong_server_key_refused(w):
     finally:
         r.close()
     w.assert_works()
+    w.stop_proc(p, "wrong-key client")
+    w.extra_clients.remove(p)
 
 
 def relay_world(args):
