@@ -1,12 +1,169 @@
-/* client.c - rvpn-client run loop (work in progress). */
+/* client.c - rvpn-client run loop: lws context, event loop, listeners,
+ * tunnel, signals and an orderly teardown (see client.h). */
 #include "client.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "conn.h"
+#include "listen.h"
+#include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "tunnel.h"
+
+#define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+
+enum { RV_CLIENT_SERV_BUF = 64 * 1024 };
+
+static void rv_client_lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	/* lws lines end in '\n'; ours add their own. */
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	rv_log(level == LLL_ERR ? RV_LOG_ERROR : level == LLL_WARN ? RV_LOG_WARN : RV_LOG_DEBUG,
+	       "lws: %.*s", (int)n, line);
+}
+
+/* SIGINT/SIGTERM arrive through a signalfd watched by the loop: no work in
+ * a signal handler, no race with the poll. */
+static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rv_client *cl = arg;
+	struct signalfd_siginfo si;
+
+	(void)w;
+	(void)ev;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (cl->stop == 0)
+			rv_log_info("%s: shutting down", strsignal((int)si.ssi_signo));
+		cl->stop = 1;
+	}
+	lws_cancel_service(cl->ctx);
+}
+
+static int rv_client_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, set, NULL) != 0)
+		return -1;
+	return signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int rv_client_context(struct rv_client *cl)
+{
+	static const struct lws_protocols protocols[] = {
+		RV_TUNNEL_PROTOCOL,
+		RV_LWS_LOOP_PROTOCOL,
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	struct lws_context_creation_info info;
+	const struct rv_client_opts *o = cl->opts;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (o->url.scheme == RV_CLI_URL_WSS)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.pt_serv_buf_size = RV_CLIENT_SERV_BUF;
+	info.user = cl;
+	cl->ctx = lws_create_context(&info);
+	if (cl->ctx == NULL) {
+		rv_log_error("cannot create the libwebsockets context");
+		return RV_ERR_INTERNAL;
+	}
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "client";
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = cl;
+	if (o->url.scheme == RV_CLI_URL_WSS) {
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/* mbedTLS has no default trust store: always name one. */
+		info.client_ssl_ca_filepath = o->ca_file != NULL ? o->ca_file : RV_CLIENT_SYSTEM_CA;
+		if (access(info.client_ssl_ca_filepath, R_OK) != 0) {
+			rv_log_error("%s %s: %s", o->ca_file != NULL ? "--ca" : "CA bundle",
+				     info.client_ssl_ca_filepath, strerror(errno));
+			return RV_ERR_CONFIG;
+		}
+	}
+	cl->vh = lws_create_vhost(cl->ctx, &info);
+	if (cl->vh == NULL) {
+		if (o->url.scheme == RV_CLI_URL_WSS)
+			rv_log_error("cannot load the CA certificates from %s (PEM expected)",
+				     info.client_ssl_ca_filepath);
+		else
+			rv_log_error("cannot create the libwebsockets client vhost");
+		return RV_ERR_CONFIG;
+	}
+	return RV_OK;
+}
 
 int rv_client_run(const struct rv_client_opts *opts)
 {
-	(void)opts;
-	rv_log_error("the tunnel is not implemented yet");
-	return RV_ERR_UNSUPPORTED;
+	struct rv_client cl;
+	struct rv_loop_fd *sigw = NULL;
+	sigset_t set;
+	int sfd = -1, ret = RV_ERR_IO;
+
+
+	memset(&cl, 0, sizeof(cl));
+	cl.opts = opts;
+	cl.socks_cfg.require_auth = opts->socks_auth;
+	cl.socks_cfg.user = opts->socks_user;
+	cl.socks_cfg.user_len = strlen(opts->socks_user);
+	cl.socks_cfg.pass = opts->socks_pass;
+	cl.socks_cfg.pass_len = strlen(opts->socks_pass);
+	lws_set_log_level(opts->verbose >= 2 ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : 0,
+			  rv_client_lws_log);
+	sfd = rv_client_signals(&set);
+	if (sfd < 0) {
+		rv_log_error("cannot set up signal handling: %s", strerror(errno));
+		goto out;
+	}
+	if ((ret = rv_client_context(&cl)) != RV_OK)
+		goto out;
+	if ((ret = rv_lws_loop_new(cl.ctx, cl.vh, &cl.loop)) != RV_OK) {
+		rv_log_error("cannot create the event loop: %s", rv_err_str(ret));
+		goto out;
+	}
+	if ((ret = rv_loop_fd_add(cl.loop, sfd, RV_LOOP_READ, rv_client_on_signal, &cl, &sigw)) !=
+	    RV_OK)
+		goto out;
+	if ((ret = rv_listeners_open(&cl)) != RV_OK)
+		goto out;
+	if (opts->url.scheme == RV_CLI_URL_WS)
+		rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
+			    "authenticated end to end by rvpn", opts->url_text);
+	else if (opts->insecure_tls)
+		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
+			    "rvpn key still is)");
+	if ((ret = rv_tunnel_new(&cl, &cl.tunnel)) != RV_OK)
+		goto out;
+	while (cl.stop == 0)
+		if (lws_service(cl.ctx, 0) < 0)
+			break;
+	ret = RV_OK;
+out:
+	rv_listeners_close(&cl);
+	cl.stop = 1;
+	/* Session first: it closes the streams' fds and frees their conns. */
+	rv_tunnel_free(cl.tunnel);
+	rv_conn_free_all(&cl);
+	rv_loop_fd_del(sigw);
+	rv_lws_loop_free(cl.loop);
+	if (cl.ctx != NULL)
+		lws_context_destroy(cl.ctx);
+	if (sfd >= 0)
+		close(sfd);
+	return ret;
 }

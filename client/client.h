@@ -1,8 +1,58 @@
-/* client.h - rvpn-client run loop (owner: client helper). */
+/* client.h - rvpn-client: the process-wide state shared by its modules
+ * (owner: client helper).
+ *
+ *   client.c  run loop, lws context, signals, teardown
+ *   listen.c  -D / -L listening sockets, accept
+ *   socks.c   SOCKS5 negotiation on an accepted socket
+ *   conn.c    local connections: waiting for the tunnel, stream open,
+ *             SOCKS reply from PROXY_RESPONSE, bounded wait queue
+ *   tunnel.c  the WebSocket (lws), Noise handshake, session, reconnect
+ */
 #ifndef RV_CLIENT_H
 #define RV_CLIENT_H
 
+#include <signal.h>
+#include <stddef.h>
+
 #include "options.h"
+#include "rv_loop.h"
+#include "rv_socks5.h"
+
+struct lws_context;
+struct lws_vhost;
+struct rv_tunnel;
+struct rv_listener;
+struct rv_conn;
+
+enum rv_client_limits {
+	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
+	 * the tunnel, flushing a failure reply.  Beyond this, accept + close. */
+	RV_CLIENT_MAX_LOCAL_CONNS = 1024,
+	/* How long a local connection waits for the tunnel (or a free stream
+	 * slot) before it gets a SOCKS failure. */
+	RV_CLIENT_WAIT_MS = 15000,
+	/* SOCKS negotiation must finish within this time. */
+	RV_CLIENT_SOCKS_TIMEOUT_MS = 30000,
+	/* After a failure reply: wait this long for the peer to close. */
+	RV_CLIENT_LINGER_MS = 2000,
+};
+
+struct rv_client {
+	const struct rv_client_opts *opts;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct rv_loop *loop;
+	struct rv_socks5_config socks_cfg;
+	struct rv_tunnel *tunnel;
+	struct rv_listener *listeners;
+	/* Connections the client owns (not handed to a stream). */
+	struct rv_conn *conns;
+	size_t n_conns;
+	/* FIFO of connections waiting for the tunnel / a stream slot. */
+	struct rv_conn *wait_head, *wait_tail;
+	size_t n_waiting;
+	volatile sig_atomic_t stop;
+};
 
 /* Runs until SIGINT/SIGTERM; 0 on a clean exit, negative RV_ERR_* if the
  * client could not start (listen, lws context). */

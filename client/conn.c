@@ -1,0 +1,388 @@
+/* conn.c - local connections of rvpn-client: the bounded wait for the
+ * tunnel, stream open, SOCKS reply from PROXY_RESPONSE (see conn.h). */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rv_addr.h"
+#include "rv_err.h"
+#include "rv_log.h"
+#include "rv_session.h"
+#include "tunnel.h"
+
+static const char *rv_conn_kind_str(const struct rv_conn *c)
+{
+	return c->kind == RV_CONN_SOCKS ? "socks" : "forward";
+}
+
+/* rv_addr_str escapes: a SOCKS domain may hold any byte. */
+static void rv_conn_dst_str(const struct rv_conn *c, char *out, size_t len)
+{
+	rv_addr_str(&c->dst, out, len);
+}
+
+static const char *rv_conn_status_str(enum rv_status st)
+{
+	switch (st) {
+	case RV_STATUS_OK:
+		return "succeeded";
+	case RV_STATUS_GENERAL_FAILURE:
+		return "general failure";
+	case RV_STATUS_NOT_ALLOWED:
+		return "not allowed by the server's rules";
+	case RV_STATUS_NET_UNREACHABLE:
+		return "network unreachable";
+	case RV_STATUS_HOST_UNREACHABLE:
+		return "host unreachable or unknown";
+	case RV_STATUS_CONNECTION_REFUSED:
+		return "connection refused";
+	case RV_STATUS_TTL_EXPIRED:
+		return "timed out";
+	case RV_STATUS_COMMAND_NOT_SUPPORTED:
+		return "command not supported";
+	case RV_STATUS_ATYP_NOT_SUPPORTED:
+		return "address type not supported";
+	default:
+		return "unknown status";
+	}
+}
+
+static void rv_conn_unwait(struct rv_conn *c)
+{
+	struct rv_client *cl = c->cl;
+	struct rv_conn **pp;
+
+	if (!c->in_wait)
+		return;
+	for (pp = &cl->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
+		if (*pp == c) {
+			*pp = c->wait_next;
+			break;
+		}
+	}
+	cl->wait_tail = NULL;
+	for (pp = &cl->wait_head; *pp != NULL; pp = &(*pp)->wait_next)
+		cl->wait_tail = *pp;
+	c->wait_next = NULL;
+	c->in_wait = 0;
+	cl->n_waiting--;
+}
+
+void rv_conn_free(struct rv_conn *c)
+{
+	struct rv_client *cl;
+
+	if (c == NULL)
+		return;
+	cl = c->cl;
+	rv_conn_unwait(c);
+	rv_loop_fd_del(c->w);
+	rv_loop_timer_free(c->timer);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->st != NULL)
+		rv_stream_set_user(c->st, NULL);
+	rv_buf_cleanup(&c->in);
+	rv_buf_cleanup(&c->out);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		cl->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	cl->n_conns--;
+	free(c);
+}
+
+static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg);
+
+void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
+		    const struct rv_addr *target, const char *peer)
+{
+	struct rv_conn *c;
+
+	if (cl->n_conns >= RV_CLIENT_MAX_LOCAL_CONNS) {
+		rv_log_warn("%s: too many local connections (%d), closing it", peer,
+			    RV_CLIENT_MAX_LOCAL_CONNS);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->cl = cl;
+	c->kind = kind;
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
+	rv_buf_init(&c->out, 2 * RV_SOCKS5_REPLY_MAX);
+	c->next = cl->conns;
+	if (cl->conns != NULL)
+		cl->conns->prev = c;
+	cl->conns = c;
+	cl->n_conns++;
+	if (rv_loop_timer_new(cl->loop, rv_conn_on_timer, c, &c->timer) != RV_OK) {
+		rv_conn_free(c);
+		return;
+	}
+	if (kind == RV_CONN_FORWARD) {
+		c->dst = *target;
+		rv_conn_start_stream(c);
+		return;
+	}
+	c->state = RV_CONN_NEGOTIATING;
+	rv_loop_timer_set(c->timer, RV_CLIENT_SOCKS_TIMEOUT_MS);
+	if (rv_socks_start(c) != RV_OK)
+		rv_conn_free(c);
+}
+
+/* Flush c->out; 1 when empty, 0 when the socket is full, -1 on error. */
+static int rv_conn_flush(struct rv_conn *c)
+{
+	while (rv_buf_len(&c->out) > 0) {
+		ssize_t n = send(c->fd, rv_buf_ptr(&c->out), rv_buf_len(&c->out), MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		(void)rv_buf_consume(&c->out, (size_t)n);
+	}
+	return 1;
+}
+
+/* CLOSING: flush the reply, shut our side, wait for the peer's EOF (a close
+ * with unread input would send RST and could destroy the reply). */
+static void rv_conn_on_closing_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rv_conn *c = arg;
+	uint8_t sink[1024];
+	int r;
+
+	(void)w;
+	r = rv_conn_flush(c);
+	if (r < 0) {
+		rv_conn_free(c);
+		return;
+	}
+	if (r == 0) {
+		(void)rv_loop_fd_set_events(c->w, RV_LOOP_WRITE);
+		return;
+	}
+	if (ev & RV_LOOP_WRITE) {
+		shutdown(fd, SHUT_WR);
+		(void)rv_loop_fd_set_events(c->w, RV_LOOP_READ);
+	}
+	if (ev & (RV_LOOP_READ | RV_LOOP_ERROR)) {
+		ssize_t n = recv(fd, sink, sizeof(sink), 0);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			rv_conn_free(c);
+	}
+}
+
+void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
+{
+	char dst[RV_ADDR_STRLEN];
+
+	rv_conn_dst_str(c, dst, sizeof(dst));
+	rv_log_debug("%s %s -> %s: %s", rv_conn_kind_str(c), c->peer,
+		     c->dst.atyp != RV_ATYP_INVALID ? dst : "?", why);
+	rv_conn_unwait(c);
+	if (c->fd < 0) {
+		rv_conn_free(c);
+		return;
+	}
+	if (c->kind == RV_CONN_SOCKS && status != RV_STATUS_OK &&
+	    (c->state == RV_CONN_WAITING || c->state == RV_CONN_CONNECTING))
+		(void)rv_socks5_build_reply(&c->out, status, NULL);
+	c->state = RV_CONN_CLOSING;
+	rv_loop_fd_del(c->w);
+	c->w = NULL;
+	if (rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_WRITE, rv_conn_on_closing_io, c, &c->w) !=
+	    RV_OK) {
+		rv_conn_free(c);
+		return;
+	}
+	rv_loop_timer_set(c->timer, RV_CLIENT_LINGER_MS);
+}
+
+static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)t;
+	switch (c->state) {
+	case RV_CONN_NEGOTIATING:
+		rv_conn_fail(c, RV_STATUS_OK, "SOCKS negotiation timed out");
+		break;
+	case RV_CONN_WAITING:
+		rv_log_info("%s %s: gave up after waiting %d ms for the tunnel",
+			    rv_conn_kind_str(c), c->peer, RV_CLIENT_WAIT_MS);
+		rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, "tunnel not available");
+		break;
+	default:
+		rv_conn_free(c);
+		break;
+	}
+}
+
+static void rv_conn_wait(struct rv_conn *c)
+{
+	struct rv_client *cl = c->cl;
+	uint64_t now = rv_loop_now_ms(cl->loop);
+
+	if (c->state != RV_CONN_WAITING) {
+		if (c->wait_deadline == 0)
+			c->wait_deadline = now + RV_CLIENT_WAIT_MS;
+		c->state = RV_CONN_WAITING;
+		/* Not watched while waiting: early data stays in the socket. */
+		rv_loop_fd_del(c->w);
+		c->w = NULL;
+	}
+	if (now >= c->wait_deadline) {
+		rv_conn_on_timer(c->timer, c);
+		return;
+	}
+	rv_loop_timer_set(c->timer, c->wait_deadline - now);
+	if (!c->in_wait) {
+		c->in_wait = 1;
+		c->wait_next = NULL;
+		if (cl->wait_tail != NULL)
+			cl->wait_tail->wait_next = c;
+		else
+			cl->wait_head = c;
+		cl->wait_tail = c;
+		cl->n_waiting++;
+	}
+}
+
+/* 1 if the stream is open (or the conn is gone), 0 if it must keep waiting. */
+static int rv_conn_try_open(struct rv_conn *c)
+{
+	struct rv_session *s = rv_tunnel_session(c->cl->tunnel);
+	char dst[RV_ADDR_STRLEN];
+	int ret;
+
+	if (s == NULL)
+		return 0;
+	ret = rv_session_stream_open(s, c->fd, &c->dst, rv_buf_ptr(&c->in), rv_buf_len(&c->in),
+				     c, &c->st);
+	if (ret == RV_ERR_LIMIT || ret == RV_ERR_CLOSED)
+		return 0;
+	if (ret != RV_OK) {
+		rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, rv_err_str(ret));
+		return 1;
+	}
+	rv_conn_unwait(c);
+	rv_loop_timer_stop(c->timer);
+	c->fd = -1;
+	c->state = RV_CONN_CONNECTING;
+	rv_conn_dst_str(c, dst, sizeof(dst));
+	rv_log_debug("stream %u: %s %s -> %s: connecting", rv_stream_id(c->st),
+		     rv_conn_kind_str(c), c->peer, dst);
+	return 1;
+}
+
+void rv_conn_start_stream(struct rv_conn *c)
+{
+	rv_loop_fd_del(c->w);
+	c->w = NULL;
+	if (!rv_conn_try_open(c))
+		rv_conn_wait(c);
+}
+
+void rv_conn_dispatch_waiting(struct rv_client *cl)
+{
+	while (cl->wait_head != NULL) {
+		struct rv_conn *c = cl->wait_head;
+
+		if (!rv_conn_try_open(c))
+			return;
+		if (cl->wait_head == c) /* failed and freed would have unlinked it */
+			rv_conn_unwait(c);
+	}
+}
+
+void rv_conn_free_all(struct rv_client *cl)
+{
+	while (cl->conns != NULL)
+		rv_conn_free(cl->conns);
+}
+
+void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
+				const struct rv_addr *bound)
+{
+	struct rv_conn *c = rv_stream_get_user(st);
+	char dst[RV_ADDR_STRLEN], bnd[RV_ADDR_STRLEN];
+	uint8_t reply[RV_SOCKS5_REPLY_MAX];
+	char why[96];
+	struct rv_buf rb;
+	int fd;
+
+	if (c == NULL)
+		return;
+	rv_conn_dst_str(c, dst, sizeof(dst));
+	if (status == RV_STATUS_OK) {
+		c->state = RV_CONN_OPEN;
+		rv_buf_reset(&c->in); /* early data now belongs to the stream */
+		rv_addr_str(bound, bnd, sizeof(bnd));
+		rv_log_debug("stream %u: %s -> %s: open (server bound %s)", rv_stream_id(st),
+			     c->peer, dst, bnd);
+		if (c->kind != RV_CONN_SOCKS)
+			return;
+		rv_buf_init(&rb, sizeof(reply));
+		if (rv_socks5_build_reply(&rb, RV_STATUS_OK, bound) != RV_OK ||
+		    rv_stream_write_local(st, rv_buf_ptr(&rb), rv_buf_len(&rb)) != RV_OK)
+			rv_stream_reset(st, RV_RESET_LOCAL_ERROR);
+		rv_buf_cleanup(&rb);
+		return;
+	}
+	if (c->cl->stop != 0)
+		return; /* shutting down: the session closes the fd */
+	fd = rv_stream_detach_fd(st);
+	if (fd < 0)
+		return;
+	rv_stream_set_user(st, NULL);
+	c->st = NULL;
+	c->fd = fd;
+	if (rv_stream_retryable(st)) {
+		rv_log_debug("stream %u: %s -> %s: tunnel lost before the answer, waiting for it "
+			     "again", rv_stream_id(st), c->peer, dst);
+		rv_conn_wait(c);
+		return;
+	}
+	/* Our own graceful close, so the reply is not lost to an RST. */
+	snprintf(why, sizeof(why), "stream %u: %s (SOCKS reply %d)", rv_stream_id(st),
+		 rv_conn_status_str(status), (int)status);
+	rv_conn_fail(c, status, why);
+}
+
+void rv_conn_on_stream_closed(struct rv_stream *st)
+{
+	struct rv_conn *c = rv_stream_get_user(st);
+	struct rv_client *cl;
+	uint64_t up = 0, down = 0;
+
+	if (c == NULL)
+		return;
+	cl = c->cl;
+	rv_stream_get_counts(st, &up, &down);
+	if (c->state == RV_CONN_OPEN)
+		rv_log_debug("stream %u: %s closed (%llu bytes up, %llu down%s)", rv_stream_id(st),
+			     c->peer, (unsigned long long)up, (unsigned long long)down,
+			     rv_stream_reset_reason(st) != RV_RESET_INVALID ? ", reset" : "");
+	c->st = NULL;
+	rv_conn_free(c);
+	/* A stream slot is free: waiting connections may go. */
+	if (cl->wait_head != NULL && cl->stop == 0)
+		rv_conn_dispatch_waiting(cl);
+}

@@ -1,0 +1,110 @@
+/* socks.c - SOCKS5 negotiation on an accepted -D socket (owner: client
+ * helper).  Parsing is rv_socks5_feed (common/rv_socks5.c); this file only
+ * moves bytes.  Bytes that arrive after the request are early data for the
+ * stream (conn->in). */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "rv_err.h"
+#include "rv_log.h"
+
+enum { RV_SOCKS_READ_CHUNK = 4096 };
+
+/* 1: out flushed, 0: socket full, -1: error. */
+static int rv_socks_flush(struct rv_conn *c)
+{
+	while (rv_buf_len(&c->out) > 0) {
+		ssize_t n = send(c->fd, rv_buf_ptr(&c->out), rv_buf_len(&c->out), MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		(void)rv_buf_consume(&c->out, (size_t)n);
+	}
+	return 1;
+}
+
+/* Read what is there into c->in.  1: got bytes, 0: nothing now, -1: EOF or
+ * error (c is still valid). */
+static int rv_socks_read(struct rv_conn *c)
+{
+	size_t want = rv_buf_room(&c->in);
+	uint8_t *p;
+	ssize_t n;
+
+	if (want == 0)
+		return 0;
+	if (want > RV_SOCKS_READ_CHUNK)
+		want = RV_SOCKS_READ_CHUNK;
+	if (rv_buf_reserve(&c->in, want, &p) != RV_OK)
+		return -1;
+	do {
+		n = recv(c->fd, p, want, 0);
+	} while (n < 0 && errno == EINTR);
+	(void)rv_buf_unput(&c->in, want - (n > 0 ? (size_t)n : 0));
+	if (n > 0)
+		return 1;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return -1;
+}
+
+static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rv_conn *c = arg;
+	int r, ret;
+
+	(void)w;
+	(void)fd;
+	if (c->socks.state == RV_SOCKS5_DONE) {
+		/* Only the tail of our replies was left to write. */
+		r = rv_socks_flush(c);
+		if (r < 0)
+			rv_conn_free(c);
+		else if (r > 0)
+			rv_conn_start_stream(c);
+		return;
+	}
+	if (ev & (RV_LOOP_READ | RV_LOOP_ERROR)) {
+		r = rv_socks_read(c);
+		if (r < 0) {
+			rv_log_debug("socks %s: closed during negotiation (%s)", c->peer,
+				     rv_socks5_state_str(c->socks.state));
+			rv_conn_free(c);
+			return;
+		}
+	}
+	ret = rv_socks5_feed(&c->socks, &c->in, &c->out);
+	r = rv_socks_flush(c);
+	if (r < 0) {
+		rv_conn_free(c);
+		return;
+	}
+	if (ret == RV_ERR_NEED_MORE) {
+		(void)rv_loop_fd_set_events(c->w, RV_LOOP_READ | (r == 0 ? RV_LOOP_WRITE : 0));
+		return;
+	}
+	if (ret != RV_OK) {
+		rv_conn_fail(c, RV_STATUS_OK, ret == RV_ERR_DENIED ? "SOCKS authentication refused" :
+					      ret == RV_ERR_UNSUPPORTED ? "SOCKS request not supported" :
+					      "not a valid SOCKS5 request");
+		return;
+	}
+	c->dst = c->socks.dst;
+	if (r == 0) {
+		/* Finish writing the method/auth reply before the session owns fd. */
+		(void)rv_loop_fd_set_events(c->w, RV_LOOP_WRITE);
+		return;
+	}
+	rv_conn_start_stream(c);
+}
+
+int rv_socks_start(struct rv_conn *c)
+{
+	rv_socks5_init(&c->socks, &c->cl->socks_cfg);
+	return rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_READ, rv_socks_on_io, c, &c->w);
+}

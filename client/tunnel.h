@@ -1,0 +1,37 @@
+/* tunnel.h - the client's WebSocket to rvpn-server (owner: client helper):
+ * lws client connection, Noise IK handshake with the pinned server key,
+ * the session on top, keepalive (by the session) and reconnection with
+ * exponential backoff and jitter.  One log line per state change.
+ */
+#ifndef RV_CLIENT_TUNNEL_H
+#define RV_CLIENT_TUNNEL_H
+
+#include <libwebsockets.h>
+
+#include "client.h"
+#include "rv_session.h"
+
+enum rv_tunnel_state {
+	RV_TUNNEL_STATE_INVALID = 0,
+	RV_TUNNEL_CONNECTING = 1,  /* TCP / TLS / WebSocket upgrade */
+	RV_TUNNEL_HANDSHAKING = 2, /* Noise message 1 sent, waiting for 2 */
+	RV_TUNNEL_UP = 3,          /* session open: streams may be opened */
+	RV_TUNNEL_BACKOFF = 4,     /* down, reconnect timer armed */
+	RV_TUNNEL_STOPPED = 5,     /* shutting down */
+};
+
+int rv_tunnel_new(struct rv_client *cl, struct rv_tunnel **out);
+/* Closes the WebSocket and frees the session (its streams are reset). */
+void rv_tunnel_free(struct rv_tunnel *t);
+/* The session if the tunnel is up and takes new streams, else NULL. */
+struct rv_session *rv_tunnel_session(struct rv_tunnel *t);
+enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t);
+/* Protocol table entry for the client vhost.  rx/tx sizes: whole
+ * messages per read and write (see ../shared/notes/libwebsockets-mbedtls.md). */
+int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			   void *in, size_t len);
+#define RV_TUNNEL_PROTOCOL                                                          \
+	{ RV_WS_SUBPROTOCOL, rv_tunnel_lws_callback, 0, RV_MSG_MAX + 14, 0, NULL, \
+	  RV_MSG_MAX + 14 }
+
+#endif
