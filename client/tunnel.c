@@ -205,7 +205,7 @@ static void rv_tunnel_on_goaway(struct rv_session *s, uint32_t last_stream,
 {
 	(void)s;
 	(void)arg;
-	rv_log_info("tunnel: the server sent GOAWAY (reason %d, last stream %u); existing "
+	rv_log_debug("tunnel: the server sent GOAWAY (reason %d, last stream %u); existing "
 		    "streams drain, new ones wait for a new tunnel", (int)reason, last_stream);
 }
 
@@ -361,6 +361,20 @@ static int rv_tunnel_on_receive(struct rv_tunnel *t, const void *in, size_t len)
 	return t->state == RV_TUNNEL_BACKOFF ? -1 : 0;
 }
 
+/* lws' reason, trimmed (it may end in a newline), with a hint for TLS. */
+static void rv_tunnel_connect_error(char *out, size_t outlen, const void *in,
+				    enum rv_cli_url_scheme scheme)
+{
+	const char *msg = in != NULL ? in : "unknown error";
+	size_t n = strlen(msg);
+
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+		n--;
+	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg,
+		 scheme == RV_CLI_URL_WSS && strstr(msg, "cert") != NULL ?
+			 " (trust the server's CA with --ca FILE, or use --insecure-tls)" : "");
+}
+
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			      void *in, size_t len)
 {
@@ -374,8 +388,7 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		if (t == NULL || wsi != t->wsi)
 			return 0;
 		t->wsi = NULL;
-		snprintf(why, sizeof(why), "cannot connect: %s",
-			 in != NULL ? (const char *)in : "unknown error");
+		rv_tunnel_connect_error(why, sizeof(why), in, t->cl->opts->url.scheme);
 		rv_tunnel_down(t, why);
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
