@@ -329,6 +329,36 @@ def server_killed_and_restarted_client_reconnects(w):
 
 
 @R.test(timeout=300, fresh=True)
+def server_down_for_a_while_then_back(w):
+    # The client backs off while the server is away; once it is back, how long
+    # until streams work again?  (Down time is the scenario, not a wait.)
+    down_s = float(os.environ.get("RVPN_IT_DOWN_S", "8"))
+    w.assert_works()
+    w.server.kill()
+    t_down = time.monotonic()
+    deadline = t_down + down_s
+    for _ in range(int(down_s / 0.5) + 2):
+        # Meanwhile SOCKS requests must get answers, not silence.
+        r = socks_connect(w.socks_port, "127.0.0.1", w.targets.http_port, timeout=60)
+        r.close()
+        check(r.rep is not None, "SOCKS request during the outage closed without a reply")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    w.start_server(wait=True)
+    t_listen = time.monotonic()
+
+    def works():
+        x = socks_connect(w.socks_port, "127.0.0.1", w.targets.http_port, timeout=20)
+        x.close()
+        return x.rep == 0
+    wait_until(works, 120, "streams after an outage of %.0f s" % down_s, interval=0.05)
+    secs = time.monotonic() - t_listen
+    metric("reconnect_after_%.0fs_outage_s" % down_s, secs, "s")
+    check(secs <= 35, "reconnect took %.1f s after the server came back" % secs)
+
+
+@R.test(timeout=300, fresh=True)
 def stopped_server_noticed_by_keepalive(w):
     before = tcp_conns_to(w.client.pid, w.server_port)
     check(before, "client has no connection to the server port")
