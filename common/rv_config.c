@@ -39,20 +39,30 @@ static void ctx_fail(struct parse_ctx *c, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* fgets that counts lines and refuses over-long ones (inih would split
- * them into bogus lines). */
+/* An fgets that counts lines and refuses over-long ones (inih would split
+ * them into bogus lines) and NUL bytes (inih would end the line there and
+ * fgets would return the rest of it as the next one). */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	size_t len;
+	int len = 0, ch = EOF;
 
-	if (c->err != RV_OK)
+	if (c->err != RV_OK || num < 2)
 		return NULL; /* stop at the first error */
-	if (fgets(str, num, c->f) == NULL)
+	while (len < num - 1 && (ch = getc(c->f)) != EOF) {
+		str[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (len == 0)
 		return NULL;
+	str[len] = '\0';
 	c->line++;
-	len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(c->f)) {
+	if (memchr(str, '\0', (size_t)len) != NULL) {
+		ctx_fail(c, RV_ERR_CONFIG, "NUL byte in line");
+		return NULL;
+	}
+	if (len == num - 1 && str[len - 1] != '\n' && !feof(c->f)) {
 		ctx_fail(c, RV_ERR_CONFIG, "line longer than %d bytes", num - 2);
 		return NULL;
 	}

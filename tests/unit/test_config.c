@@ -176,6 +176,49 @@ static void test_bad_files(void **state)
 	}
 }
 
+/* A NUL byte must be refused, never end a line early: fgets+strlen would see
+ * a short line and read the rest of the physical line as a new one, so a
+ * comment could hide a setting ("# \0...allow = 0.0.0.0/0"). */
+static void test_nul_byte(void **state)
+{
+	static const char hidden_tail[] = "allow = 0.0.0.0/0\n";
+	struct fx *fx = *state;
+	struct rv_config *cfg = NULL;
+	char text[256], err[256] = "", where[200];
+	size_t len = 0;
+	FILE *f;
+
+	f = fopen(fx->path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite("key = k\0 junk\n", 1, 15, f), 15);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)), RV_ERR_CONFIG);
+	assert_null(cfg);
+	snprintf(where, sizeof(where), "%s:1: ", fx->path);
+	assert_non_null(strstr(err, where));
+	assert_non_null(strstr(err, "NUL"));
+
+	/* One physical comment line; its tail lands where inih's 200-byte
+	 * line buffer would start a new line. */
+	memcpy(text, "listen = a\n# comment ", 21);
+	len = 21;
+	text[len++] = '\0';
+	memset(text + len, 'x', 188); /* "# comment \0" + 188 = 199 bytes */
+	len += 188;
+	memcpy(text + len, hidden_tail, sizeof(hidden_tail) - 1);
+	len += sizeof(hidden_tail) - 1;
+	f = fopen(fx->path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	err[0] = '\0';
+	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)), RV_ERR_CONFIG);
+	assert_null(cfg);
+	snprintf(where, sizeof(where), "%s:2: ", fx->path);
+	if (strstr(err, where) == NULL || strstr(err, "NUL") == NULL)
+		fail_msg("error '%s' lacks '%s' or 'NUL'", err, where);
+}
+
 static void test_merge_without_file(void **state)
 {
 	char *argv[] = {"prog", "-v", NULL};
@@ -195,6 +238,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
 		cmocka_unit_test(test_merge_without_file),
 	};
 
