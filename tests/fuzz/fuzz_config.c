@@ -6,10 +6,10 @@
  * Checks: only the documented results; a content error names "FILE:LINE";
  * on success the arguments are well formed ("--name" of a known option,
  * then a non-empty value for a required argument, "--name=value" for an
- * optional one), line numbers are ascending and within the file (a long
- * line is never split into two), the
- * merged argv keeps the order, and getopt_long consumes every argument the
- * file produced as exactly the options it names.
+ * optional one), line numbers are ascending and within the file (a line
+ * is never split into two), the merged argv keeps the order, and
+ * getopt_long consumes every argument the file produced as exactly the
+ * options it names.
  */
 #include <getopt.h>
 #include <stdint.h>
