@@ -26,8 +26,12 @@ struct rv_conn;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
-	 * the tunnel, flushing a failure reply.  Beyond this, accept + close. */
+	 * the tunnel, flushing a failure reply.  Beyond this, accept + close.
+	 * (Relaying ones are bounded by the server's max_streams.) */
 	RV_CLIENT_MAX_LOCAL_CONNS = 1024,
+	/* Descriptors wanted: each relayed connection costs two (its socket
+	 * and the event loop's dup), so raise the soft limit towards this. */
+	RV_CLIENT_NOFILE_WANT = 65536,
 	/* How long a local connection waits for the tunnel (or a free stream
 	 * slot) before it gets a SOCKS failure. */
 	RV_CLIENT_WAIT_MS = 15000,
@@ -48,6 +52,7 @@ struct rv_client {
 	/* Connections the client owns (not handed to a stream). */
 	struct rv_conn *conns;
 	size_t n_conns;
+	size_t n_open;  /* of n_conns: relaying (state OPEN) */
 	/* FIFO of connections waiting for the tunnel / a stream slot. */
 	struct rv_conn *wait_head, *wait_tail;
 	size_t n_waiting;

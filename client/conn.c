@@ -95,6 +95,8 @@ void rv_conn_free(struct rv_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	cl->n_conns--;
+	if (c->state == RV_CONN_OPEN)
+		cl->n_open--;
 	free(c);
 }
 
@@ -105,7 +107,7 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 {
 	struct rv_conn *c;
 
-	if (cl->n_conns >= RV_CLIENT_MAX_LOCAL_CONNS) {
+	if (cl->n_conns - cl->n_open >= RV_CLIENT_MAX_LOCAL_CONNS) {
 		rv_log_warn("%s: too many local connections (%d), closing it", peer,
 			    RV_CLIENT_MAX_LOCAL_CONNS);
 		close(fd);
@@ -333,6 +335,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 	rv_conn_dst_str(c, dst, sizeof(dst));
 	if (status == RV_STATUS_OK) {
 		c->state = RV_CONN_OPEN;
+		c->cl->n_open++;
 		rv_buf_reset(&c->in); /* early data now belongs to the stream */
 		rv_addr_str(bound, bnd, sizeof(bnd));
 		rv_log_debug("stream %u: %s -> %s: open (server bound %s)", rv_stream_id(st),
