@@ -206,6 +206,8 @@ int rv_server_run(struct rv_server_opts *opts)
 	info.user = &srv;
 	info.keepalive_timeout = 30;
 	if (opts->cert_file != NULL) {
+		/* lws enables TLS per vhost only with this option set here too. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = opts->cert_file;
 		info.ssl_private_key_filepath = opts->cert_key_file;
 	}
