@@ -367,12 +367,15 @@ static void rv_tunnel_connect_error(char *out, size_t outlen, const void *in,
 {
 	const char *msg = in != NULL ? in : "unknown error";
 	size_t n = strlen(msg);
+	const char *hint = "";
 
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
 		n--;
-	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg,
-		 scheme == RV_CLI_URL_WSS && strstr(msg, "cert") != NULL ?
-			 " (trust the server's CA with --ca FILE, or use --insecure-tls)" : "");
+	if (scheme == RV_CLI_URL_WSS && strstr(msg, "cert") != NULL)
+		hint = " (trust the server's CA with --ca FILE, or use --insecure-tls)";
+	else if (strstr(msg, "not 101") != NULL)
+		hint = " (not an rvpn WebSocket there: check the URL's path)";
+	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg, hint);
 }
 
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -419,7 +422,7 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		snprintf(why, sizeof(why), "%s%s",
 			 t->state == RV_TUNNEL_HANDSHAKING ?
 				 "the server closed the connection during the handshake (is this "
-				 "client's public key in its authorized keys?)" :
+				 "client's public key in its authorized keys, and is -s its key?)" :
 				 "connection closed",
 			 t->close_reason);
 		t->close_reason[0] = '\0';
