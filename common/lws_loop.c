@@ -117,6 +117,11 @@ static void rv_lws_fd_dispatch(struct rv_loop_fd *w, unsigned ev)
 	 * returns, so re-arm from a sul. */
 	if ((ev & RV_LOOP_WRITE) && (w->events & RV_LOOP_WRITE) && w->wsi != NULL)
 		rv_lws_fd_schedule(w);
+	/* A hung-up fd stays ready (data, then EOF or an error) and lws no
+	 * longer polls it: keep reporting while the owner is interested, so
+	 * a reader limited by credit drains it over several callbacks. */
+	if (w->wsi == NULL && w->hup && w->events != 0)
+		rv_lws_fd_schedule(w);
 }
 
 static void rv_lws_fd_sul_cb(lws_sorted_usec_list_t *sul)
@@ -126,8 +131,7 @@ static void rv_lws_fd_sul_cb(lws_sorted_usec_list_t *sul)
 	if (w->deleted)
 		return;
 	if (w->wsi == NULL) {
-		/* Once per interest change: the owner's read/write finds EOF
-		 * or the error and normally removes the watcher. */
+		/* Level-triggered while interest remains (see dispatch). */
 		if (w->hup && w->events != 0)
 			rv_lws_fd_dispatch(w, w->events | RV_LOOP_ERROR);
 		return;

@@ -21,7 +21,8 @@
  *     stays set (level-triggered, as rv_loop.h promises).
  *   - lws closes a raw-file wsi by itself on POLLHUP without POLLIN (peer
  *     gone while we were not reading); the watcher then reports its
- *     interest | RV_LOOP_ERROR once, so the owner's read/write sees EOF or
+ *     interest | RV_LOOP_ERROR on every iteration while interest remains
+ *     (a hung-up fd stays ready), so the owner reads what is left, then EOF or
  *     the error.
  *   - timers: lws_sul on service thread 0; now_ms from lws_now_usecs()
  *     (CLOCK_MONOTONIC).

@@ -237,6 +237,41 @@ static void test_hangup_report(void **state)
 	close(sv[0]);
 }
 
+static struct rw *g_drain;
+
+static int pred_drained(void *arg)
+{
+	return g_drain->got == *(size_t *)arg;
+}
+
+/* The peer wrote more than one read takes, then hung up while we were not
+ * reading: every byte must still come out (a credit-limited relay drains
+ * such a socket over several callbacks). */
+static void test_hangup_drains_pending_data(void **state)
+{
+	static uint8_t data[150 * 1024];
+	size_t want = sizeof(data);
+	struct env e;
+	struct rw r = { 0 };
+	int sv[2];
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[0], 0, rw_cb, &r, &r.self), RV_OK);
+	assert_int_equal(write(sv[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	close(sv[1]);
+	service_until(&e, pred_false, NULL, 50);
+	assert_int_equal(r.calls_r, 0);
+	rv_loop_fd_set_events(r.self, RV_LOOP_READ);
+	g_drain = &r;
+	assert_true(service_until(&e, pred_drained, &want, 2000));
+	assert_true(r.calls_r >= 3); /* 64 KiB per read */
+	rv_loop_fd_del(r.self);
+	env_free(&e);
+	close(sv[0]);
+}
+
 struct tc {
 	int calls;
 	uint64_t at;
@@ -303,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_write_level_and_read),
 		cmocka_unit_test(test_delete_in_callback),
 		cmocka_unit_test(test_hangup_report),
+		cmocka_unit_test(test_hangup_drains_pending_data),
 		cmocka_unit_test(test_timers),
 	};
 
