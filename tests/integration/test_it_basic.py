@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, NAME_DUAL, NAME_V4, NAME_V6, Pattern, Runner, TestSkip, check,  # noqa: E402
+from rvpn_it import (MiB, NAME_DUAL, NAME_V4, NAME_V6, Pattern, Runner, TestFailure, TestSkip, check,  # noqa: E402
                      http_get_raw, log, recv_exact, socks_connect, socks_open, wait_closed,
                      ws_handshake)
 
@@ -223,7 +223,11 @@ def halfclose_client_shuts_write_gets_whole_response(w):
         s.settimeout(30)
         data = bytearray()
         while True:
-            d = s.recv(MiB)
+            try:
+                d = s.recv(MiB)
+            except socket.timeout:
+                raise TestFailure("after SHUT_WR: %d of %d response bytes, then nothing for 30 s"
+                                  % (len(data), 32 + 4 * MiB + 32))
             if not d:
                 break
             data += d
