@@ -3,7 +3,6 @@
 #include "rv_authkeys.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +23,6 @@ struct rv_authkeys {
 	struct rv_authkey *keys;
 	size_t n;
 };
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int is_space(char c)
 {
@@ -73,7 +58,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 		i++;
 	kend = i;
 	if (rv_key_from_base64(line + kstart, kend - kstart, k->pub) != RV_OK) {
-		errf(err, errlen,
+		rv_err_set(err, errlen,
 		     "%s:%lu: not a base64 public key (expected %d characters, then an optional name)",
 		     path, lineno, RV_KEY_B64_LEN);
 		return RV_ERR_CONFIG;
@@ -88,7 +73,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 		size_t j;
 
 		if (nend - i > RV_AUTHKEY_NAME_MAX) {
-			errf(err, errlen, "%s:%lu: name longer than %d bytes", path, lineno,
+			rv_err_set(err, errlen, "%s:%lu: name longer than %d bytes", path, lineno,
 			     RV_AUTHKEY_NAME_MAX);
 			return RV_ERR_CONFIG;
 		}
@@ -96,7 +81,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 			unsigned char c = (unsigned char)line[j];
 
 			if (c < 0x20 || c == 0x7f) {
-				errf(err, errlen, "%s:%lu: control character in name", path,
+				rv_err_set(err, errlen, "%s:%lu: control character in name", path,
 				     lineno);
 				return RV_ERR_CONFIG;
 			}
@@ -124,7 +109,7 @@ static int read_file(const char *path, struct rv_authkey **out, size_t *out_n, c
 	if (f == NULL) {
 		int e = errno;
 
-		errf(err, errlen, "authorized keys file %s: %s", path, strerror(e));
+		rv_err_set(err, errlen, "authorized keys file %s: %s", path, strerror(e));
 		return e == ENOENT ? RV_ERR_NOT_FOUND :
 		       (e == EACCES || e == EPERM) ? RV_ERR_PERMISSION : RV_ERR_IO;
 	}
@@ -136,13 +121,13 @@ static int read_file(const char *path, struct rv_authkey **out, size_t *out_n, c
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
 		if (len > RV_AUTHKEYS_LINE_MAX) {
-			errf(err, errlen, "%s:%lu: line longer than %d bytes", path, lineno,
+			rv_err_set(err, errlen, "%s:%lu: line longer than %d bytes", path, lineno,
 			     RV_AUTHKEYS_LINE_MAX);
 			ret = RV_ERR_CONFIG;
 			goto out;
 		}
 		if (memchr(line, '\0', len) != NULL) {
-			errf(err, errlen, "%s:%lu: NUL byte in line", path, lineno);
+			rv_err_set(err, errlen, "%s:%lu: NUL byte in line", path, lineno);
 			ret = RV_ERR_CONFIG;
 			goto out;
 		}
@@ -154,12 +139,12 @@ static int read_file(const char *path, struct rv_authkey **out, size_t *out_n, c
 		if (r == 1)
 			continue;
 		if (find(keys, n, k.pub) != NULL) {
-			errf(err, errlen, "%s:%lu: key listed twice", path, lineno);
+			rv_err_set(err, errlen, "%s:%lu: key listed twice", path, lineno);
 			ret = RV_ERR_CONFIG;
 			goto out;
 		}
 		if (n == RV_AUTHKEYS_MAX) {
-			errf(err, errlen, "%s:%lu: more than %d keys", path, lineno,
+			rv_err_set(err, errlen, "%s:%lu: more than %d keys", path, lineno,
 			     RV_AUTHKEYS_MAX);
 			ret = RV_ERR_LIMIT;
 			goto out;
@@ -169,7 +154,7 @@ static int read_file(const char *path, struct rv_authkey **out, size_t *out_n, c
 			struct rv_authkey *nk = realloc(keys, ncap * sizeof(*nk));
 
 			if (nk == NULL) {
-				errf(err, errlen, "%s: out of memory", path);
+				rv_err_set(err, errlen, "%s: out of memory", path);
 				ret = RV_ERR_NOMEM;
 				goto out;
 			}
@@ -179,7 +164,7 @@ static int read_file(const char *path, struct rv_authkey **out, size_t *out_n, c
 		keys[n++] = k;
 	}
 	if (ferror(f)) {
-		errf(err, errlen, "%s:%lu: read error", path, lineno + 1);
+		rv_err_set(err, errlen, "%s:%lu: read error", path, lineno + 1);
 		ret = RV_ERR_IO;
 	}
 out:
@@ -204,7 +189,7 @@ int rv_authkeys_load(const char *path, struct rv_authkeys **out, char *err, size
 	*out = NULL;
 	ak = calloc(1, sizeof(*ak));
 	if (ak == NULL || (ak->path = strdup(path)) == NULL) {
-		errf(err, errlen, "%s: out of memory", path);
+		rv_err_set(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	ret = read_file(path, &ak->keys, &ak->n, err, errlen);

@@ -1,5 +1,8 @@
 #include "rv_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 static const char *const rv_err_table[] = {
 	[0] = "success",
 	[-RV_ERR_INTERNAL] = "internal error",
@@ -29,4 +32,15 @@ const char *rv_err_str(int err)
 	if (err > 0 || err <= RV_ERR_MIN_)
 		return "unknown error";
 	return rv_err_table[-err];
+}
+
+void rv_err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -35,4 +35,11 @@ enum rv_err {
 /* Static, never NULL; "unknown error" for codes outside the table. */
 const char *rv_err_str(int err);
 
+#include <stddef.h>
+
+/* Format a message for the user into err[errlen] (the "err, errlen"
+ * out-parameters of loaders and parsers); NULL or 0 means not wanted. */
+void rv_err_set(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,20 +15,6 @@
 
 /* A key file holds one key and whitespace; anything longer is not ours. */
 enum { RV_KEY_FILE_MAX = 1024 };
-
-static void rv_keys_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void rv_keys_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int rv_keypair_generate(struct rv_keypair *kp)
 {
@@ -137,7 +122,7 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 	if (fd < 0) {
 		int e = errno;
 
-		rv_keys_errf(err, errlen, "cannot open key file %s: %s", path, strerror(e));
+		rv_err_set(err, errlen, "cannot open key file %s: %s", path, strerror(e));
 		r = e == ENOENT ? RV_ERR_NOT_FOUND :
 		    e == EACCES || e == EPERM ? RV_ERR_PERMISSION : RV_ERR_IO;
 		goto out;
@@ -145,19 +130,19 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 	/* fstat the open descriptor: no window between check and read.
 	 * O_NONBLOCK above keeps a FIFO from hanging us before this check. */
 	if (fstat(fd, &st) != 0) {
-		rv_keys_errf(err, errlen, "cannot stat key file %s: %s", path,
+		rv_err_set(err, errlen, "cannot stat key file %s: %s", path,
 			     strerror(errno));
 		r = RV_ERR_IO;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rv_keys_errf(err, errlen, "key file %s is not a regular file", path);
+		rv_err_set(err, errlen, "key file %s is not a regular file", path);
 		r = RV_ERR_INVALID_ARG;
 		goto out;
 	}
 	/* Like ssh: any group/other access to a private key is refused. */
 	if ((st.st_mode & 077) != 0) {
-		rv_keys_errf(err, errlen,
+		rv_err_set(err, errlen,
 			     "key file %s is %s by group/others (mode %04o); run chmod 600 %s",
 			     path,
 			     (st.st_mode & (S_IRGRP | S_IROTH)) ? "readable" : "accessible",
@@ -170,7 +155,7 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rv_keys_errf(err, errlen, "cannot read key file %s: %s", path,
+			rv_err_set(err, errlen, "cannot read key file %s: %s", path,
 				     strerror(errno));
 			r = RV_ERR_IO;
 			goto out;
@@ -180,20 +165,20 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 		len += (size_t)n;
 	}
 	if (len > RV_KEY_FILE_MAX) {
-		rv_keys_errf(err, errlen, "key file %s is too large for one key", path);
+		rv_err_set(err, errlen, "key file %s is too large for one key", path);
 		r = RV_ERR_MALFORMED;
 		goto out;
 	}
 	r = rv_key_from_base64(text, len, priv);
 	if (r != RV_OK) {
-		rv_keys_errf(err, errlen,
+		rv_err_set(err, errlen,
 			     "key file %s does not hold one base64 private key (%d characters)",
 			     path, RV_KEY_B64_LEN);
 		goto out;
 	}
 	r = rv_keypair_from_private(kp, priv);
 	if (r != RV_OK)
-		rv_keys_errf(err, errlen, "key file %s: unusable private key", path);
+		rv_err_set(err, errlen, "key file %s: unusable private key", path);
 out:
 	if (fd >= 0)
 		close(fd);
