@@ -9,6 +9,7 @@
 
 #include "rv_err.h"
 #include "rv_keycmd.h"
+#include "client.h"
 #include "rv_wire.h"
 
 enum { RV_OPT_CA = 0x100, RV_OPT_INSECURE, RV_OPT_SOCKS_AUTH, RV_OPT_ERRLEN = 512 };
@@ -48,10 +49,11 @@ void rv_client_usage(FILE *out)
 		"  genkey              print a new private key\n"
 		"  pubkey              read a private key on stdin, print its public key\n"
 		"\n"
-		"While the tunnel is down, new local connections wait (bounded) for it to come\n"
-		"back, then proceed or get a SOCKS5 failure reply.\n",
+		"The tunnel is kept up with keepalives (a dead one is noticed within %d s) and\n"
+		"re-established with exponential backoff.  Meanwhile new local connections wait\n"
+		"up to %d s for it, then proceed or get a SOCKS5 failure reply.\n",
 		RV_WS_DEFAULT_PATH, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
-		RV_CLIENT_SOCKS_DEFAULT_PORT);
+		RV_CLIENT_SOCKS_DEFAULT_PORT, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
 }
 
 static int rv_client_read_small_file(const char *path, char *buf, size_t size, size_t *len,
