@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rv_rlimit.h"
 #include "tunnel.h"
 
 #define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
@@ -48,18 +48,6 @@ static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void 
 		cl->stop = 1;
 	}
 	lws_cancel_service(cl->ctx);
-}
-
-/* The default soft limit (often 1024) would cap us near 500 streams. */
-static void rv_client_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= RV_CLIENT_NOFILE_WANT)
-		return;
-	rl.rlim_cur = rl.rlim_max < RV_CLIENT_NOFILE_WANT ? rl.rlim_max : RV_CLIENT_NOFILE_WANT;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		rv_log_debug("cannot raise the descriptor limit: %s", strerror(errno));
 }
 
 static int rv_client_signals(sigset_t *set)
@@ -139,7 +127,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 	lws_set_log_level(opts->verbose >= 2 ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : 0,
 			  rv_client_lws_log);
 	/* Before lws sizes its fd table from the limit. */
-	rv_client_raise_nofile();
+	rv_rlimit_raise_nofile(RV_RLIMIT_NOFILE_WANT);
 	sfd = rv_client_signals(&set);
 	if (sfd < 0) {
 		rv_log_error("cannot set up signal handling: %s", strerror(errno));

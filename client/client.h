@@ -29,9 +29,6 @@ enum rv_client_limits {
 	 * the tunnel, flushing a failure reply.  Beyond this, accept + close.
 	 * (Relaying ones are bounded by the server's max_streams.) */
 	RV_CLIENT_MAX_LOCAL_CONNS = 1024,
-	/* Descriptors wanted: each relayed connection costs two (its socket
-	 * and the event loop's dup), so raise the soft limit towards this. */
-	RV_CLIENT_NOFILE_WANT = 65536,
 	/* How long a local connection waits for the tunnel (or a free stream
 	 * slot) before it gets a SOCKS failure. */
 	RV_CLIENT_WAIT_MS = 15000,

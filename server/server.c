@@ -10,6 +10,7 @@
 #include "rv_err.h"
 #include "rv_log.h"
 #include "rv_pool.h"
+#include "rv_rlimit.h"
 #include "rv_wire.h"
 #include "server_int.h"
 
@@ -186,6 +187,7 @@ int rv_server_run(struct rv_server_opts *opts)
 	lws_set_log_level(opts->verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
 			  rv_server_lws_log);
 	signal(SIGPIPE, SIG_IGN);
+	rv_rlimit_raise_nofile(RV_RLIMIT_NOFILE_WANT);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;

@@ -1,0 +1,18 @@
+#include "rv_rlimit.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "rv_log.h"
+
+void rv_rlimit_raise_nofile(unsigned long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		rv_log_debug("cannot raise the descriptor limit: %s", strerror(errno));
+}
