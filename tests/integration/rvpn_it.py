@@ -545,9 +545,9 @@ def socks_connect(proxy_port, host, port, timeout=20.0, mode="normal", cmd=1,
         return SocksResult(s, None, None, time.monotonic() - t0, closed=True)
 
 
-def socks_open(proxy_port, host, port, timeout=20.0):
+def socks_open(proxy_port, host, port, timeout=20.0, auth=None):
     """CONNECT that must succeed; returns the socket."""
-    r = socks_connect(proxy_port, host, port, timeout=timeout)
+    r = socks_connect(proxy_port, host, port, timeout=timeout, auth=auth)
     if r.rep != 0:
         r.close()
         raise TestFailure("SOCKS CONNECT %s:%d: %s" % (
@@ -1031,9 +1031,10 @@ class World:
     """Keys, dnsmasq, targets, one rvpn-server and one rvpn-client."""
 
     def __init__(self, args, client=True, server_extra=(), client_extra=(), forwards=True,
-                 tls=False):
+                 tls=False, socks_auth=None):
         self.args = args
         self.tls = tls
+        self.socks_auth = socks_auth  # (user, password): client gets --socks-auth
         self.client_bin = args.client
         self.server_bin = args.server
         self.sanitize = args.sanitize
@@ -1061,6 +1062,12 @@ class World:
                 f.write("# rvpn integration test\n%s test-client\n" % self.client_pub)
             self.dns = Dns(self.tmp)
             self.targets = Targets()
+            if socks_auth:
+                path = os.path.join(self.tmp, "socks-auth")
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.write(fd, ("%s:%s\n" % socks_auth).encode())
+                os.close(fd)
+                self.client_extra += ["--socks-auth", path]
             if tls:
                 self.cert, self.cert_key = make_self_signed(self.tmp, "server")
                 self.server_extra += ["--cert", self.cert, "--cert-key", self.cert_key]
@@ -1156,7 +1163,8 @@ class World:
             self._check_alive(self.server)
             if not port_accepts("127.0.0.1", proxy_port):
                 return False
-            r = socks_connect(proxy_port, "127.0.0.1", self.targets.http_port, timeout=5)
+            r = socks_connect(proxy_port, "127.0.0.1", self.targets.http_port, timeout=5,
+                              auth=self.socks_auth if proc is self.client else None)
             r.close()
             return r.rep == 0
         t0 = time.monotonic()
@@ -1181,7 +1189,8 @@ class World:
 
     def assert_works(self, timeout=20):
         """A fresh stream through the tunnel gets the HTTP index."""
-        s = socks_open(self.socks_port, "127.0.0.1", self.targets.http_port, timeout=timeout)
+        s = socks_open(self.socks_port, "127.0.0.1", self.targets.http_port, timeout=timeout,
+                       auth=self.socks_auth)
         try:
             st, _h, body = http_get_raw(s, "127.0.0.1", "/")
             check(st == 200 and body == self.targets.files["/"],

@@ -330,5 +330,44 @@ def websocket_without_subprotocol_refused(w):
     w.assert_works()
 
 
+def auth_world(args):
+    from rvpn_it import World
+    return World(args, forwards=False, socks_auth=("alice", "s3cret:with-colon"))
+
+
+@R.test(timeout=120, world=auth_world)
+def socks_username_password_rfc1929(w):
+    from rvpn_it import recv_exact as rx
+    # Right credentials (the password may hold ':'), also byte by byte.
+    for mode in ("normal", "bytewise"):
+        r = socks_connect(w.socks_port, "127.0.0.1", w.targets.ports["echo"], mode=mode,
+                          auth=w.socks_auth)
+        try:
+            check(r.rep == 0, "%s: right credentials: reply %s" % (mode, r.rep))
+        finally:
+            r.close()
+    # Wrong password: RFC 1929 status != 0, then the connection closes.
+    for user, pw in (("alice", "wrong"), ("bob", "s3cret:with-colon"), ("alice", "s3cret")):
+        s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=10)
+        try:
+            s.sendall(b"\x05\x01\x02")
+            check(rx(s, 2) == b"\x05\x02", "method selection")
+            u, p = user.encode(), pw.encode()
+            s.sendall(bytes([1, len(u)]) + u + bytes([len(p)]) + p)
+            st = rx(s, 2)
+            check(st[0] == 1 and st[1] != 0, "wrong credentials %s/%s accepted: %r" % (user, pw, st))
+            check(wait_closed(s, 10), "connection open after failed authentication")
+        finally:
+            s.close()
+    # Offering only no-auth gets 05 FF.
+    s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=10)
+    try:
+        s.sendall(b"\x05\x01\x00")
+        check(rx(s, 2) == b"\x05\xff", "no-auth accepted although --socks-auth is set")
+    finally:
+        s.close()
+    w.assert_works()
+
+
 if __name__ == "__main__":
     R.main()
