@@ -50,7 +50,7 @@ has() { local l; l=$(dpkg-deb -c "$1") && grep -q -- " \./$2\$" <<<"$l"; }
 
 srv=$(ls "$out"/rvpn-server_*.deb)
 cli=$(ls "$out"/rvpn-client_*.deb)
-for f in usr/bin/rvpn-server lib/systemd/system/rvpn-server.service etc/default/rvpn-server \
+for f in usr/bin/rvpn-server lib/systemd/system/rvpn-server.service etc/rvpn/server.conf \
 	usr/share/man/man8/rvpn-server.8.gz; do
 	check has "$srv" "$f"
 done
