@@ -144,8 +144,7 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 		rv_conn_free(c);
 }
 
-/* Flush c->out; 1 when empty, 0 when the socket is full, -1 on error. */
-static int rv_conn_flush(struct rv_conn *c)
+int rv_conn_flush(struct rv_conn *c)
 {
 	while (rv_buf_len(&c->out) > 0) {
 		ssize_t n = send(c->fd, rv_buf_ptr(&c->out), rv_buf_len(&c->out), MSG_NOSIGNAL);

@@ -61,6 +61,9 @@ void rv_conn_start_stream(struct rv_conn *c);
 /* Refuse: SOCKS reply (if status != OK and kind SOCKS), then close. */
 void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why);
 void rv_conn_free(struct rv_conn *c);
+/* Send what c->out holds: 1 when empty, 0 when the socket is full, -1 on
+ * error. */
+int rv_conn_flush(struct rv_conn *c);
 
 /* The tunnel came up or a stream slot freed: start waiting connections. */
 void rv_conn_dispatch_waiting(struct rv_client *cl);

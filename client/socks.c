@@ -11,23 +11,6 @@
 
 enum { RV_SOCKS_READ_CHUNK = 4096 };
 
-/* 1: out flushed, 0: socket full, -1: error. */
-static int rv_socks_flush(struct rv_conn *c)
-{
-	while (rv_buf_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, rv_buf_ptr(&c->out), rv_buf_len(&c->out), MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return -1;
-		(void)rv_buf_consume(&c->out, (size_t)n);
-	}
-	return 1;
-}
-
 /* Read what is there into c->in.  1: got bytes, 0: nothing now, -1: EOF or
  * error (c is still valid). */
 static int rv_socks_read(struct rv_conn *c)
@@ -62,7 +45,7 @@ static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 	(void)fd;
 	if (c->socks.state == RV_SOCKS5_DONE) {
 		/* Only the tail of our replies was left to write. */
-		r = rv_socks_flush(c);
+		r = rv_conn_flush(c);
 		if (r < 0)
 			rv_conn_free(c);
 		else if (r > 0)
@@ -79,7 +62,7 @@ static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		}
 	}
 	ret = rv_socks5_feed(&c->socks, &c->in, &c->out);
-	r = rv_socks_flush(c);
+	r = rv_conn_flush(c);
 	if (r < 0) {
 		rv_conn_free(c);
 		return;
