@@ -145,7 +145,8 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	if (r != RV_OK)
 		goto out;
 	c->state = RV_CONN_OPEN;
-	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	/* The handshake timeout stays armed until the first transport message
+	 * authenticates: a peer that stops after message 1 is not kept. */
 	srv->sessions_total++;
 	rv_log_info("client %s (%s) connected", c->name, c->peer);
 	lws_callback_on_writable(c->wsi);
@@ -241,8 +242,16 @@ static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in
 	}
 	r = rv_session_on_message(c->sess, rv_buf_ptr(&c->rx), rv_buf_len(&c->rx));
 	rv_buf_reset(&c->rx);
-	(void)r; /* a dead session has called on_closed */
-	return 0;
+	if (r == RV_OK && !c->authenticated) {
+		struct rv_session_stats st;
+
+		rv_session_get_stats(c->sess, &st);
+		if (st.msgs_in > 0) { /* counts authenticated messages only */
+			c->authenticated = 1;
+			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		}
+	}
+	return 0; /* a dead session has called on_closed */
 }
 
 static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)

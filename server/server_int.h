@@ -45,6 +45,7 @@ struct rv_conn {
 	char peer[64];                 /* address for log lines */
 	char name[RV_AUTHKEY_NAME_MAX + 1];
 	int counted;                   /* holds one of srv->n_sessions */
+	int authenticated;             /* a transport message decrypted */
 };
 
 struct rv_server {
