@@ -1077,7 +1077,6 @@ class World:
                 self.start_client(forwards=forwards)
         except BaseException:
             log("world set-up failed; logs:\n" + self.log_tails())
-            self.shutdown_errors.append("set-up failed")  # keeps the log directory
             self.teardown(check_exit=False)
             raise
 
@@ -1225,8 +1224,10 @@ class World:
             self.dns.stop()
         if self.targets:
             self.targets.stop()
+        # Kept on request, or when a program's exit was wrong (the sanitizer
+        # report may be longer than what the failure message shows).
         if os.environ.get("RVPN_IT_KEEP") == "1" or self.shutdown_errors:
-            log("logs kept in %s" % self.tmp)
+            log("logs kept in %s (TMPDIR decides where these go)" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
