@@ -5,8 +5,8 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_stream.h"
 #include "rv_log.h"
+#include "rv_stream.h"
 #include "rv_wire.h"
 #include "server_int.h"
 
