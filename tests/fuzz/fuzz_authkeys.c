@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "fuzz_memfile.h"
 #include "rv_authkeys.h"
 #include "rv_err.h"
 #include "rv_keys.h"
@@ -33,28 +34,6 @@ struct fz_key {
 	uint8_t pub[RV_KEY_LEN];
 	char name[RV_AUTHKEY_NAME_MAX + 1];
 };
-
-static int fz_fd = -1;
-static char fz_path[64];
-
-static void fz_check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-static void fz_write(const uint8_t *data, size_t size)
-{
-	size_t off = 0;
-
-	fz_check(ftruncate(fz_fd, 0) == 0);
-	while (off < size) {
-		ssize_t n = pwrite(fz_fd, data + off, size - off, (off_t)off);
-
-		fz_check(n > 0);
-		off += (size_t)n;
-	}
-}
 
 static int fz_space(char c)
 {
@@ -131,11 +110,7 @@ static int fz_init(void)
 		return 0;
 	if (sodium_init() < 0)
 		return -1;
-	fz_fd = memfd_create("fuzz_authkeys", MFD_CLOEXEC);
-	if (fz_fd < 0)
-		return -1;
-	snprintf(fz_path, sizeof(fz_path), "/proc/self/fd/%d", fz_fd);
-	return 0;
+	return fz_memfile_open("fuzz_authkeys");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

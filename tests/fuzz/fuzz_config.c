@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_memfile.h"
 #include "rv_config.h"
 #include "rv_err.h"
 
@@ -37,28 +38,6 @@ static const struct option fz_opts[] = {
 	{"config", required_argument, NULL, 'c'}, /* refused inside the file */
 	{NULL, 0, NULL, 0},
 };
-
-static int fz_fd = -1;
-static char fz_path[64];
-
-static void fz_check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-static void fz_write(const uint8_t *data, size_t size)
-{
-	size_t off = 0;
-
-	fz_check(ftruncate(fz_fd, 0) == 0);
-	while (off < size) {
-		ssize_t n = pwrite(fz_fd, data + off, size - off, (off_t)off);
-
-		fz_check(n > 0);
-		off += (size_t)n;
-	}
-}
 
 static const struct option *fz_find(const char *name, size_t len)
 {
@@ -126,16 +105,6 @@ static void fz_check_getopt(const struct rv_config *cfg, int nopts)
 	free(m);
 }
 
-static int fz_init(void)
-{
-	if (fz_fd >= 0)
-		return 0;
-	fz_fd = memfd_create("fuzz_config", MFD_CLOEXEC);
-	if (fz_fd < 0)
-		return -1;
-	snprintf(fz_path, sizeof(fz_path), "/proc/self/fd/%d", fz_fd);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -145,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i, plen;
 	int ret, nopts;
 
-	fz_check(fz_init() == 0);
+	fz_check(fz_memfile_open("fuzz_config") == 0);
 	/* Physical lines: a line number beyond them means a line was split. */
 	for (i = 0; i < size; i++)
 		lines += data[i] == '\n';
