@@ -109,6 +109,12 @@ static int rv_client_context(struct rv_client *cl)
 	return RV_OK;
 }
 
+static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
+	.on_up = rv_conn_dispatch_waiting,
+	.on_stream_response = rv_conn_on_stream_response,
+	.on_stream_closed = rv_conn_on_stream_closed,
+};
+
 int rv_client_run(const struct rv_client_opts *opts)
 {
 	struct rv_client cl;
@@ -150,7 +156,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 	else if (opts->insecure_tls)
 		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
 			    "rvpn key still is)");
-	if ((ret = rv_tunnel_new(&cl, &cl.tunnel)) != RV_OK)
+	if ((ret = rv_tunnel_new(&cl, &rv_client_tunnel_hooks, &cl.tunnel)) != RV_OK)
 		goto out;
 	while (cl.stop == 0)
 		if (lws_service(cl.ctx, 0) < 0)

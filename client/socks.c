@@ -1,5 +1,5 @@
 /* socks.c - SOCKS5 negotiation on an accepted -D socket (owner: client
- * helper).  Parsing is rv_socks5_feed (common/rv_socks5.c); this file only
+ * helper).  Parsing is rv_socks5_feed (common/proxy/rv_socks5.c); this file only
  * moves bytes.  Bytes that arrive after the request are early data for the
  * stream (conn->in). */
 #include <errno.h>

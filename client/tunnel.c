@@ -8,7 +8,6 @@
 
 #include <libwebsockets.h>
 
-#include "conn.h"
 #include "rv_err.h"
 #include "rv_handshake.h"
 #include "rv_log.h"
@@ -38,6 +37,7 @@ enum {
 
 struct rv_tunnel {
 	struct rv_client *cl;
+	const struct rv_tunnel_hooks *hooks;
 	enum rv_tunnel_state state;
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul_retry;
@@ -190,14 +190,16 @@ static void rv_tunnel_on_closed(struct rv_session *s, int err, void *arg)
 static void rv_tunnel_on_stream_response(struct rv_stream *st, enum rv_status status,
 					 const struct rv_addr *bound, void *arg)
 {
-	(void)arg;
-	rv_conn_on_stream_response(st, status, bound);
+	struct rv_tunnel *t = arg;
+
+	t->hooks->on_stream_response(st, status, bound);
 }
 
 static void rv_tunnel_on_stream_closed(struct rv_stream *st, void *arg)
 {
-	(void)arg;
-	rv_conn_on_stream_closed(st);
+	struct rv_tunnel *t = arg;
+
+	t->hooks->on_stream_closed(st);
 }
 
 static void rv_tunnel_on_goaway(struct rv_session *s, uint32_t last_stream,
@@ -261,7 +263,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	rv_log_info("tunnel up (%s, server allows %u streams, window %u bytes)",
 		    rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window);
 	lws_callback_on_writable(t->wsi);
-	rv_conn_dispatch_waiting(t->cl);
+	t->hooks->on_up(t->cl);
 	return 0;
 }
 
@@ -433,7 +435,8 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	}
 }
 
-int rv_tunnel_new(struct rv_client *cl, struct rv_tunnel **out)
+int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
+		  struct rv_tunnel **out)
 {
 	struct rv_tunnel *t = calloc(1, sizeof(*t));
 	const struct rv_cli_url *u = &cl->opts->url;
@@ -442,6 +445,7 @@ int rv_tunnel_new(struct rv_client *cl, struct rv_tunnel **out)
 	if (t == NULL)
 		return RV_ERR_NOMEM;
 	t->cl = cl;
+	t->hooks = hooks;
 	t->state = RV_TUNNEL_BACKOFF;
 	rv_buf_init(&t->rx, RV_MSG_MAX);
 	def = u->port == (u->scheme == RV_CLI_URL_WSS ? 443 : 80);

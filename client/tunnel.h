@@ -20,7 +20,19 @@ enum rv_tunnel_state {
 	RV_TUNNEL_STOPPED = 5,     /* shutting down */
 };
 
-int rv_tunnel_new(struct rv_client *cl, struct rv_tunnel **out);
+/* What the tunnel tells the layer above it (conn.c, wired by client.c), so
+ * tunnel.c never calls into conn.c: calls go conn.c -> tunnel.c only. */
+struct rv_tunnel_hooks {
+	/* The session is up: streams may be opened. */
+	void (*on_up)(struct rv_client *cl);
+	void (*on_stream_response)(struct rv_stream *st, enum rv_status status,
+				   const struct rv_addr *bound);
+	void (*on_stream_closed)(struct rv_stream *st);
+};
+
+/* hooks is borrowed and must outlive the tunnel. */
+int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
+		  struct rv_tunnel **out);
 /* Closes the WebSocket and frees the session (its streams are reset). */
 void rv_tunnel_free(struct rv_tunnel *t);
 /* The session if the tunnel is up and takes new streams, else NULL. */

@@ -220,7 +220,7 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 		srv->n_sessions--;
 	c->counted = 0;
 	c->srv = NULL;
-	rv_server_conn_gone(srv);
+	rv_server_conns_check_drained(srv);
 }
 
 static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -325,4 +325,10 @@ void rv_server_conns_goaway(struct rv_server *srv)
 		else if (c->state == RV_CONN_HANDSHAKE)
 			rv_conn_close_soon(c);
 	}
+}
+
+void rv_server_conns_check_drained(struct rv_server *srv)
+{
+	if (srv->state == RV_SERVER_DRAINING && srv->conns == NULL)
+		srv->state = RV_SERVER_STOPPING;
 }

@@ -28,23 +28,12 @@ static void rv_server_on_signal(int sig)
 		lws_cancel_service(rv_server_sig_ctx);
 }
 
-struct rv_server *rv_server_from_wsi(struct lws *wsi)
-{
-	return lws_get_vhost_user(lws_get_vhost(wsi));
-}
-
 static void rv_server_on_drain_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct rv_server *srv = lws_container_of(sul, struct rv_server, sul_drain);
 
 	rv_log_info("drain time over with %u client(s) left; exiting", srv->n_sessions);
 	srv->state = RV_SERVER_STOPPING;
-}
-
-void rv_server_conn_gone(struct rv_server *srv)
-{
-	if (srv->state == RV_SERVER_DRAINING && srv->conns == NULL)
-		srv->state = RV_SERVER_STOPPING;
 }
 
 static void rv_server_handle_signals(struct rv_server *srv)
@@ -67,7 +56,7 @@ static void rv_server_handle_signals(struct rv_server *srv)
 		rv_server_conns_goaway(srv);
 		lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_drain_timeout,
 				 (lws_usec_t)srv->opts->drain_timeout_s * LWS_US_PER_SEC);
-		rv_server_conn_gone(srv);
+		rv_server_conns_check_drained(srv);
 	} else if (rv_server_sig_term && srv->state == RV_SERVER_DRAINING) {
 		rv_server_sig_term = 0;
 		rv_log_info("second signal: exiting now");

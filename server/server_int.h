@@ -69,10 +69,16 @@ extern const struct lws_protocols rv_server_http_protocol;
 extern const struct lws_protocols rv_server_ws_protocol;
 
 /* The server behind a wsi (vhost user pointer). */
-struct rv_server *rv_server_from_wsi(struct lws *wsi);
-/* Called by conn.c whenever a connection goes away, for the drain check. */
-void rv_server_conn_gone(struct rv_server *srv);
+static inline struct rv_server *rv_server_from_wsi(struct lws *wsi)
+{
+	return lws_get_vhost_user(lws_get_vhost(wsi));
+}
+
+/* conn.c's interface to server.c (calls go one way: server.c -> conn.c;
+ * conn.c only reads and updates the shared struct rv_server above). */
 /* Ask every session to wind down with GOAWAY. */
 void rv_server_conns_goaway(struct rv_server *srv);
+/* While draining: once the last connection is gone, stop the service loop. */
+void rv_server_conns_check_drained(struct rv_server *srv);
 
 #endif
