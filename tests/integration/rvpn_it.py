@@ -596,7 +596,7 @@ def http_get_raw(sock, host, path="/", read_timeout=20.0):
 
 # ---------------------------------------------------------------- WebSocket
 
-WS_SUBPROTOCOL = "rvpn.v1"  # common/rv_wire.h RV_WS_SUBPROTOCOL
+WS_SUBPROTOCOL = "rvpn.v1"  # common/wire/rv_wire.h RV_WS_SUBPROTOCOL
 
 
 def ws_handshake(port, path, host="127.0.0.1", timeout=10.0, key=None, version="13",
@@ -1249,7 +1249,15 @@ def parse_args(argv=None):
     ap.add_argument("--sanitize", action="store_true", help="programs built with ASan/UBSan")
     ap.add_argument("-k", dest="only", action="append", default=[],
                     help="run only tests whose name contains this")
-    return ap.parse_args(argv)
+    args, rest = ap.parse_known_args(argv)
+    # --tool-NAME=PATH: C helpers built for a script (tests/hostile/tool_*.c).
+    args.tools = {}
+    for a in rest:
+        m = re.match(r"^--tool-([a-z0-9_]+)=(.+)$", a)
+        if not m:
+            ap.error("unrecognized argument: %s" % a)
+        args.tools[m.group(1)] = m.group(2)
+    return args
 
 
 class Runner:
