@@ -160,6 +160,17 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 		rv_tunnel_down(t, "could not start the connection");
 }
 
+/* The session's outbox passed its input mark (the server sends without
+ * reading our answers): stop reading the WebSocket until it drains. */
+static void rv_tunnel_on_input_flow(struct rv_session *s, int enable, void *arg)
+{
+	struct rv_tunnel *t = arg;
+
+	(void)s;
+	if (t->wsi != NULL)
+		lws_rx_flow_control(t->wsi, enable);
+}
+
 static void rv_tunnel_on_want_write(struct rv_session *s, void *arg)
 {
 	struct rv_tunnel *t = arg;
@@ -220,6 +231,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 {
 	struct rv_session_callbacks cb = {
 		.on_want_write = rv_tunnel_on_want_write,
+		.on_input_flow = rv_tunnel_on_input_flow,
 		.on_closed = rv_tunnel_on_closed,
 		.on_stream_response = rv_tunnel_on_stream_response,
 		.on_stream_closed = rv_tunnel_on_stream_closed,

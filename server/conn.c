@@ -2,6 +2,8 @@
  * authorization and replay check, then an rv_session whose PROXY_CONNECTs
  * are dialed with rv_dial.  Any handshake failure closes without a word. */
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "rv_addr.h"
 #include "rv_err.h"
@@ -18,6 +20,101 @@ static void rv_conn_close_soon(struct rv_conn *c)
 	/* Flush what is queued (a GOAWAY), then close from WRITEABLE. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 3);
 	lws_callback_on_writable(c->wsi);
+}
+
+/* ---- resource bounds ------------------------------------------------- */
+
+enum rv_conn_bounds {
+	/* Descriptors kept out of the stream budget: listeners, DNS, logs,
+	 * pre-authentication connections, the pool's spares are added. */
+	RV_CONN_FD_RESERVE = 64 + 256,
+	/* While a key is over its buffer budget, re-check this often. */
+	RV_CONN_BUDGET_RECHECK_US = 100 * LWS_US_PER_MS,
+};
+
+/* Read the WebSocket only if the session and the key's budget allow. */
+static void rv_conn_update_rx(struct rv_conn *c)
+{
+	int enable = !c->budget_stopped && !(c->sess != NULL && rv_session_input_stopped(c->sess));
+
+	if (enable != c->rx_enabled && c->state != RV_CONN_CLOSING) {
+		c->rx_enabled = enable;
+		lws_rx_flow_control(c->wsi, enable);
+	}
+}
+
+/* Bytes held in user space for every session of this connection's key. */
+static size_t rv_conn_key_buffered(const struct rv_conn *c)
+{
+	const struct rv_conn *x;
+	size_t n = 0;
+
+	for (x = c->pk != NULL ? c->pk->conns : NULL; x != NULL; x = x->pk_next)
+		n += rv_session_buffered_bytes(x->sess);
+	return n;
+}
+
+static void rv_conn_on_budget_timer(lws_sorted_usec_list_t *sul)
+{
+	struct rv_conn *c = lws_container_of(sul, struct rv_conn, sul_budget);
+	size_t budget = c->srv->opts->max_buffer_per_key;
+
+	/* Resume below 3/4 so a key at the edge does not flap every message. */
+	if (rv_conn_key_buffered(c) <= budget / 4 * 3) {
+		c->budget_stopped = 0;
+		rv_conn_update_rx(c);
+		return;
+	}
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_budget, rv_conn_on_budget_timer,
+			 RV_CONN_BUDGET_RECHECK_US);
+}
+
+static void rv_conn_check_budget(struct rv_conn *c)
+{
+	if (c->pk == NULL || c->budget_stopped ||
+	    rv_conn_key_buffered(c) <= c->srv->opts->max_buffer_per_key)
+		return;
+	rv_log_debug("client %s: %zu bytes buffered for this key (limit %u): not reading",
+		     c->name, rv_conn_key_buffered(c), c->srv->opts->max_buffer_per_key);
+	c->budget_stopped = 1;
+	rv_conn_update_rx(c);
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_budget, rv_conn_on_budget_timer,
+			 RV_CONN_BUDGET_RECHECK_US);
+}
+
+/* 1 if one more stream (a target socket plus the loop's dup of it) fits in
+ * the descriptor limit with the reserve kept: refuse before EMFILE. */
+static int rv_conn_fd_room(struct rv_server *srv)
+{
+	uint64_t need;
+
+	if (srv->fd_limit == 0) {
+		struct rlimit rl;
+
+		srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+					? (uint64_t)rl.rlim_cur : 1024;
+	}
+	need = 2u * ((uint64_t)srv->streams_active + 1) + srv->n_sessions + srv->opts->pool_max +
+	       RV_CONN_FD_RESERVE;
+	return need <= srv->fd_limit;
+}
+
+static void rv_conn_pk_unlink(struct rv_conn *c)
+{
+	struct rv_server *srv = c->srv;
+
+	if (c->pk == NULL)
+		return;
+	if (c->pk_prev != NULL)
+		c->pk_prev->pk_next = c->pk_next;
+	else
+		c->pk->conns = c->pk_next;
+	if (c->pk_next != NULL)
+		c->pk_next->pk_prev = c->pk_prev;
+	c->pk_next = c->pk_prev = NULL;
+	c->pk->refs--;
+	rv_perkey_put(&srv->perkeys, c->pk);
+	c->pk = NULL;
 }
 
 /* ---- session callbacks --------------------------------------------- */
@@ -57,8 +154,13 @@ static void rv_conn_on_dialed(void *arg, const struct rv_dial_result *res)
 	memset(&bound, 0, sizeof(bound));
 	if (rv_sockaddr_to_addr(&res->local, &bound) != RV_OK)
 		bound.atyp = RV_ATYP_IPV4; /* 0.0.0.0:0: unknown */
-	if (rv_stream_accept(st, res->fd, &bound) != RV_OK)
-		rv_log_debug("stream %u: gone before accept", rv_stream_id(st));
+	if (rv_stream_accept(st, res->fd, &bound) != RV_OK) {
+		/* E.g. no descriptor for the loop's watcher: the target socket
+		 * stays ours, and the client must still get its answer. */
+		rv_log_debug("stream %u: cannot relay the connected target", rv_stream_id(st));
+		close(res->fd);
+		(void)rv_stream_reject(st, RV_STATUS_GENERAL_FAILURE);
+	}
 }
 
 static void rv_conn_on_stream_connect(struct rv_session *s, struct rv_stream *st,
@@ -72,6 +174,25 @@ static void rv_conn_on_stream_connect(struct rv_session *s, struct rv_stream *st
 	(void)s;
 	rv_log_debug("client %s: stream %u: connect %s", c->name, rv_stream_id(st),
 		     rv_addr_str(dst, where, sizeof(where)));
+	/* Counted here, released in rv_conn_on_stream_closed (exactly once). */
+	c->srv->streams_active++;
+	if (c->pk != NULL)
+		c->pk->streams++;
+	if (c->pk != NULL && c->pk->streams > c->srv->opts->max_streams_per_key) {
+		c->srv->streams_refused_key++;
+		rv_log_debug("client %s: stream %u refused: %u streams for this key", c->name,
+			     rv_stream_id(st), c->srv->opts->max_streams_per_key);
+		rv_stream_reject(st, RV_STATUS_GENERAL_FAILURE);
+		return;
+	}
+	if (!rv_conn_fd_room(c->srv)) {
+		if (c->srv->streams_refused_fds++ == 0)
+			rv_log_warn("descriptor budget reached (%u streams, limit %llu): refusing "
+				    "new streams until some end", c->srv->streams_active - 1,
+				    (unsigned long long)c->srv->fd_limit);
+		rv_stream_reject(st, RV_STATUS_GENERAL_FAILURE);
+		return;
+	}
 	r = rv_dial_start(&c->srv->dialer, dst, rv_conn_on_dialed, st, &dial);
 	if (r != RV_OK) {
 		rv_stream_reject(st, RV_STATUS_GENERAL_FAILURE);
@@ -82,13 +203,25 @@ static void rv_conn_on_stream_connect(struct rv_session *s, struct rv_stream *st
 
 static void rv_conn_on_stream_closed(struct rv_stream *st, void *arg)
 {
-	(void)arg;
+	struct rv_conn *c = arg;
+
+	c->srv->streams_active--;
+	if (c->pk != NULL)
+		c->pk->streams--;
 	/* A dial still running for this stream must never report. */
 	rv_dial_cancel(rv_stream_get_user(st));
 	rv_stream_set_user(st, NULL);
 }
 
+static void rv_conn_on_input_flow(struct rv_session *s, int enable, void *arg)
+{
+	(void)s;
+	(void)enable;
+	rv_conn_update_rx(arg);
+}
+
 static const struct rv_session_callbacks rv_conn_session_cb = {
+	.on_input_flow = rv_conn_on_input_flow,
 	.on_want_write = rv_conn_on_want_write,
 	.on_closed = rv_conn_on_closed,
 	.on_stream_connect = rv_conn_on_stream_connect,
@@ -106,6 +239,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	struct rv_ratchet *ratchet = NULL;
 	const char *name = NULL;
 	char pub[RV_KEY_B64_SIZE];
+	struct rv_perkey *pk;
 	int r;
 
 	r = rv_handshake_server_read_init(&c->hs, &srv->key, msg, len);
@@ -121,6 +255,25 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 		goto out;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name != NULL && name[0] ? name : pub);
+	pk = rv_perkey_get(&srv->perkeys, c->hs.peer_static);
+	if (pk == NULL) {
+		r = RV_ERR_NOMEM;
+		goto out;
+	}
+	if (pk->refs >= srv->opts->max_sessions_per_key) {
+		rv_log_warn("client %s (%s) refused: %u sessions for this key already "
+			    "(--max-sessions-per-key)", c->name, c->peer, pk->refs);
+		rv_perkey_put(&srv->perkeys, pk);
+		r = RV_ERR_LIMIT;
+		goto out;
+	}
+	/* Held until the connection closes (rv_conn_on_closed_wsi). */
+	pk->refs++;
+	c->pk = pk;
+	c->pk_next = pk->conns;
+	if (pk->conns != NULL)
+		pk->conns->pk_prev = c;
+	pk->conns = c;
 	memset(&params, 0, sizeof(params));
 	params.keepalive_s = RV_KEEPALIVE_DEFAULT_S;
 	params.max_streams = srv->opts->max_streams;
@@ -174,6 +327,7 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	c->srv = srv;
 	c->wsi = wsi;
 	c->state = RV_CONN_HANDSHAKE;
+	c->rx_enabled = 1;
 	rv_buf_init(&c->rx, RV_MSG_MAX);
 	rv_buf_init(&c->hs_reply, RV_MSG_MAX);
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
@@ -204,8 +358,10 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 			    (unsigned long long)st.data_in, (unsigned long long)st.data_out);
 	}
 	c->state = RV_CONN_CLOSING; /* no close_soon from session callbacks */
-	rv_session_free(c->sess);
+	lws_sul_cancel(&c->sul_budget);
+	rv_session_free(c->sess); /* closes streams: their key counts drop */
 	c->sess = NULL;
+	rv_conn_pk_unlink(c);
 	rv_handshake_wipe(&c->hs);
 	rv_buf_cleanup(&c->rx);
 	rv_buf_cleanup(&c->hs_reply);
@@ -242,6 +398,8 @@ static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in
 	}
 	r = rv_session_on_message(c->sess, rv_buf_ptr(&c->rx), rv_buf_len(&c->rx));
 	rv_buf_reset(&c->rx);
+	if (r == RV_OK)
+		rv_conn_check_budget(c);
 	if (r == RV_OK && !c->authenticated) {
 		struct rv_session_stats st;
 

@@ -21,6 +21,9 @@ enum rv_server_longopt {
 	OPT_DNS,
 	OPT_MAX_SESSIONS,
 	OPT_MAX_STREAMS,
+	OPT_MAX_SESSIONS_PER_KEY,
+	OPT_MAX_STREAMS_PER_KEY,
+	OPT_MAX_BUFFER_PER_KEY,
 	OPT_WINDOW,
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
@@ -46,6 +49,9 @@ static const struct option rv_server_longopts[] = {
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "max-streams", required_argument, NULL, OPT_MAX_STREAMS },
+	{ "max-sessions-per-key", required_argument, NULL, OPT_MAX_SESSIONS_PER_KEY },
+	{ "max-streams-per-key", required_argument, NULL, OPT_MAX_STREAMS_PER_KEY },
+	{ "max-buffer-per-key", required_argument, NULL, OPT_MAX_BUFFER_PER_KEY },
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
@@ -88,6 +94,10 @@ static void rv_server_usage(FILE *f)
 		"      --dns ADDR[:PORT]      DNS server to ask (repeatable; default resolv.conf)\n"
 		"      --max-sessions N       concurrent clients (default %d)\n"
 		"      --max-streams N        streams per client (default %d)\n"
+		"      --max-sessions-per-key N  sessions one client key may hold (default %d)\n"
+		"      --max-streams-per-key N   streams of all sessions of one key (default %d)\n"
+		"      --max-buffer-per-key BYTES  data held for one key's streams before its\n"
+		"                             WebSockets are not read (default %d)\n"
 		"      --window BYTES         per-stream receive window (default %d)\n"
 		"      --connect-timeout S    target connect timeout (default %d)\n"
 		"      --idle-timeout S       idle stream timeout (default %d)\n"
@@ -101,6 +111,8 @@ static void rv_server_usage(FILE *f)
 		"  genkey                     print a new private key\n"
 		"  pubkey                     read a private key on stdin, print its public key\n",
 		RV_WS_DEFAULT_PATH, RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
+		RV_SERVER_MAX_SESSIONS_PER_KEY, RV_SERVER_MAX_STREAMS_PER_KEY,
+		RV_SERVER_MAX_BUFFER_PER_KEY,
 		RV_STREAM_WINDOW_DEFAULT, RV_CONNECT_TIMEOUT_DEFAULT_S,
 		RV_STREAM_IDLE_TIMEOUT_DEFAULT_S);
 }
@@ -193,6 +205,9 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	o->path = RV_WS_DEFAULT_PATH;
 	o->max_sessions = RV_MAX_SESSIONS_DEFAULT;
 	o->max_streams = RV_MAX_STREAMS_DEFAULT;
+	o->max_sessions_per_key = RV_SERVER_MAX_SESSIONS_PER_KEY;
+	o->max_streams_per_key = RV_SERVER_MAX_STREAMS_PER_KEY;
+	o->max_buffer_per_key = RV_SERVER_MAX_BUFFER_PER_KEY;
 	o->stream_window = RV_STREAM_WINDOW_DEFAULT;
 	o->connect_timeout_s = RV_CONNECT_TIMEOUT_DEFAULT_S;
 	o->idle_timeout_s = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S;
@@ -258,6 +273,18 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 			break;
 		case OPT_MAX_STREAMS:
 			r = rv_server_parse_uint("--max-streams", optarg, 1, 65536, &o->max_streams);
+			break;
+		case OPT_MAX_SESSIONS_PER_KEY:
+			r = rv_server_parse_uint("--max-sessions-per-key", optarg, 1, 100000,
+						 &o->max_sessions_per_key);
+			break;
+		case OPT_MAX_STREAMS_PER_KEY:
+			r = rv_server_parse_uint("--max-streams-per-key", optarg, 1, 1000000,
+						 &o->max_streams_per_key);
+			break;
+		case OPT_MAX_BUFFER_PER_KEY:
+			r = rv_server_parse_uint("--max-buffer-per-key", optarg, 1024 * 1024,
+						 UINT32_MAX, &o->max_buffer_per_key);
 			break;
 		case OPT_WINDOW:
 			r = rv_server_parse_uint("--window", optarg, RV_FRAME_DATA_MAX,

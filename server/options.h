@@ -11,6 +11,13 @@
 #include "rv_config.h"
 #include "rv_dns.h"
 
+/* Per-key defaults: one key (one user's device) cannot take the server. */
+enum rv_server_perkey_defaults {
+	RV_SERVER_MAX_SESSIONS_PER_KEY = 8,
+	RV_SERVER_MAX_STREAMS_PER_KEY = 1024,
+	RV_SERVER_MAX_BUFFER_PER_KEY = 64 * 1024 * 1024,
+};
+
 enum rv_server_parse_result {
 	RV_SERVER_PARSE_ERROR = 0,
 	RV_SERVER_PARSE_RUN = 1,
@@ -31,6 +38,9 @@ struct rv_server_opts {
 	size_t n_dns;
 	uint32_t max_sessions;
 	uint32_t max_streams;
+	uint32_t max_sessions_per_key;
+	uint32_t max_streams_per_key;
+	uint32_t max_buffer_per_key;  /* bytes held in user space for one key */
 	uint32_t stream_window;
 	uint32_t connect_timeout_s;
 	uint32_t idle_timeout_s;

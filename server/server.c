@@ -255,6 +255,7 @@ out:
 		lws_sul_cancel(&srv.sul_drain);
 		lws_context_destroy(srv.ctx);
 	}
+	rv_perkey_clear(&srv.perkeys);
 	rv_authkeys_free(srv.authkeys);
 	rv_keypair_wipe(&srv.key);
 	if (r == RV_OK)

@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 
 #include "options.h"
+#include "perkey.h"
 #include "rv_authkeys.h"
 #include "rv_dial.h"
 #include "rv_dns.h"
@@ -46,6 +47,11 @@ struct rv_conn {
 	char name[RV_AUTHKEY_NAME_MAX + 1];
 	int counted;                   /* holds one of srv->n_sessions */
 	int authenticated;             /* a transport message decrypted */
+	struct rv_perkey *pk;          /* the client key's accounting (1 ref) */
+	struct rv_conn *pk_next, *pk_prev; /* pk->conns */
+	int rx_enabled;                /* what we last told lws_rx_flow_control */
+	int budget_stopped;            /* the key holds more than its buffer budget */
+	lws_sorted_usec_list_t sul_budget;
 };
 
 struct rv_server {
@@ -61,6 +67,10 @@ struct rv_server {
 	struct rv_dialer dialer;
 	struct rv_conn *conns;
 	uint32_t n_sessions;
+	struct rv_perkey_table perkeys;
+	uint32_t streams_active;       /* connecting or open, every session */
+	uint64_t fd_limit;             /* RLIMIT_NOFILE soft limit, read once */
+	uint64_t streams_refused_fds, streams_refused_key;
 	uint64_t sessions_total, handshakes_failed;
 	lws_sorted_usec_list_t sul_drain;
 };

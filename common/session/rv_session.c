@@ -158,6 +158,9 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 	if (c->low_water == 0 || c->low_water > c->high_water)
 		c->low_water = c->high_water < RV_WS_SEND_LOW_WATER ? c->high_water / 4
 								     : RV_WS_SEND_LOW_WATER;
+	if (c->input_stop <= c->high_water)
+		c->input_stop = c->high_water < RV_WS_SEND_HIGH_WATER ? 2 * c->high_water
+								      : RV_WS_INPUT_STOP;
 }
 
 int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,

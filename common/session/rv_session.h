@@ -26,13 +26,16 @@
  *
  * Watermarks: rv_session_send_queue_bytes() counts plaintext queued but not
  * yet written.  Above config.high_water the session stops reading every
- * local fd; below config.low_water it resumes.  The owner need not do
- * anything for this.  Control frames (WINDOW_UPDATE, PING/PONG, CONNECT,
+ * local fd; below config.low_water it resumes.  Above config.input_stop
+ * (only control frames answering the peer's input get there: a peer that
+ * floods CONNECTs or PINGs and never reads) it asks the owner to stop
+ * reading the WebSocket (on_input_flow) until low water.  Control frames (WINDOW_UPDATE, PING/PONG, CONNECT,
  * RESPONSE, GOAWAY) go out ahead of queued DATA; FIN and RESET stay in
  * order with their stream's DATA.
  *
  * Memory bound per session (whatever a slow side does):
- *   outbox   <= high_water + 4 * RV_FRAME_DATA_MAX (one batch of reads
+ *   outbox   <= input_stop + one message's answers; below that:
+ *            <= high_water + 4 * RV_FRAME_DATA_MAX (one batch of reads
  *               past the mark) + a few control frames per stream (CONNECT or
  *               RESPONSE, FIN, RESET, at most two WINDOW_UPDATEs: credit is
  *               only returned for data the peer sent, which needs credit)
@@ -106,6 +109,10 @@ struct rv_session_callbacks {
 	/* Every stream, exactly once, just before it is freed and its fd closed
 	 * (fd still open here unless detached).  Do not use st afterwards. */
 	void (*on_stream_closed)(struct rv_stream *st, void *arg);
+	/* Stop (enable 0) or resume (1) reading the WebSocket: the outbox
+	 * passed config.input_stop (a peer that sends without reading), or fell
+	 * back to low water.  With lws: lws_rx_flow_control(wsi, enable). */
+	void (*on_input_flow)(struct rv_session *s, int enable, void *arg);
 	/* The peer sent GOAWAY (informational; the session handles it). */
 	void (*on_goaway)(struct rv_session *s, uint32_t last_stream,
 			  enum rv_goaway_reason reason, void *arg);
@@ -136,6 +143,7 @@ struct rv_session_config {
 	uint32_t idle_timeout_ms;
 	size_t high_water;  /* [RV_WS_SEND_HIGH_WATER] */
 	size_t low_water;   /* [RV_WS_SEND_LOW_WATER] */
+	size_t input_stop;  /* [RV_WS_INPUT_STOP]; > high_water */
 	size_t headroom;    /* scratch bytes before each message [0]; LWS_PRE */
 	const char *name;   /* log prefix, e.g. peer address [role name] */
 };
@@ -178,6 +186,11 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len);
 void rv_session_message_sent(struct rv_session *s);
 /* Plaintext and sealed bytes not yet written (the watermark quantity). */
 size_t rv_session_send_queue_bytes(const struct rv_session *s);
+/* Everything this session holds in user space for its peer and its local
+ * sockets: the send queue plus data waiting for slow local fds. */
+size_t rv_session_buffered_bytes(const struct rv_session *s);
+/* 1 while the session asks its owner not to read the WebSocket. */
+int rv_session_input_stopped(const struct rv_session *s);
 
 /* Send GOAWAY and stop taking new streams; existing ones drain.  When the
  * last stream is gone on_closed(RV_ERR_CLOSED) fires.  Idempotent. */

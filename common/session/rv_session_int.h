@@ -78,6 +78,8 @@ struct rv_session {
 	struct rv_buf wire;              /* the sealed message handed out */
 	int wire_ready;
 	int paused;                      /* above high water */
+	int input_stopped;               /* above input_stop: owner told */
+	size_t held_local;               /* bytes in every stream's obuf */
 	int want_write_signalled;
 
 	struct rv_buf rxplain;

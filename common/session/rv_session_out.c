@@ -179,6 +179,15 @@ static void rv_session_set_paused(struct rv_session *s, int paused)
 	}
 }
 
+static void rv_session_set_input(struct rv_session *s, int stopped)
+{
+	s->input_stopped = stopped;
+	rv_log_debug("%s: send queue %zu bytes: %s the WebSocket", s->name,
+		     rv_session_send_queue_bytes(s), stopped ? "not reading" : "reading");
+	if (s->cb.on_input_flow != NULL)
+		s->cb.on_input_flow(s, !stopped, s->cb.arg);
+}
+
 void rv_session_check_water(struct rv_session *s)
 {
 	size_t q = rv_session_send_queue_bytes(s);
@@ -187,6 +196,20 @@ void rv_session_check_water(struct rv_session *s)
 		rv_session_set_paused(s, 1);
 	else if (s->paused && q <= s->cfg.low_water)
 		rv_session_set_paused(s, 0);
+	if (!s->input_stopped && q > s->cfg.input_stop && s->state != RV_SESSION_CLOSED)
+		rv_session_set_input(s, 1);
+	else if (s->input_stopped && q <= s->cfg.low_water)
+		rv_session_set_input(s, 0);
+}
+
+size_t rv_session_buffered_bytes(const struct rv_session *s)
+{
+	return s == NULL ? 0 : rv_session_send_queue_bytes(s) + s->held_local;
+}
+
+int rv_session_input_stopped(const struct rv_session *s)
+{
+	return s != NULL && s->input_stopped;
 }
 
 /* Move the whole head chunk of q into dst if it fits (frames stay whole). */

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,13 +61,16 @@ static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg
 
 int rv_stream_attach_fd(struct rv_stream *st, int fd)
 {
-	int fl, rc;
+	int fl, rc, lowat = RV_SOCKET_NOTSENT_LOWAT;
 
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		rv_log_warn("%s: stream %u: fd %d unusable: %m", st->sess->name, st->id, fd);
 		return RV_ERR_IO;
 	}
+	/* Bounds the kernel's unsent backlog for a target or app that stops
+	 * reading; fails harmlessly on non-TCP fds (tests use socketpairs). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	rc = rv_loop_fd_add(st->sess->loop, fd, 0, rv_stream_io_cb, st, &st->w);
 	if (rc < 0)
 		return rc;
@@ -98,6 +103,7 @@ void rv_stream_destroy(struct rv_stream *st)
 		return;
 	rv_stream_release_fd(st, 0);
 	rv_buf_cleanup(&st->early);
+	st->sess->held_local -= rv_buf_len(&st->obuf);
 	rv_buf_cleanup(&st->obuf);
 	free(st);
 }
@@ -260,6 +266,7 @@ static void rv_stream_flush(struct rv_stream *st)
 			return;
 		}
 		(void)rv_buf_consume(&st->obuf, (size_t)n);
+		st->sess->held_local -= (size_t)n;
 		rv_stream_account_written(st, (size_t)n);
 	}
 	rv_stream_maybe_grant(st);
@@ -404,6 +411,7 @@ int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
 		rc = rv_buf_put(&st->obuf, p + n, len - (size_t)n);
 		if (rc < 0)
 			return rc == RV_ERR_NOMEM ? rc : RV_ERR_INTERNAL;
+		s->held_local += len - (size_t)n;
 	}
 	if (st->state == RV_STREAM_OPEN) {
 		rv_stream_maybe_grant(st);
@@ -577,6 +585,7 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 	rc = rv_buf_put(&st->obuf, data, len);
 	if (rc < 0)
 		return rc;
+	st->sess->held_local += len;
 	st->local_pending += len;
 	if (st->state == RV_STREAM_OPEN)
 		rv_stream_update_events(st);

@@ -201,6 +201,14 @@ enum rv_limits {
 	RV_HAPPY_EYEBALLS_DELAY_MS = 250,    /* RFC 8305 connection attempt delay */
 	RV_WS_SEND_HIGH_WATER = 1024 * 1024, /* stop reading sockets above */
 	RV_WS_SEND_LOW_WATER = 256 * 1024,   /* resume below */
+	/* Stop reading the WebSocket while this much is queued for it: only
+	 * control frames (answers to the peer's input) can pass the high mark,
+	 * so a peer that sends without reading is stopped here. */
+	RV_WS_INPUT_STOP = 2 * RV_WS_SEND_HIGH_WATER,
+	/* TCP_NOTSENT_LOWAT on relayed sockets: the kernel keeps at most about
+	 * this much unsent data per socket; the rest waits in the stream's
+	 * buffer, inside its credit window, so it is bounded and counted. */
+	RV_SOCKET_NOTSENT_LOWAT = 128 * 1024,
 };
 
 #endif

@@ -73,6 +73,7 @@ struct h {
 	enum rv_reset_reason last_cli_reset, last_srv_reset;
 	int goaways;
 	uint32_t goaway_last;
+	int input_off, input_on;        /* on_input_flow calls (server) */
 };
 
 /* ---- endpoints ------------------------------------------------------- */
@@ -257,7 +258,20 @@ static void cb_goaway(struct rv_session *s, uint32_t last, enum rv_goaway_reason
 	h->goaway_last = last;
 }
 
+static void cb_input_flow(struct rv_session *s, int enable, void *arg)
+{
+	struct h *h = arg;
+
+	if (s != h->srv)
+		return;
+	if (enable)
+		h->input_on++;
+	else
+		h->input_off++;
+}
+
 static const struct rv_session_callbacks callbacks = {
+	.on_input_flow = cb_input_flow,
 	.on_want_write = cb_want_write,
 	.on_closed = cb_closed,
 	.on_stream_connect = cb_connect,
@@ -1203,10 +1217,64 @@ static void test_api_misuse(void **state)
 	h_free(&h);
 }
 
+/* A client that floods CONNECTs and never reads: the server's answers pile
+ * up only to input_stop, where it asks its owner to stop reading the
+ * WebSocket; draining to low water asks to read again. */
+static void test_input_stop_on_flood(void **state)
+{
+	enum { HIGH = 4096, LOW = 1024, STOP = 8192, N = 4000, PER_MSG = 100 };
+	struct h h;
+	struct rv_session_config sc = { .high_water = HIGH, .low_water = LOW, .input_stop = STOP };
+	struct rv_frame fr[PER_MSG];
+	struct rv_addr dst;
+	uint8_t *m;
+	size_t len, peak = 0;
+	uint32_t id = 1;
+	int i, k, rc;
+
+	(void)state;
+	h_init(&h, NULL, &sc);
+	h.mode = SRV_REJECT;
+	h.reject_status = RV_STATUS_CONNECTION_REFUSED;
+	dst_domain(&dst);
+	for (i = 0; i < N / PER_MSG && h.input_off == 0; i++) {
+		for (k = 0; k < PER_MSG; k++) {
+			memset(&fr[k], 0, sizeof(fr[k]));
+			fr[k].type = RV_FRAME_PROXY_CONNECT;
+			fr[k].stream_id = id++;
+			fr[k].u.connect.addr = dst;
+			fr[k].u.connect.window = RV_STREAM_WINDOW_DEFAULT;
+		}
+		inject(&h, fr, PER_MSG);
+		if (rv_session_send_queue_bytes(h.srv) > peak)
+			peak = rv_session_send_queue_bytes(h.srv);
+	}
+	print_message("flood: %u CONNECTs, queue peak %zu bytes, input stopped %d\n", id - 1, peak,
+		      h.input_off);
+	assert_int_equal(h.input_off, 1);
+	assert_true(rv_session_input_stopped(h.srv));
+	/* One message's answers past the mark at most. */
+	assert_true(peak <= STOP + PER_MSG * 32);
+	assert_int_equal(h.input_on, 0);
+	/* The peer reads again: drained below low water, input resumes. */
+	for (k = 0; k < 1000 && h.input_on == 0; k++) {
+		rc = rv_session_next_message(h.srv, &m, &len);
+		assert_true(rc >= 0);
+		if (rc == 0)
+			break;
+		rv_session_message_sent(h.srv);
+	}
+	assert_int_equal(h.input_on, 1);
+	assert_false(rv_session_input_stopped(h.srv));
+	assert_true(rv_session_send_queue_bytes(h.srv) <= LOW);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_response),
+		cmocka_unit_test(test_input_stop_on_flood),
 		cmocka_unit_test(test_data_both_ways),
 		cmocka_unit_test(test_half_close_client_first),
 		cmocka_unit_test(test_half_close_target_first),
