@@ -148,8 +148,6 @@ static int rv_http_parse_absolute(const uint8_t *t, size_t len, struct rv_http_r
 	for (i = sizeof(http) - 1; i < a_end; i++)
 		if (t[i] == '@')
 			return rv_http_req_fail(req, why, 400, "user info in URI", RV_ERR_MALFORMED);
-	if (a_end < len && t[a_end] == '#')
-		return rv_http_req_fail(req, why, 400, "fragment in request target", RV_ERR_MALFORMED);
 	if (rv_http_parse_authority(t + sizeof(http) - 1, a_end - (sizeof(http) - 1), 0, req,
 				    why) != RV_OK)
 		return RV_ERR_MALFORMED;
@@ -194,6 +192,8 @@ static int rv_http_request_line(struct rv_http_request *req, size_t n, const cha
 		if (t[i] <= 0x20 || t[i] >= 0x7f)
 			return rv_http_req_fail(req, why, 400, "bad byte in request target",
 						RV_ERR_MALFORMED);
+	if (memchr(t, '#', tlen) != NULL)
+		return rv_http_req_fail(req, why, 400, "fragment in request target", RV_ERR_MALFORMED);
 	if (strcmp(req->method, "CONNECT") == 0) {
 		req->target = RV_HTTP_TARGET_CONNECT;
 		return rv_http_parse_authority(t, tlen, 1, req, why);
