@@ -185,7 +185,8 @@ static const char rv_pac_prologue[] =
 
 int rv_pac_build(struct rv_buf *out, const struct rv_pac_config *cfg, const char **why)
 {
-	char ep[RV_PAC_HOST_MAX + 16], line[2 * RV_PAC_PATTERN_MAX + 128];
+	/* line: a bypass condition, or the final return with ep three times. */
+	char ep[RV_PAC_HOST_MAX + 16], line[3 * (RV_PAC_HOST_MAX + 16) + 2 * RV_PAC_PATTERN_MAX + 128];
 	size_t start = rv_buf_len(out), i;
 	int n, ret;
 

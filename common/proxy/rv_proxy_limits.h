@@ -63,7 +63,7 @@ enum rv_pac_limits {
 	RV_PAC_BYPASS_MAX = 64,          /* bypass patterns */
 	RV_PAC_PATTERN_MAX = 253,        /* one pattern (a DNS name at most) */
 	RV_PAC_HOST_MAX = 253,           /* the listen host as given */
-	RV_PAC_MAX = 32 * 1024,          /* the whole PAC text */
+	RV_PAC_MAX = 64 * 1024,          /* the whole PAC text (max patterns fit) */
 };
 
 #endif
