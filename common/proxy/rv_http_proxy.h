@@ -18,7 +18,10 @@
  *
  * Syntax is strict (RFC 9112): CRLF line ends only (a bare CR or LF is an
  * error), no obsolete line folding, no space before a header colon, no
- * control bytes in values, one SP between request-line parts.  Framing is
+ * control bytes in values, one SP between request-line parts, no empty
+ * line before the request line (RFC 9112 2.2 lets a server skip one; no
+ * current client sends it, and refusing keeps "where does the next request
+ * start" simple).  Framing is
  * strict so that we and the origin can never disagree about where a request
  * ends (request smuggling): Content-Length all-digits, duplicates must be
  * equal; Transfer-Encoding only "chunked" and only in HTTP/1.1; both at once

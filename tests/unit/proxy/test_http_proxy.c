@@ -269,6 +269,7 @@ static void test_request_errors(void **state)
 	req_expect_err("GET http://h/ HTTP/1.1 \r\n\r\n", RV_ERR_MALFORMED, 400, "request line");
 	req_expect_err("GET  http://h/ HTTP/1.1\r\n\r\n", RV_ERR_MALFORMED, 400, "request line");
 	req_expect_err("GET http://h/\x7f HTTP/1.1\r\n\r\n", RV_ERR_MALFORMED, 400, "target");
+	req_expect_err("GET  HTTP/1.1\r\n\r\n", RV_ERR_MALFORMED, 400, "empty request target");
 	req_expect_err("GET\r\n\r\n", RV_ERR_MALFORMED, 400, "request line");
 	req_expect_err("GET x\r\n\r\n", RV_ERR_MALFORMED, 400, "request line");
 	req_expect_err("G(T http://h/ HTTP/1.1\r\n\r\n", RV_ERR_MALFORMED, 400, "method");
