@@ -1161,6 +1161,62 @@ static void test_status_builders(void **state)
 	rv_buf_cleanup(&out);
 }
 
+/* The caller's loop on one keep-alive client connection: head, body,
+ * next head; and on the origin side: interim head, head, chunked body,
+ * next response.  Bodies are relayed, never parsed as heads. */
+static void test_keep_alive_sequence(void **state)
+{
+	static const char client[] =
+		"POST http://a.example/p HTTP/1.1\r\nContent-Length: 30\r\n\r\n"
+		"GET http://evil/ HTTP/1.1\r\n\r\n!"  /* 30 body bytes that look like a head */
+		"PUT http://b.example/q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3\r\nabc\r\n0\r\n\r\n"
+		"GET http://c.example/ HTTP/1.1\r\nConnection: close\r\n\r\n";
+	static const char origin[] =
+		"HTTP/1.1 100 Continue\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"5\r\nHTTP/\r\n0\r\n\r\n"
+		"HTTP/1.1 204 No Content\r\n\r\n";
+	static const char *const hosts[] = { "a.example", "b.example", "c.example" };
+	struct rv_http_response resp;
+	struct rv_http_body body;
+	struct rv_buf b;
+	size_t pass, i;
+
+	(void)state;
+	buf_load(&b, client, strlen(client));
+	rv_http_request_init(&g_req);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(rv_http_parse_request(&b, &g_req, NULL), RV_OK);
+		assert_string_equal(g_req.dst.domain, hosts[i]);
+		rv_http_body_init(&body, g_req.framing, g_req.content_length);
+		assert_int_equal(rv_http_body_scan(&body, &b, &pass, NULL), RV_OK);
+		assert_int_equal(pass, i == 0 ? 30 : i == 1 ? 13 : 0);
+		assert_int_equal(rv_buf_consume(&b, pass), RV_OK);
+		assert_int_equal(g_req.keep_alive, i < 2);
+	}
+	assert_int_equal(rv_buf_len(&b), 0);
+	rv_buf_cleanup(&b);
+
+	buf_load(&b, origin, strlen(origin));
+	rv_http_response_init(&resp);
+	assert_int_equal(rv_http_parse_response(&b, &resp, 0, NULL), RV_OK);
+	assert_int_equal(resp.interim, 1);
+	assert_int_equal(rv_buf_consume(&b, resp.head_len), RV_OK);
+	assert_int_equal(rv_http_parse_response(&b, &resp, 0, NULL), RV_OK);
+	assert_int_equal(resp.framing, RV_HTTP_BODY_CHUNKED);
+	assert_int_equal(rv_buf_consume(&b, resp.head_len), RV_OK);
+	rv_http_body_init(&body, resp.framing, resp.content_length);
+	assert_int_equal(rv_http_body_scan(&body, &b, &pass, NULL), RV_OK);
+	assert_int_equal(pass, 15);
+	assert_int_equal(rv_buf_consume(&b, pass), RV_OK);
+	assert_int_equal(rv_http_parse_response(&b, &resp, 0, NULL), RV_OK);
+	assert_int_equal(resp.status, 204);
+	assert_int_equal(resp.framing, RV_HTTP_BODY_NONE);
+	assert_int_equal(resp.head_len, rv_buf_len(&b));
+	rv_buf_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1181,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(test_body_errors),
 		cmocka_unit_test(test_body_other),
 		cmocka_unit_test(test_status_builders),
+		cmocka_unit_test(test_keep_alive_sequence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
