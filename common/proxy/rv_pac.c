@@ -216,8 +216,11 @@ int rv_pac_build(struct rv_buf *out, const struct rv_pac_config *cfg, const char
 		if ((ret = rv_buf_put(out, line, (size_t)n)) != RV_OK)
 			goto out;
 	}
-	n = snprintf(line, sizeof(line), "  return \"SOCKS5 %s; SOCKS %s; PROXY %s\";\n}\n", ep, ep,
-		     ep);
+	if (cfg->omit_socks4)
+		n = snprintf(line, sizeof(line), "  return \"SOCKS5 %s; PROXY %s\";\n}\n", ep, ep);
+	else
+		n = snprintf(line, sizeof(line), "  return \"SOCKS5 %s; SOCKS %s; PROXY %s\";\n}\n",
+			     ep, ep, ep);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		ret = RV_ERR_INTERNAL;
 		goto out;

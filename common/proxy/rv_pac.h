@@ -7,6 +7,11 @@
  * would resolve and connect outside the tunnel (a DNS and traffic leak).
  * Only the caller's bypass patterns return "DIRECT".
  *
+ * "SOCKS H:P" means SOCKS4 to browsers, and Chrome resolves names itself
+ * for SOCKS4 (no 4a).  The entry is only tried when SOCKS5 at the same
+ * address failed, but a caller who wants no client-side resolution at all
+ * sets omit_socks4.
+ *
  * Nothing a caller passes reaches the JavaScript unvalidated: the host must
  * be an IP literal or [A-Za-z0-9.-], patterns one of the forms below, so no
  * quote, backslash or newline can ever be emitted.  Bypass matching is done
@@ -37,6 +42,7 @@ struct rv_pac_config {
 	uint16_t port;               /* 1..65535 */
 	const char *const *bypass;   /* n_bypass NUL-terminated patterns */
 	size_t n_bypass;             /* 0..RV_PAC_BYPASS_MAX */
+	int omit_socks4;             /* 1: "SOCKS5 H:P; PROXY H:P" only */
 };
 
 /* Append the PAC text.  RV_ERR_INVALID_ARG with *why for a bad host, port

@@ -22,7 +22,7 @@ static char g_text[RV_PAC_MAX + 1];
 static int build(const char *host, uint16_t port, const char *const *bypass, size_t n,
 		 const char **why)
 {
-	struct rv_pac_config cfg = { host, port, bypass, n };
+	struct rv_pac_config cfg = { host, port, bypass, n, 0 };
 	struct rv_buf out;
 	int ret;
 
@@ -86,6 +86,23 @@ static void test_no_direct(void **state)
 	assert_non_null(strstr(g_text, "\"SOCKS5 [::1]:8080; SOCKS [::1]:8080; PROXY [::1]:8080\""));
 	assert_int_equal(build("Proxy.LAN", 65535, NULL, 0, NULL), RV_OK);
 	assert_non_null(strstr(g_text, "\"SOCKS5 proxy.lan:65535;"));
+}
+
+static void test_omit_socks4(void **state)
+{
+	struct rv_pac_config cfg = { "::1", 1080, NULL, 0, 1 };
+	struct rv_buf out;
+	const char *text;
+
+	(void)state;
+	rv_buf_init(&out, RV_PAC_MAX);
+	assert_int_equal(rv_pac_build(&out, &cfg, NULL), RV_OK);
+	assert_int_equal(rv_buf_put_u8(&out, 0), RV_OK);
+	text = (const char *)rv_buf_ptr(&out);
+	assert_non_null(strstr(text, "return \"SOCKS5 [::1]:1080; PROXY [::1]:1080\";\n}\n"));
+	assert_null(strstr(text, "SOCKS "));
+	assert_null(strstr(text, "DIRECT\""));
+	rv_buf_cleanup(&out);
 }
 
 static void test_hostile_host(void **state)
@@ -190,7 +207,7 @@ static void test_sizes(void **state)
 {
 	char host[RV_PAC_HOST_MAX + 1], pat[RV_PAC_PATTERN_MAX + 1];
 	const char *many[RV_PAC_BYPASS_MAX];
-	struct rv_pac_config cfg = { "127.0.0.1", 1080, NULL, 0 };
+	struct rv_pac_config cfg = { "127.0.0.1", 1080, NULL, 0, 0 };
 	struct rv_buf out;
 	size_t i;
 
@@ -218,7 +235,7 @@ static int has(const struct rv_buf *b, const char *s)
 
 static void test_response(void **state)
 {
-	struct rv_pac_config cfg = { "127.0.0.1", 1080, NULL, 0 };
+	struct rv_pac_config cfg = { "127.0.0.1", 1080, NULL, 0, 0 };
 	struct rv_http_response resp;
 	struct rv_buf out;
 	size_t body;
@@ -268,6 +285,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_direct),
+		cmocka_unit_test(test_omit_socks4),
 		cmocka_unit_test(test_hostile_host),
 		cmocka_unit_test(test_bypass),
 		cmocka_unit_test(test_bad_bypass),
