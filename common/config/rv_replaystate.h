@@ -28,7 +28,7 @@ enum rv_replaystate_limits {
 	/* key, space, hex; the longest line (a comment) may be this long too */
 	RV_REPLAYSTATE_LINE_MAX = RV_KEY_B64_LEN + 1 + RV_REPLAYSTATE_HEX_LEN,
 	/* A floor is the accepted timestamp plus this much (coalesces writes). */
-	RV_REPLAY_RESERVE_S = 10,
+	RV_REPLAY_RESERVE_S = 3,
 	/* At most one state write per key per this interval (bounds fsyncs). */
 	RV_REPLAY_WRITE_MIN_MS = 1000,
 };
