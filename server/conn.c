@@ -191,7 +191,7 @@ static void rv_conn_log_summary(struct rv_conn *c)
 /* Reset what is left (RESET(SHUTDOWN) queued per stream), flush, close. */
 static void rv_conn_end_now(struct rv_conn *c, const char *why)
 {
-	if (c->end_reason == NULL)
+	if (c->state != RV_CONN_CLOSING)
 		c->end_reason = why;
 	if (c->sess != NULL)
 		rv_session_reset_streams(c->sess, RV_RESET_SHUTDOWN);
@@ -423,8 +423,10 @@ void rv_server_conns_goaway(struct rv_server *srv)
 	struct rv_conn *c;
 
 	for (c = srv->conns; c != NULL; c = c->next) {
-		if (c->state == RV_CONN_OPEN && c->sess != NULL)
+		if (c->state == RV_CONN_OPEN && c->sess != NULL) {
+			c->end_reason = "server shutdown, streams drained";
 			rv_session_goaway(c->sess, RV_GOAWAY_SHUTDOWN);
+		}
 		else if (c->state == RV_CONN_HANDSHAKE)
 			rv_conn_close_soon(c);
 	}

@@ -201,7 +201,8 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 		rv_err_set(err, errlen,
 			     "key file %s is %s by group/others (mode %04o); run chmod 600 %s",
 			     path,
-			     (st.st_mode & (S_IRGRP | S_IROTH)) ? "readable" : "accessible",
+			     (st.st_mode & (S_IRGRP | S_IROTH)) ? "readable" :
+			     (st.st_mode & (S_IWGRP | S_IWOTH)) ? "writable" : "accessible",
 			     (unsigned)(st.st_mode & 07777), path);
 		r = RV_ERR_PERMISSION;
 		goto out;
