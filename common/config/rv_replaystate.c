@@ -86,7 +86,7 @@ int rv_replaystate_read(const char *path, size_t max_entries, struct rv_replay_e
 	struct rv_replay_entry *ents = NULL, e;
 	struct rv_buf b;
 	unsigned long lineno = 0;
-	size_t cnt = 0;
+	size_t cnt = 0, cap;
 	uint8_t chunk[4096];
 	ssize_t got;
 	int fd = -1, ret, is_entry;
@@ -133,7 +133,11 @@ int rv_replaystate_read(const char *path, size_t max_entries, struct rv_replay_e
 			goto out;
 		}
 	}
-	ents = calloc(max_entries ? max_entries : 1, sizeof(*ents));
+	/* Every entry line is exactly RV_REPLAYSTATE_LINE_MAX + 1 bytes. */
+	cap = rv_buf_len(&b) / (RV_REPLAYSTATE_LINE_MAX + 1);
+	if (cap > max_entries)
+		cap = max_entries;
+	ents = calloc(cap ? cap : 1, sizeof(*ents));
 	if (ents == NULL) {
 		rv_err_set(err, errlen, "%s: out of memory", path);
 		ret = RV_ERR_NOMEM;
@@ -160,6 +164,10 @@ int rv_replaystate_read(const char *path, size_t max_entries, struct rv_replay_e
 			rv_err_set(err, errlen, "%s:%lu: more entries than authorized keys (%zu)",
 				   path, lineno, max_entries);
 			ret = RV_ERR_LIMIT;
+			goto out;
+		}
+		if (cnt == cap) {
+			ret = RV_ERR_INTERNAL; /* cannot happen: see cap */
 			goto out;
 		}
 		ents[cnt++] = e;
