@@ -45,7 +45,6 @@ static void rv_server_on_drain_timeout(lws_sorted_usec_list_t *sul)
 
 	rv_log_info("drain time over with %u client(s) left; resetting their streams",
 		    srv->n_sessions);
-	srv->drain_over = 1;
 	rv_server_conns_shutdown(srv);
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_flush_timeout,
 			 (lws_usec_t)RV_SERVER_FLUSH_S * LWS_US_PER_SEC);

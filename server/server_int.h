@@ -69,7 +69,6 @@ struct rv_server {
 	uint32_t n_sessions;
 	uint64_t sessions_total, handshakes_failed;
 	lws_sorted_usec_list_t sul_drain;
-	int drain_over;                /* streams reset, waiting for closes */
 };
 
 extern const struct lws_protocols rv_server_http_protocol;
