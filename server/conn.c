@@ -133,6 +133,10 @@ static void rv_conn_on_closed(struct rv_session *s, int err, void *arg)
 
 	(void)s;
 	rv_log_info("client %s (%s): session ended: %s", c->name, c->peer, rv_err_str(err));
+	if (c->end_reason == NULL)
+		c->end_reason = err == RV_ERR_CLOSED ? "GOAWAY drained" :
+				err == RV_ERR_TIMEOUT ? "keepalive timeout" :
+				err == RV_ERR_MALFORMED ? "protocol error" : "session error";
 	rv_conn_close_soon(c);
 }
 
@@ -249,11 +253,20 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	}
 	rv_key_to_base64(c->hs.peer_static, pub);
 	r = rv_authkeys_accept(srv->authkeys, c->hs.peer_static, c->hs.tai64n, &name);
-	if (r != RV_OK) {
-		rv_log_warn("%s: client key %s refused: %s", c->peer, pub,
-			    r == RV_ERR_REPLAY ? "replayed or old timestamp" : "not authorized");
+	if (r == RV_ERR_REPLAY) {
+		rv_log_warn("%s: replayed handshake refused: client key %s sent a timestamp not "
+			    "newer than the last one accepted (or the persisted floor)", c->peer,
+			    pub);
 		goto out;
 	}
+	if (r != RV_OK) {
+		rv_log_warn("%s: client key %s refused: %s", c->peer, pub,
+			    r == RV_ERR_DENIED ? "not authorized" :
+			    r == RV_ERR_LIMIT ? "handshakes too fast for the replay state" :
+			    rv_err_str(r));
+		goto out;
+	}
+	memcpy(c->pub, c->hs.peer_static, RV_KEY_LEN);
 	snprintf(c->name, sizeof(c->name), "%s", name != NULL && name[0] ? name : pub);
 	pk = rv_perkey_get(&srv->perkeys, c->hs.peer_static);
 	if (pk == NULL) {
@@ -301,6 +314,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	/* The handshake timeout stays armed until the first transport message
 	 * authenticates: a peer that stops after message 1 is not kept. */
 	srv->sessions_total++;
+	c->t_open = lws_now_usecs();
 	rv_log_info("client %s (%s) connected", c->name, c->peer);
 	lws_callback_on_writable(c->wsi);
 out:
@@ -308,6 +322,87 @@ out:
 	if (r != RV_OK)
 		srv->handshakes_failed++;
 	return r;
+}
+
+/* ---- session end: revocation, shutdown, summary --------------------- */
+
+static void rv_conn_log_summary(struct rv_conn *c)
+{
+	struct rv_session_stats st;
+	lws_usec_t dt = c->t_open ? lws_now_usecs() - c->t_open : 0;
+
+	rv_session_get_stats(c->sess, &st);
+	rv_log_info("client %s (%s) disconnected after %llu.%01llu s: %llu streams, "
+		    "%llu bytes up, %llu bytes down; end: %s", c->name, c->peer,
+		    (unsigned long long)(dt / LWS_US_PER_SEC),
+		    (unsigned long long)(dt % LWS_US_PER_SEC / 100000),
+		    (unsigned long long)st.streams_opened, (unsigned long long)st.data_in,
+		    (unsigned long long)st.data_out,
+		    c->end_reason != NULL ? c->end_reason : "connection closed");
+}
+
+/* Reset what is left (RESET(SHUTDOWN) queued per stream), flush, close. */
+static void rv_conn_end_now(struct rv_conn *c, const char *why)
+{
+	if (c->state != RV_CONN_CLOSING)
+		c->end_reason = why;
+	if (c->sess != NULL)
+		rv_session_reset_streams(c->sess, RV_RESET_SHUTDOWN);
+	rv_conn_close_soon(c);
+}
+
+static void rv_conn_on_grace_over(lws_sorted_usec_list_t *sul)
+{
+	struct rv_conn *c = lws_container_of(sul, struct rv_conn, sul_end);
+
+	if (c->srv == NULL || c->state == RV_CONN_CLOSING)
+		return;
+	rv_log_info("client %s (%s): revocation grace over, resetting %u stream(s)", c->name,
+		    c->peer, c->sess != NULL ? rv_session_stream_count(c->sess) : 0);
+	rv_conn_end_now(c, "key revoked");
+}
+
+static void rv_conn_revoke(struct rv_conn *c)
+{
+	char pub[RV_KEY_B64_SIZE];
+
+	rv_key_to_base64(c->pub, pub);
+	rv_log_warn("client %s (%s): key %.8s... no longer authorized: GOAWAY(REVOKED), "
+		    "closing within %d s", c->name, c->peer, pub, RV_SERVER_REVOKE_GRACE_S);
+	c->revoked = 1;
+	c->end_reason = "key revoked";
+	/* GOAWAY: PROXY_CONNECTs from now on are refused at once. */
+	(void)rv_session_goaway(c->sess, RV_GOAWAY_REVOKED);
+	if (c->state != RV_CONN_CLOSING)
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_end, rv_conn_on_grace_over,
+				 (lws_usec_t)RV_SERVER_REVOKE_GRACE_S * LWS_US_PER_SEC);
+}
+
+unsigned rv_server_conns_revoke(struct rv_server *srv)
+{
+	struct rv_conn *c, *next;
+	unsigned n = 0;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != RV_CONN_OPEN || c->sess == NULL || c->revoked)
+			continue;
+		if (rv_authkeys_lookup(srv->authkeys, c->pub, NULL) == RV_OK)
+			continue;
+		rv_conn_revoke(c);
+		n++;
+	}
+	return n;
+}
+
+void rv_server_conns_shutdown(struct rv_server *srv)
+{
+	struct rv_conn *c, *next;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		rv_conn_end_now(c, "server shutdown");
+	}
 }
 
 /* ---- WebSocket protocol -------------------------------------------- */
@@ -348,15 +443,9 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 
 	if (srv == NULL)
 		return; /* never established */
-	if (c->sess != NULL) {
-		struct rv_session_stats st;
-
-		rv_session_get_stats(c->sess, &st);
-		rv_log_info("client %s (%s) disconnected: %llu streams, %llu bytes up, "
-			    "%llu bytes down", c->name, c->peer,
-			    (unsigned long long)st.streams_opened,
-			    (unsigned long long)st.data_in, (unsigned long long)st.data_out);
-	}
+	lws_sul_cancel(&c->sul_end);
+	if (c->sess != NULL)
+		rv_conn_log_summary(c);
 	c->state = RV_CONN_CLOSING; /* no close_soon from session callbacks */
 	lws_sul_cancel(&c->sul_budget);
 	rv_session_free(c->sess); /* closes streams: their key counts drop */
@@ -412,6 +501,20 @@ static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in
 	return 0; /* a dead session has called on_closed */
 }
 
+/* Everything queued is written: end the WebSocket with a close frame (the
+ * lws way: set the reason, return -1 from WRITEABLE). */
+static int rv_conn_close_ws(struct rv_conn *c, struct lws *wsi)
+{
+	static const char revoked[] = "key revoked";
+
+	if (c->revoked)
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)revoked, sizeof(revoked) - 1);
+	else
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+	return -1;
+}
+
 static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 {
 	uint8_t *msg;
@@ -437,7 +540,7 @@ static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return c->state == RV_CONN_CLOSING ? -1 : 0;
+		return c->state == RV_CONN_CLOSING ? rv_conn_close_ws(c, wsi) : 0;
 	if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
 		return -1;
 	rv_session_message_sent(c->sess);
@@ -478,8 +581,10 @@ void rv_server_conns_goaway(struct rv_server *srv)
 	struct rv_conn *c;
 
 	for (c = srv->conns; c != NULL; c = c->next) {
-		if (c->state == RV_CONN_OPEN && c->sess != NULL)
+		if (c->state == RV_CONN_OPEN && c->sess != NULL) {
+			c->end_reason = "server shutdown, streams drained";
 			rv_session_goaway(c->sess, RV_GOAWAY_SHUTDOWN);
+		}
 		else if (c->state == RV_CONN_HANDSHAKE)
 			rv_conn_close_soon(c);
 	}

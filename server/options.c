@@ -28,6 +28,7 @@ enum rv_server_longopt {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_DRAIN_TIMEOUT,
+	OPT_STATE_DIR,
 	OPT_POOL,
 	OPT_POOL_MAX,
 	OPT_POOL_IDLE,
@@ -56,6 +57,7 @@ static const struct option rv_server_longopts[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "pool", required_argument, NULL, OPT_POOL },
 	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
 	{ "pool-idle", required_argument, NULL, OPT_POOL_IDLE },
@@ -102,6 +104,9 @@ static void rv_server_usage(FILE *f)
 		"      --connect-timeout S    target connect timeout (default %d)\n"
 		"      --idle-timeout S       idle stream timeout (default %d)\n"
 		"      --drain-timeout S      on SIGTERM, how long streams may finish (default 10)\n"
+		"      --state-dir DIR        keep replay-protection state in DIR/replay-state so\n"
+		"                             a restart cannot reopen it (default: none, memory\n"
+		"                             only; the packaged service uses /var/lib/rvpn)\n"
 		"      --pool K               warm spare connections per busy destination\n"
 		"                             (default 2, 0 disables pooling)\n"
 		"      --pool-max N           spare connections in all (default 64)\n"
@@ -301,6 +306,14 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 		case OPT_DRAIN_TIMEOUT:
 			r = rv_server_parse_uint("--drain-timeout", optarg, 0, 3600,
 						 &o->drain_timeout_s);
+			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] == '\0' || strlen(optarg) > RV_SERVER_STATE_DIR_MAX) {
+				fprintf(stderr, "rvpn-server: --state-dir: '%s' must be a directory "
+					"name of 1 to %d bytes\n", optarg, RV_SERVER_STATE_DIR_MAX);
+				r = RV_ERR_CONFIG;
+			}
+			o->state_dir = optarg;
 			break;
 		case OPT_POOL:
 			r = rv_server_parse_uint("--pool", optarg, 0, 64, &o->pool_per_dest);

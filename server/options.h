@@ -17,6 +17,7 @@ enum rv_server_perkey_defaults {
 	RV_SERVER_MAX_STREAMS_PER_KEY = 1024,
 	RV_SERVER_MAX_BUFFER_PER_KEY = 64 * 1024 * 1024,
 };
+enum { RV_SERVER_STATE_DIR_MAX = 1024 };
 
 enum rv_server_parse_result {
 	RV_SERVER_PARSE_ERROR = 0,
@@ -45,6 +46,7 @@ struct rv_server_opts {
 	uint32_t connect_timeout_s;
 	uint32_t idle_timeout_s;
 	uint32_t drain_timeout_s;    /* SIGTERM: how long streams may drain */
+	const char *state_dir;       /* replay state; NULL = memory only */
 	uint32_t pool_per_dest;      /* K spares per destination (0 = no pool) */
 	uint32_t pool_max;           /* global cap on spares */
 	uint32_t pool_idle_s;

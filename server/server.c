@@ -28,25 +28,54 @@ static void rv_server_on_signal(int sig)
 		lws_cancel_service(rv_server_sig_ctx);
 }
 
+static void rv_server_on_flush_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct rv_server *srv = lws_container_of(sul, struct rv_server, sul_drain);
+
+	rv_log_info("%u client(s) did not close in time; exiting", srv->n_sessions);
+	srv->state = RV_SERVER_STOPPING;
+}
+
+/* Drain limit: every stream still open gets RESET(SHUTDOWN), each session
+ * flushes and closes with WebSocket close 1000; exit when all are closed
+ * or RV_SERVER_FLUSH_S later. */
 static void rv_server_on_drain_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct rv_server *srv = lws_container_of(sul, struct rv_server, sul_drain);
 
-	rv_log_info("drain time over with %u client(s) left; exiting", srv->n_sessions);
-	srv->state = RV_SERVER_STOPPING;
+	rv_log_info("drain time over with %u client(s) left; resetting their streams",
+		    srv->n_sessions);
+	rv_server_conns_shutdown(srv);
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_flush_timeout,
+			 (lws_usec_t)RV_SERVER_FLUSH_S * LWS_US_PER_SEC);
+	rv_server_conns_check_drained(srv);
+}
+
+/* SIGHUP: re-read authorized_keys, end the sessions of removed keys. */
+static void rv_server_reload_keys(struct rv_server *srv)
+{
+	struct rv_authkeys_change chg;
+	char err[512];
+	unsigned n;
+
+	if (rv_authkeys_reload(srv->authkeys, &chg, err, sizeof(err)) != RV_OK) {
+		rv_log_error("reload failed, keeping the old keys: %s", err);
+		return;
+	}
+	rv_log_info("reloaded %s: %zu key(s), %zu added, %zu removed%s%s%s",
+		    rv_authkeys_path(srv->authkeys), rv_authkeys_count(srv->authkeys),
+		    chg.added, chg.removed, chg.text[0] ? ": " : "", chg.text,
+		    chg.skipped ? "; some lines skipped (see warnings above)" : "");
+	n = rv_server_conns_revoke(srv);
+	if (n > 0)
+		rv_log_info("ending %u session(s) of removed key(s)", n);
 }
 
 static void rv_server_handle_signals(struct rv_server *srv)
 {
-	char err[256];
-
 	if (rv_server_sig_hup) {
 		rv_server_sig_hup = 0;
-		if (rv_authkeys_reload(srv->authkeys, err, sizeof(err)) == RV_OK)
-			rv_log_info("reloaded %s: %zu key(s)", rv_authkeys_path(srv->authkeys),
-				    rv_authkeys_count(srv->authkeys));
-		else
-			rv_log_error("reload failed, keeping the old keys: %s", err);
+		rv_server_reload_keys(srv);
 	}
 	if (rv_server_sig_term && srv->state == RV_SERVER_RUNNING) {
 		rv_server_sig_term = 0;
@@ -108,6 +137,24 @@ static void rv_server_free_sessions(struct rv_server *srv)
 	}
 }
 
+/* --state-dir: replay floors survive restarts (see PROTOCOL.md). */
+static int rv_server_setup_replay_state(struct rv_server *srv)
+{
+	char path[RV_SERVER_STATE_DIR_MAX + 32], err[512];
+	int r;
+
+	if (srv->opts->state_dir == NULL) {
+		rv_log_warn("no --state-dir: replay protection is in memory only and does not "
+			    "survive a restart");
+		return RV_OK;
+	}
+	snprintf(path, sizeof(path), "%s/replay-state", srv->opts->state_dir);
+	r = rv_authkeys_set_state_file(srv->authkeys, path, err, sizeof(err));
+	if (r != RV_OK)
+		rv_log_error("%s", err);
+	return r;
+}
+
 static int rv_server_setup_shared(struct rv_server *srv)
 {
 	struct rv_server_opts *o = srv->opts;
@@ -126,6 +173,9 @@ static int rv_server_setup_shared(struct rv_server *srv)
 		rv_log_error("%s", err);
 		return r;
 	}
+	r = rv_server_setup_replay_state(srv);
+	if (r != RV_OK)
+		return r;
 	memset(&dcfg, 0, sizeof(dcfg));
 	for (i = 0; i < o->n_dns; i++)
 		dcfg.servers[i] = o->dns_servers[i];

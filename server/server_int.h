@@ -52,6 +52,12 @@ struct rv_conn {
 	int rx_enabled;                /* what we last told lws_rx_flow_control */
 	int budget_stopped;            /* the key holds more than its buffer budget */
 	lws_sorted_usec_list_t sul_budget;
+	/* Session end (conn.c: revocation, shutdown, summary). */
+	uint8_t pub[RV_KEY_LEN];       /* the key it authenticated with */
+	lws_usec_t t_open;             /* session start (lws_now_usecs) */
+	const char *end_reason;        /* static text for the summary line */
+	int revoked;                   /* GOAWAY(REVOKED) sent */
+	lws_sorted_usec_list_t sul_end; /* revocation grace */
 };
 
 struct rv_server {
@@ -90,5 +96,16 @@ static inline struct rv_server *rv_server_from_wsi(struct lws *wsi)
 void rv_server_conns_goaway(struct rv_server *srv);
 /* While draining: once the last connection is gone, stop the service loop. */
 void rv_server_conns_check_drained(struct rv_server *srv);
+/* After an authorized_keys reload: sessions whose key is gone get
+ * GOAWAY(REVOKED), no new streams, and are closed (streams reset) after
+ * RV_SERVER_REVOKE_GRACE_S.  Returns how many were revoked now. */
+unsigned rv_server_conns_revoke(struct rv_server *srv);
+/* Drain limit: reset every stream (SHUTDOWN), flush, close with 1000. */
+void rv_server_conns_shutdown(struct rv_server *srv);
+
+enum rv_server_end_limits {
+	RV_SERVER_REVOKE_GRACE_S = 2,  /* revoked session: GOAWAY to close */
+	RV_SERVER_FLUSH_S = 3,         /* after the drain limit: close frames */
+};
 
 #endif

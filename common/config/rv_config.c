@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "rv_err.h"
+#include "rv_keys.h"
 
 struct parse_ctx {
 	struct rv_config *cfg;
@@ -204,6 +205,10 @@ int rv_config_load(const char *path, const struct option *longopts, struct rv_co
 		      (e == EACCES || e == EPERM) ? RV_ERR_PERMISSION : RV_ERR_IO;
 		goto out;
 	}
+	/* The config names the key files and rules: refuse one others may edit. */
+	ret = rv_file_check_modes(fileno(c.f), path, "config file", err, errlen);
+	if (ret != RV_OK)
+		goto out;
 	r = ini_parse_stream(reader, &c, handler, &c);
 	if (c.err == RV_OK && ferror(c.f))
 		ctx_fail(&c, RV_ERR_IO, "read error");

@@ -42,7 +42,9 @@ struct rv_config {
 };
 
 /* longopts: the program's getopt_long table (terminated by a zero entry).
- * Errors: RV_ERR_NOT_FOUND / RV_ERR_PERMISSION / RV_ERR_IO (open),
+ * Errors: RV_ERR_NOT_FOUND / RV_ERR_PERMISSION / RV_ERR_IO (open; PERMISSION
+ * also when the file or its directory is group/other-writable, see
+ * rv_file_check_modes), RV_ERR_INVALID_ARG (not a regular file),
  * RV_ERR_CONFIG (content; err = "FILE:LINE: ..."), RV_ERR_NOMEM, RV_ERR_LIMIT. */
 int rv_config_load(const char *path, const struct option *longopts, struct rv_config **out,
 		   char *err, size_t errlen);

@@ -104,6 +104,62 @@ out:
 	return r;
 }
 
+/* The directory part of path ("." if none), into out. */
+static void rv_path_dir(const char *path, char *out, size_t outlen)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (slash == NULL) {
+		snprintf(out, outlen, ".");
+		return;
+	}
+	n = (size_t)(slash - path);
+	if (n == 0)
+		n = 1; /* "/file": the root */
+	snprintf(out, outlen, "%.*s", (int)n, path);
+}
+
+int rv_file_check_modes(int fd, const char *path, const char *what, char *err, size_t errlen)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (fd < 0 || path == NULL || what == NULL)
+		return RV_ERR_INVALID_ARG;
+	if (fstat(fd, &st) != 0) {
+		rv_err_set(err, errlen, "cannot stat %s %s: %s", what, path, strerror(errno));
+		return RV_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rv_err_set(err, errlen, "%s %s is not a regular file", what, path);
+		return RV_ERR_INVALID_ARG;
+	}
+	/* Whoever can write the file decides who may connect / what runs. */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		rv_err_set(err, errlen,
+			   "%s %s is writable by group/others (mode %04o); run chmod go-w %s",
+			   what, path, (unsigned)(st.st_mode & 07777), path);
+		return RV_ERR_PERMISSION;
+	}
+	/* Whoever can write the directory can replace the file (unless the
+	 * sticky bit stops them, as in /tmp). */
+	rv_path_dir(path, dir, sizeof(dir));
+	if (stat(dir, &st) != 0) {
+		rv_err_set(err, errlen, "cannot stat directory %s of %s %s: %s", dir, what, path,
+			   strerror(errno));
+		return RV_ERR_IO;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+		rv_err_set(err, errlen,
+			   "directory %s of %s %s is writable by group/others (mode %04o); "
+			   "run chmod go-w %s",
+			   dir, what, path, (unsigned)(st.st_mode & 07777), dir);
+		return RV_ERR_PERMISSION;
+	}
+	return RV_OK;
+}
+
 int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 			     char *err, size_t errlen)
 {
@@ -145,11 +201,15 @@ int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 		rv_err_set(err, errlen,
 			     "key file %s is %s by group/others (mode %04o); run chmod 600 %s",
 			     path,
-			     (st.st_mode & (S_IRGRP | S_IROTH)) ? "readable" : "accessible",
+			     (st.st_mode & (S_IRGRP | S_IROTH)) ? "readable" :
+			     (st.st_mode & (S_IWGRP | S_IWOTH)) ? "writable" : "accessible",
 			     (unsigned)(st.st_mode & 07777), path);
 		r = RV_ERR_PERMISSION;
 		goto out;
 	}
+	r = rv_file_check_modes(fd, path, "key file", err, errlen);
+	if (r != RV_OK)
+		goto out;
 	while (len < sizeof(text)) {
 		n = read(fd, text + len, sizeof(text) - len);
 		if (n < 0 && errno == EINTR)

@@ -32,8 +32,17 @@ void rv_key_to_base64(const uint8_t key[RV_KEY_LEN], char out[RV_KEY_B64_SIZE]);
 /* Exactly one key; leading/trailing whitespace ignored; else RV_ERR_MALFORMED. */
 int rv_key_from_base64(const char *text, size_t len, uint8_t key[RV_KEY_LEN]);
 
+/* StrictModes (as sshd): fd is the open file at path.  RV_ERR_PERMISSION
+ * if it is writable by group or others, or if path's directory is writable
+ * by group or others without the sticky bit (anyone could replace the
+ * file); RV_ERR_INVALID_ARG if it is not a regular file; RV_ERR_IO if fstat
+ * or stat fails.  err names the file, what it is (what: "authorized keys
+ * file") and the fix ("chmod go-w ...").  Ownership is not checked. */
+int rv_file_check_modes(int fd, const char *path, const char *what, char *err, size_t errlen);
+
 /* Load a private key file.  Refuses (RV_ERR_PERMISSION) a file that is
- * group- or world-readable; err (if not NULL) gets a message naming the file
+ * group- or world-readable (any group/other bit), or whose directory fails
+ * rv_file_check_modes; err (if not NULL) gets a message naming the file
  * and the problem, suitable for the user. */
 int rv_key_load_private_file(const char *path, struct rv_keypair *kp,
 			     char *err, size_t errlen);

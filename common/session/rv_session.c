@@ -328,6 +328,22 @@ int rv_session_goaway(struct rv_session *s, enum rv_goaway_reason reason)
 	return rc;
 }
 
+void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
+{
+	struct rv_stream *st;
+
+	if (s == NULL || s->state == RV_SESSION_CLOSED)
+		return;
+	rv_session_enter(s);
+	while ((st = s->streams) != NULL) {
+		if (st->state == RV_STREAM_CONNECTING && s->cfg.role == RV_SESSION_CLIENT)
+			rv_stream_fail_connecting(st, 1);
+		else
+			rv_stream_close(st, 1, reason, 1);
+	}
+	rv_session_leave(s);
+}
+
 /* ---- keepalive and idle ------------------------------------------------ */
 
 static void rv_session_send_ping(struct rv_session *s)

@@ -196,6 +196,13 @@ int rv_session_input_stopped(const struct rv_session *s);
  * last stream is gone on_closed(RV_ERR_CLOSED) fires.  Idempotent. */
 int rv_session_goaway(struct rv_session *s, enum rv_goaway_reason reason);
 
+/* Reset every stream now: PROXY_RESET(reason) queued for each (in order
+ * after its queued DATA), fds closed abortively, on_stream_closed for each.
+ * The session stays usable so the RESETs can be written; after a GOAWAY
+ * on_closed(RV_ERR_CLOSED) follows since no stream is left.  Server
+ * shutdown/revocation at the end of its grace time. */
+void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason);
+
 /* Client: open a stream for the connected local socket fd to dst: queues
  * PROXY_CONNECT.  The session owns fd from now on (closes it; see
  * rv_stream_detach_fd).  Nothing is read from fd before the response.

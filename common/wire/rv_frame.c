@@ -88,7 +88,7 @@ static int rv_frame_reset_valid(unsigned v)
 
 static int rv_frame_goaway_valid(unsigned v)
 {
-	return v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_IDLE;
+	return v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_REVOKED;
 }
 
 static int rv_frame_window_valid(uint32_t v)

@@ -165,6 +165,7 @@ enum rv_goaway_reason {
 	RV_GOAWAY_SHUTDOWN = 1,
 	RV_GOAWAY_PROTOCOL_ERROR = 2,
 	RV_GOAWAY_IDLE = 3,
+	RV_GOAWAY_REVOKED = 4, /* server: the client's key was removed */
 };
 
 /* ---- SOCKS5 on the client's local side (RFC 1928, RFC 1929) -------- */

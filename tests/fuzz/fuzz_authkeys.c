@@ -6,9 +6,9 @@
  * then FILE_B (FILE_A again if there is no separator) replaces the contents
  * and the set is reloaded.  Checks: only the documented results; a content
  * error names the file; on success the set holds exactly the keys an
- * independent line split of the text finds, with the names it expects;
- * replay state survives a reload for kept keys, and a failed reload leaves
- * the old set in force.
+ * independent line split of the text finds, with the names it expects (a
+ * reload skips bad lines and repeated keys); replay state survives a
+ * reload for kept keys, and a failed reload leaves the old set in force.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -40,9 +40,10 @@ static int fz_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-/* The keys the documented format says text holds (only called when the
- * loader accepted it, so every non-comment line is a valid entry). */
-static size_t fz_expect(const char *text, size_t size, struct fz_key *keys)
+/* The keys the documented format says text holds.  Strict (load; only
+ * called when the loader accepted it): every non-comment line is a valid
+ * entry.  Lenient (reload): bad lines and repeated keys are skipped. */
+static size_t fz_expect(const char *text, size_t size, struct fz_key *keys, int lenient)
 {
 	size_t n = 0, pos = 0;
 
@@ -52,6 +53,8 @@ static size_t fz_expect(const char *text, size_t size, struct fz_key *keys)
 		size_t i = 0, ks, nend;
 
 		pos += len + (nl != NULL);
+		if (lenient && (len > RV_AUTHKEYS_LINE_MAX || memchr(line, '\0', len) != NULL))
+			continue;
 		while (i < len && fz_space(line[i]))
 			i++;
 		if (i == len || line[i] == '#')
@@ -59,6 +62,8 @@ static size_t fz_expect(const char *text, size_t size, struct fz_key *keys)
 		ks = i;
 		while (i < len && !fz_space(line[i]))
 			i++;
+		if (lenient && rv_key_from_base64(line + ks, i - ks, keys[n].pub) != RV_OK)
+			continue;
 		fz_check(rv_key_from_base64(line + ks, i - ks, keys[n].pub) == RV_OK);
 		while (i < len && fz_space(line[i]))
 			i++;
@@ -67,8 +72,22 @@ static size_t fz_expect(const char *text, size_t size, struct fz_key *keys)
 			nend--;
 		memset(keys[n].name, 0, sizeof(keys[n].name));
 		if (i < nend && line[i] != '#') {
+			size_t j, bad = 0;
+
+			for (j = i; j < nend; j++)
+				bad |= (unsigned char)line[j] < 0x20 || line[j] == 0x7f;
+			if (lenient && (nend - i > RV_AUTHKEY_NAME_MAX || bad))
+				continue;
 			fz_check(nend - i <= RV_AUTHKEY_NAME_MAX);
 			memcpy(keys[n].name, line + i, nend - i);
+		}
+		if (lenient) {
+			size_t j, dup = 0;
+
+			for (j = 0; j < n; j++)
+				dup |= memcmp(keys[j].pub, keys[n].pub, RV_KEY_LEN) == 0;
+			if (dup)
+				continue;
 		}
 		n++;
 	}
@@ -145,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check_err(ret, err);
 		goto out;
 	}
-	na = fz_expect((const char *)data, alen, ka);
+	na = fz_expect((const char *)data, alen, ka, 0);
 	fz_check_set(ak, ka, na);
 
 	/* Replay state on the first key. */
@@ -157,13 +176,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_write(b, blen);
 	memset(err, 0, sizeof(err));
-	ret = rv_authkeys_reload(ak, err, sizeof(err));
+	ret = rv_authkeys_reload(ak, NULL, err, sizeof(err));
 	if (ret != RV_OK) {
 		fz_check_err(ret, err);
 		fz_check_set(ak, ka, na); /* old set in force */
 		kept = na > 0;
 	} else {
-		nb = fz_expect((const char *)b, blen, kb);
+		nb = fz_expect((const char *)b, blen, kb, 1);
 		fz_check_set(ak, kb, nb);
 		for (i = 0; na > 0 && i < nb; i++)
 			if (memcmp(kb[i].pub, ka[0].pub, RV_KEY_LEN) == 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fz_fd = -1;
@@ -27,6 +28,9 @@ static int fz_memfile_open(const char *name)
 		return 0;
 	fz_fd = memfd_create(name, MFD_CLOEXEC);
 	if (fz_fd < 0)
+		return -1;
+	/* A memfd is mode 0777: the parsers refuse group/other-writable files. */
+	if (fchmod(fz_fd, 0600) != 0)
 		return -1;
 	snprintf(fz_path, sizeof(fz_path), "/proc/self/fd/%d", fz_fd);
 	return 0;

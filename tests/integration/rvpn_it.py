@@ -1060,6 +1060,7 @@ class World:
             self.authorized = os.path.join(self.tmp, "authorized_keys")
             with open(self.authorized, "w") as f:
                 f.write("# rvpn integration test\n%s test-client\n" % self.client_pub)
+            os.chmod(self.authorized, 0o644)  # group-writable is refused: not umask's call
             self.dns = Dns(self.tmp)
             self.targets = Targets()
             if socks_auth:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,6 +59,8 @@ static void write_file(const struct fx *fx, const char *text)
 	assert_non_null(f);
 	assert_true(fputs(text, f) >= 0);
 	assert_int_equal(fclose(f), 0);
+	/* chmod, not umask: the test must not depend on the caller's umask. */
+	assert_int_equal(chmod(fx->path, 0644), 0);
 }
 
 static void test_good_file(void **state)
@@ -192,6 +195,7 @@ static void test_nul_byte(void **state)
 	assert_non_null(f);
 	assert_int_equal(fwrite("key = k\0 junk\n", 1, 15, f), 15);
 	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(fx->path, 0644), 0);
 	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)), RV_ERR_CONFIG);
 	assert_null(cfg);
 	snprintf(where, sizeof(where), "%s:1: ", fx->path);
@@ -211,12 +215,41 @@ static void test_nul_byte(void **state)
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(fx->path, 0644), 0);
 	err[0] = '\0';
 	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)), RV_ERR_CONFIG);
 	assert_null(cfg);
 	snprintf(where, sizeof(where), "%s:2: ", fx->path);
 	if (strstr(err, where) == NULL || strstr(err, "NUL") == NULL)
 		fail_msg("error '%s' lacks '%s' or 'NUL'", err, where);
+}
+
+/* StrictModes: a config file others may edit is refused (it names key
+ * files and access rules), with the file and the fix in the message. */
+static void test_writable_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_config *cfg = NULL;
+	char err[512] = "", want[200];
+
+	write_file(fx, "listen = a\n");
+	assert_int_equal(chmod(fx->path, 0664), 0);
+	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)),
+			 RV_ERR_PERMISSION);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "config file %s is writable by group/others", fx->path);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "chmod go-w %s", fx->path);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)),
+			 RV_ERR_PERMISSION);
+	snprintf(want, sizeof(want), "chmod go-w %s", fx->dir);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_int_equal(rv_config_load(fx->path, opts, &cfg, err, sizeof(err)), RV_OK);
+	rv_config_free(cfg);
 }
 
 static void test_merge_without_file(void **state)
@@ -239,6 +272,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writable_refused, setup, teardown),
 		cmocka_unit_test(test_merge_without_file),
 	};
 

@@ -1,4 +1,5 @@
 /* test_keys.c - X25519 key pairs, base64 text form, private key files. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +238,68 @@ static void test_keyfile_permissions(void **state)
 	expect_mode_refused(k, 0620, "0620"); /* group-writable: also refused */
 }
 
+/* StrictModes: a key file in a directory others may write (no sticky bit)
+ * could be replaced by them: refused, naming the directory and the fix. */
+static void test_keyfile_dir_writable(void **state)
+{
+	struct kf *k = *state;
+	struct rv_keypair kp;
+	char err[512], want[200];
+
+	kf_write(k, k_seq_b64, 0600);
+	assert_int_equal(chmod(k->dir, 0770), 0);
+	assert_int_equal(rv_key_load_private_file(k->path, &kp, err, sizeof(err)),
+			 RV_ERR_PERMISSION);
+	snprintf(want, sizeof(want), "chmod go-w %s", k->dir);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(chmod(k->dir, 01777), 0); /* sticky, as /tmp */
+	assert_int_equal(rv_key_load_private_file(k->path, &kp, err, sizeof(err)), RV_OK);
+	assert_int_equal(chmod(k->dir, 0755), 0);
+	assert_int_equal(rv_key_load_private_file(k->path, &kp, err, sizeof(err)), RV_OK);
+	assert_int_equal(chmod(k->dir, 0700), 0);
+	rv_keypair_wipe(&kp);
+}
+
+/* rv_file_check_modes on its own: only write bits matter (a public file
+ * such as authorized_keys may be readable). */
+static void test_check_modes(void **state)
+{
+	static const struct {
+		mode_t mode;
+		int want;
+	} cases[] = {
+		{0644, RV_OK}, {0600, RV_OK}, {0444, RV_OK}, {0664, RV_ERR_PERMISSION},
+		{0646, RV_ERR_PERMISSION}, {0622, RV_ERR_PERMISSION}, {0660, RV_ERR_PERMISSION},
+	};
+	struct kf *k = *state;
+	char err[512], want[200];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kf_write(k, "x\n", cases[i].mode);
+		fd = open(k->path, O_RDONLY);
+		assert_true(fd >= 0);
+		err[0] = '\0';
+		assert_int_equal(rv_file_check_modes(fd, k->path, "test file", err, sizeof(err)),
+				 cases[i].want);
+		if (cases[i].want != RV_OK) {
+			snprintf(want, sizeof(want), "test file %s is writable by group/others",
+				 k->path);
+			assert_non_null(strstr(err, want));
+			snprintf(want, sizeof(want), "chmod go-w %s", k->path);
+			assert_non_null(strstr(err, want));
+		}
+		close(fd);
+	}
+	/* Not a regular file. */
+	fd = open(k->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(rv_file_check_modes(fd, k->dir, "test file", err, sizeof(err)),
+			 RV_ERR_INVALID_ARG);
+	close(fd);
+}
+
 static void test_keyfile_missing(void **state)
 {
 	struct kf *k = *state;
@@ -289,6 +352,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keyfile_ok, kf_setup, kf_teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_permissions, kf_setup, kf_teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_missing, kf_setup, kf_teardown),
+		cmocka_unit_test_setup_teardown(test_keyfile_dir_writable, kf_setup, kf_teardown),
+		cmocka_unit_test_setup_teardown(test_check_modes, kf_setup, kf_teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_malformed, kf_setup, kf_teardown),
 	};
 

@@ -137,7 +137,7 @@ static void valid_frames(struct frame_set *s)
 	f = add(s, RV_FRAME_PONG, 0);
 	f->u.ping.opaque = 0x0102030405060708ull;
 
-	for (unsigned r = RV_GOAWAY_SHUTDOWN; r <= RV_GOAWAY_IDLE; r++) {
+	for (unsigned r = RV_GOAWAY_SHUTDOWN; r <= RV_GOAWAY_REVOKED; r++) {
 		f = add(s, RV_FRAME_GOAWAY, 0);
 		f->u.goaway.reason = (enum rv_goaway_reason)r;
 		f->u.goaway.last_stream = r == 1 ? 0 : 0xffffffffu - r;
@@ -650,7 +650,7 @@ static void test_bad_fields(void **state)
 		}
 		if (f->type == RV_FRAME_GOAWAY) {
 			for (unsigned v = 0; v <= 255; v++) {
-				if (v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_IDLE)
+				if (v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_REVOKED)
 					continue;
 				reject_mutated(f, b + 4, (uint8_t)v, RV_ERR_MALFORMED);
 				cases++;
@@ -756,7 +756,7 @@ static void test_encode_invalid(void **state)
 		case RV_FRAME_GOAWAY:
 			f.u.goaway.reason = RV_GOAWAY_INVALID;
 			expect_encode_reject(&f, RV_ERR_INVALID_ARG);
-			f.u.goaway.reason = (enum rv_goaway_reason)(RV_GOAWAY_IDLE + 1);
+			f.u.goaway.reason = (enum rv_goaway_reason)(RV_GOAWAY_REVOKED + 1);
 			expect_encode_reject(&f, RV_ERR_INVALID_ARG);
 			cases += 2;
 			break;
