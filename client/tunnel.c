@@ -12,6 +12,7 @@
 #include "rv_handshake.h"
 #include "rv_log.h"
 #include "rv_wire.h"
+#include "tls_ip.h"
 
 /* Backoff base delays; lws adds up to jitter_percent on top.  The last
  * entry repeats forever (conceal_count: never give up).  Stays below
@@ -61,6 +62,7 @@ struct rv_tunnel {
 	uint8_t hs_msg[LWS_PRE + RV_HS_INIT_MSG_LEN];
 	int hs_sent;
 	int stopping;                /* rv_tunnel_shutdown: no reconnects */
+	int host_is_ip;              /* URL host is an IP literal */
 	char host_hdr[RV_TUNNEL_HOST_MAX];
 };
 
@@ -185,6 +187,10 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_EXPIRED |
 					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
 					    LCCSCF_ALLOW_INSECURE;
+		else if (t->host_is_ip)
+			/* Only the name check: tls_ip.c checks the address,
+			 * the chain is verified as always. */
+			i.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	}
 	t->attempts++;
 	t->state = RV_TUNNEL_CONNECTING;
@@ -460,21 +466,66 @@ static int rv_tunnel_on_receive(struct rv_tunnel_link *l, const void *in, size_t
 	return l->wsi == wsi ? 0 : -1;
 }
 
-/* lws' reason, trimmed (it may end in a newline), with a hint for TLS. */
+/* X509_V_ERR_* numbers lws puts in its message (the mbedTLS wrapper's
+ * x509_vfy.h, OpenSSL's numbering). */
+enum rv_tunnel_x509_err {
+	RV_X509_NOT_YET_VALID = 9,
+	RV_X509_EXPIRED = 10,
+	RV_X509_INVALID_CA = 24,
+	RV_X509_HOSTNAME_MISMATCH = 62,
+	RV_X509_IP_MISMATCH = 64,
+};
+
+/* A hint naming the real problem of a TLS failure (lws' own text is
+ * "server's cert didn't look good ... X509_V_ERR = N" or an mbedTLS
+ * error code). */
+static void rv_tunnel_tls_hint(struct rv_tunnel *t, const char *msg, char *hint, size_t len)
+{
+	const struct rv_client_opts *o = t->cl->opts;
+	const char *ca = o->ca_file != NULL ? o->ca_file : "the system CA bundle";
+	const char *p = strstr(msg, "X509_V_ERR = ");
+	int code = p != NULL ? atoi(p + 13) : -1;
+
+	if (code == RV_X509_IP_MISMATCH || rv_tls_ip_mismatch_seen())
+		snprintf(hint, len, " (the server's certificate does not name %s: its IP "
+			 "addresses are %s; it needs subjectAltName IP:%s)",
+			 o->url.host, rv_tls_ip_seen_sans(), o->url.host);
+	else if (code == RV_X509_HOSTNAME_MISMATCH)
+		snprintf(hint, len, " (the server's certificate does not name %s: it needs "
+			 "subjectAltName DNS:%s)", o->url.host, o->url.host);
+	else if (code == RV_X509_INVALID_CA)
+		snprintf(hint, len, " (the server's certificate is not signed by a CA in %s: "
+			 "trust its CA with --ca FILE, or use --insecure-tls)", ca);
+	else if (code == RV_X509_EXPIRED || code == RV_X509_NOT_YET_VALID)
+		snprintf(hint, len, " (the server's certificate %s: check its dates and this "
+			 "machine's clock)", code == RV_X509_EXPIRED ? "has expired" :
+								  "is not valid yet");
+	else if (strstr(msg, "cert") != NULL)
+		snprintf(hint, len, " (trust the server's CA with --ca FILE, or use "
+			 "--insecure-tls)");
+	else if (strstr(msg, "mbedtls connect") != NULL)
+		snprintf(hint, len, " (no TLS there: is it a plain ws:// server? then use ws://)");
+	else
+		hint[0] = '\0';
+}
+
+/* lws' reason, trimmed (it may end in a newline), with a hint. */
 static void rv_tunnel_connect_error(struct rv_tunnel *t, char *out, size_t outlen,
 				    const void *in)
 {
 	enum rv_cli_url_scheme scheme = t->cl->opts->url.scheme;
 	const char *msg = in != NULL ? in : "unknown error";
 	size_t n = strlen(msg);
-	const char *hint = "";
+	char hint[1024];
 
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
 		n--;
-	if (scheme == RV_CLI_URL_WSS && strstr(msg, "cert") != NULL)
-		hint = " (trust the server's CA with --ca FILE, or use --insecure-tls)";
-	else if (strstr(msg, "not 101") != NULL)
-		hint = " (not an rvpn WebSocket there: check the URL's path)";
+	hint[0] = '\0';
+	if (scheme == RV_CLI_URL_WSS)
+		rv_tunnel_tls_hint(t, msg, hint, sizeof(hint));
+	if (hint[0] == '\0' && strstr(msg, "not 101") != NULL)
+		snprintf(hint, sizeof(hint), " (not an rvpn WebSocket there: check the URL's "
+			 "path)");
 	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg, hint);
 }
 
@@ -497,7 +548,7 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	struct rv_client *cl = lws_context_user(lws_get_context(wsi));
 	struct rv_tunnel *t = cl != NULL ? cl->tunnel : NULL;
 	struct rv_tunnel_link *l = rv_tunnel_link_of(t, wsi);
-	char why[sizeof(l->close_reason) + 200];
+	char why[sizeof(l->close_reason) + 1400];
 
 	(void)user;
 	switch (reason) {
@@ -577,6 +628,14 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s", u->host);
 	else
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s:%u", u->host, (unsigned)u->port);
+	{
+		uint8_t ip[RV_TLS_IP_MAX];
+		size_t iplen;
+
+		t->host_is_ip = rv_tls_ip_parse(u->host, ip, &iplen);
+	}
+	if (u->scheme == RV_CLI_URL_WSS && !cl->opts->insecure_tls && t->host_is_ip)
+		rv_tls_ip_expect(u->host);
 	*out = t;
 	cl->tunnel = t;
 	/* First attempt right away, from the event loop. */
