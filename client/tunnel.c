@@ -264,7 +264,10 @@ static void rv_tunnel_on_goaway(struct rv_session *s, uint32_t last_stream,
 	struct rv_tunnel_link *l = arg;
 	struct rv_tunnel *t = l->t;
 
-	if (l != t->cur || s != l->session || t->stopping || t->state != RV_TUNNEL_UP)
+	/* Fatal reasons close the connection now: the ordinary reconnect
+	 * (with backoff) follows. */
+	if (l != t->cur || s != l->session || t->stopping || t->state != RV_TUNNEL_UP ||
+	    reason != RV_GOAWAY_SHUTDOWN)
 		return;
 	if (t->old != NULL) {
 		rv_log_warn("tunnel: a second GOAWAY while the previous WebSocket still drains: "
