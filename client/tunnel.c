@@ -610,6 +610,8 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 {
 	struct rv_tunnel *t = calloc(1, sizeof(*t));
 	const struct rv_cli_url *u = &cl->opts->url;
+	uint8_t ip[RV_TLS_IP_MAX];
+	size_t iplen;
 	int def;
 
 	if (t == NULL)
@@ -631,12 +633,7 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s", u->host);
 	else
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s:%u", u->host, (unsigned)u->port);
-	{
-		uint8_t ip[RV_TLS_IP_MAX];
-		size_t iplen;
-
-		t->host_is_ip = rv_tls_ip_parse(u->host, ip, &iplen);
-	}
+	t->host_is_ip = rv_tls_ip_parse(u->host, ip, &iplen);
 	if (u->scheme == RV_CLI_URL_WSS && !cl->opts->insecure_tls && t->host_is_ip)
 		rv_tls_ip_expect(u->host);
 	*out = t;
