@@ -23,7 +23,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (MiB, Proc, Relay, Runner, World, check, free_port, http_get_raw,  # noqa: E402
-                     log, metric, port_accepts, recv_exact, socks_open, wait_until)
+                     log, metric, port_accepts, recv_exact, socks_open, tcp_conns_to,
+                     wait_closed, wait_until)
 
 R = Runner("client_lifecycle")
 
@@ -115,6 +116,52 @@ def server_goaway_new_websocket_at_once(w):
     http_through(w, timeout=20)
     text = w.client.log_text()
     check("opening a new one" in text, "client log does not say it opened a new WebSocket")
+    w.relay.close()
+
+
+def extra_server(w, name):
+    port = free_port()
+    argv = w.server_argv()
+    argv[argv.index("-l") + 1] = "127.0.0.1:%d" % port
+    p = Proc(name, argv, w.tmp, env=w.env())
+    w.extra_clients.append(p)  # stopped and checked at teardown
+    wait_until(lambda: port_accepts("127.0.0.1", port), 20, "%s to listen" % name)
+    return p, port
+
+
+@R.test(timeout=240, world=relay_world)
+def second_goaway_keeps_at_most_one_draining(w):
+    size = 8 * MiB if w.sanitize else 32 * MiB
+    s1, _h1, _g1 = start_download(w, size)        # on server A
+    s2 = None
+    try:
+        server_b, port_b = extra_server(w, "rvpn-server-b")
+        w.relay.target_port = port_b
+        off = w.client.log_size()
+        w.server.send_signal(signal.SIGTERM)
+        wait_until(lambda: "tunnel up" in w.client.log_since(off), 20, "the WebSocket to B")
+        s2, h2, g2 = start_download(w, size)      # on server B
+        server_c, port_c = extra_server(w, "rvpn-server-c")
+        w.relay.target_port = port_c
+        off = w.client.log_size()
+        server_b.send_signal(signal.SIGTERM)
+        wait_until(lambda: "tunnel up" in w.client.log_since(off), 20, "the WebSocket to C")
+        # A's WebSocket was given up for B's: never three at once.
+        wait_until(lambda: len(tcp_conns_to(w.client.pid, w.relay.port)) <= 2, 10,
+                   "the client to hold at most two WebSockets")
+        metric("client_websockets_after_second_goaway",
+               len(tcp_conns_to(w.client.pid, w.relay.port)))
+        check("closing that one" in w.client.log_since(off),
+              "the client did not say it closed the older draining WebSocket")
+        check(wait_closed(s1, 20), "the stream on the dropped WebSocket stayed open")
+        http_through(w, timeout=20)               # via C
+        finish_download(s2, h2, g2, size)         # B's stream drains intact
+    finally:
+        s1.close()
+        if s2 is not None:
+            s2.close()
+    check(w.server.wait(60) == 0, "server A exit")
+    w.server.stopped = True
     w.relay.close()
 
 
