@@ -20,7 +20,10 @@
 
 #define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
-enum { RV_CLIENT_SERV_BUF = 64 * 1024 };
+enum {
+	RV_CLIENT_SERV_BUF = 64 * 1024,
+	RV_CLIENT_DRAIN_TICK_MS = 100, /* drain check while nothing else wakes us */
+};
 
 static void rv_client_lws_log(int level, const char *line)
 {
@@ -33,8 +36,25 @@ static void rv_client_lws_log(int level, const char *line)
 	       "lws: %.*s", (int)n, line);
 }
 
+/* First signal: stop accepting, refuse what has no stream yet, GOAWAY,
+ * and let open streams finish for up to RV_CLIENT_DRAIN_MS. */
+static void rv_client_begin_drain(struct rv_client *cl, int signo)
+{
+	uint32_t n = 0;
+
+	cl->draining = 1;
+	cl->drain_deadline = rv_loop_now_ms(cl->loop) + RV_CLIENT_DRAIN_MS;
+	rv_listeners_close(cl);
+	rv_conn_drain(cl);
+	rv_tunnel_shutdown(cl->tunnel);
+	rv_loop_timer_set(cl->drain_tick, RV_CLIENT_DRAIN_TICK_MS);
+	(void)rv_tunnel_drained(cl->tunnel, &n);
+	rv_log_info("%s: shutting down: %u stream(s) may finish within %d s (send the signal "
+		    "again to quit at once)", strsignal(signo), n, RV_CLIENT_DRAIN_MS / 1000);
+}
+
 /* SIGINT/SIGTERM arrive through a signalfd watched by the loop: no work in
- * a signal handler, no race with the poll. */
+ * a signal handler, no race with the poll.  A second one quits at once. */
 static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 {
 	struct rv_client *cl = arg;
@@ -43,11 +63,41 @@ static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void 
 	(void)w;
 	(void)ev;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (cl->stop == 0)
-			rv_log_info("%s: shutting down", strsignal((int)si.ssi_signo));
-		cl->stop = 1;
+		if (!cl->draining) {
+			rv_client_begin_drain(cl, (int)si.ssi_signo);
+		} else if (cl->stop == 0) {
+			rv_log_info("%s again: quitting now", strsignal((int)si.ssi_signo));
+			cl->stop = 1;
+		}
 	}
 	lws_cancel_service(cl->ctx);
+}
+
+/* Draining is over when no stream is left (and our last messages are
+ * written) or the time is up. */
+static int rv_client_drain_done(struct rv_client *cl)
+{
+	uint32_t n = 0;
+
+	if (rv_tunnel_drained(cl->tunnel, &n)) {
+		rv_log_info("all streams finished; exiting");
+		return 1;
+	}
+	if (rv_loop_now_ms(cl->loop) >= cl->drain_deadline) {
+		rv_log_info("drain time (%d s) over with %u stream(s) open; exiting",
+			    RV_CLIENT_DRAIN_MS / 1000, n);
+		return 1;
+	}
+	return 0;
+}
+
+static void rv_client_on_drain_tick(struct rv_loop_timer *t, void *arg)
+{
+	struct rv_client *cl = arg;
+
+	/* Only wakes the loop, which checks rv_client_drain_done. */
+	lws_cancel_service(cl->ctx);
+	rv_loop_timer_set(t, RV_CLIENT_DRAIN_TICK_MS);
 }
 
 static int rv_client_signals(sigset_t *set)
@@ -146,7 +196,10 @@ int rv_client_run(const struct rv_client_opts *opts)
 		goto out;
 	}
 	if ((ret = rv_loop_fd_add(cl.loop, sfd, RV_LOOP_READ, rv_client_on_signal, &cl, &sigw)) !=
-	    RV_OK)
+	    RV_OK ||
+	    (ret = rv_loop_timer_new(cl.loop, rv_client_on_drain_tick, &cl,
+					 &cl.drain_tick)) != RV_OK ||
+	    (ret = rv_authlimit_init(&cl.authlimit, cl.loop)) != RV_OK)
 		goto out;
 	if ((ret = rv_listeners_open(&cl)) != RV_OK)
 		goto out;
@@ -158,9 +211,12 @@ int rv_client_run(const struct rv_client_opts *opts)
 			    "rvpn key still is)");
 	if ((ret = rv_tunnel_new(&cl, &rv_client_tunnel_hooks, &cl.tunnel)) != RV_OK)
 		goto out;
-	while (cl.stop == 0)
+	while (cl.stop == 0) {
 		if (lws_service(cl.ctx, 0) < 0)
 			break;
+		if (cl.draining && rv_client_drain_done(&cl))
+			break;
+	}
 	ret = RV_OK;
 out:
 	rv_listeners_close(&cl);
@@ -168,6 +224,8 @@ out:
 	/* Session first: it closes the streams' fds and frees their conns. */
 	rv_tunnel_free(cl.tunnel);
 	rv_conn_free_all(&cl);
+	rv_authlimit_cleanup(&cl.authlimit);
+	rv_loop_timer_free(cl.drain_tick);
 	rv_loop_fd_del(sigw);
 	rv_lws_loop_free(cl.loop);
 	if (cl.ctx != NULL)

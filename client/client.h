@@ -7,6 +7,8 @@
  *   conn.c    local connections: waiting for the tunnel, stream open,
  *             SOCKS reply from PROXY_RESPONSE, bounded wait queue
  *   tunnel.c  the WebSocket (lws), Noise handshake, session, reconnect
+ *   authlimit.c  failed SOCKS logins throttled per source
+ *   tls_ip.c  TLS to an IP literal: the certificate's iPAddress SANs
  */
 #ifndef RV_CLIENT_H
 #define RV_CLIENT_H
@@ -14,6 +16,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "authlimit.h"
 #include "options.h"
 #include "rv_loop.h"
 #include "rv_socks5.h"
@@ -26,16 +29,26 @@ struct rv_conn;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
-	 * the tunnel, flushing a failure reply.  Beyond this, accept + close.
-	 * (Relaying ones are bounded by the server's max_streams.) */
+	 * the tunnel, flushing a failure reply.  At this cap a new connection
+	 * evicts the oldest one still negotiating SOCKS (idle or slow sockets
+	 * cannot starve real apps); connections with a complete request are
+	 * never evicted: if every pending one has one, the new connection is
+	 * closed (those are bounded by RV_CLIENT_WAIT_MS).  (Relaying ones are
+	 * bounded by the server's max_streams.) */
 	RV_CLIENT_MAX_LOCAL_CONNS = 1024,
 	/* How long a local connection waits for the tunnel (or a free stream
 	 * slot) before it gets a SOCKS failure. */
 	RV_CLIENT_WAIT_MS = 15000,
-	/* SOCKS negotiation must finish within this time. */
-	RV_CLIENT_SOCKS_TIMEOUT_MS = 30000,
+	/* SOCKS negotiation must finish within this time (an app sends its
+	 * greeting and request at once; only an idle socket waits this long). */
+	RV_CLIENT_SOCKS_TIMEOUT_MS = 10000,
 	/* After a failure reply: wait this long for the peer to close. */
 	RV_CLIENT_LINGER_MS = 2000,
+	/* At most one warning per this interval about evicted or refused local
+	 * connections (a flood must not flood the log). */
+	RV_CLIENT_FLOOD_LOG_MS = 10000,
+	/* SIGTERM/SIGINT: open streams may finish for this long. */
+	RV_CLIENT_DRAIN_MS = 5000,
 };
 
 struct rv_client {
@@ -53,6 +66,17 @@ struct rv_client {
 	/* FIFO of connections waiting for the tunnel / a stream slot. */
 	struct rv_conn *wait_head, *wait_tail;
 	size_t n_waiting;
+	/* FIFO (oldest first) of connections still negotiating SOCKS: the
+	 * ones evicted when the pending cap is reached. */
+	struct rv_conn *nego_head, *nego_tail;
+	uint64_t n_evicted, n_refused; /* since the last flood warning */
+	uint64_t flood_logged_ms;
+	struct rv_authlimit authlimit;
+	/* First signal: draining (no listeners, GOAWAY, streams finish until
+	 * drain_deadline); stop: leave the run loop now. */
+	int draining;
+	uint64_t drain_deadline;
+	struct rv_loop_timer *drain_tick;
 	volatile sig_atomic_t stop;
 };
 

@@ -72,6 +72,38 @@ static void rv_conn_unwait(struct rv_conn *c)
 	cl->n_waiting--;
 }
 
+static void rv_conn_nego_link(struct rv_conn *c)
+{
+	struct rv_client *cl = c->cl;
+
+	c->nego_next = NULL;
+	c->nego_prev = cl->nego_tail;
+	if (cl->nego_tail != NULL)
+		cl->nego_tail->nego_next = c;
+	else
+		cl->nego_head = c;
+	cl->nego_tail = c;
+	c->in_nego = 1;
+}
+
+static void rv_conn_nego_unlink(struct rv_conn *c)
+{
+	struct rv_client *cl = c->cl;
+
+	if (!c->in_nego)
+		return;
+	if (c->nego_prev != NULL)
+		c->nego_prev->nego_next = c->nego_next;
+	else
+		cl->nego_head = c->nego_next;
+	if (c->nego_next != NULL)
+		c->nego_next->nego_prev = c->nego_prev;
+	else
+		cl->nego_tail = c->nego_prev;
+	c->nego_prev = c->nego_next = NULL;
+	c->in_nego = 0;
+}
+
 void rv_conn_free(struct rv_conn *c)
 {
 	struct rv_client *cl;
@@ -80,6 +112,7 @@ void rv_conn_free(struct rv_conn *c)
 		return;
 	cl = c->cl;
 	rv_conn_unwait(c);
+	rv_conn_nego_unlink(c);
 	rv_loop_fd_del(c->w);
 	rv_loop_timer_free(c->timer);
 	if (c->fd >= 0)
@@ -102,14 +135,56 @@ void rv_conn_free(struct rv_conn *c)
 
 static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg);
 
+/* One warning per RV_CLIENT_FLOOD_LOG_MS with the counts since the last. */
+static void rv_conn_flood_log(struct rv_client *cl)
+{
+	uint64_t now = rv_loop_now_ms(cl->loop);
+
+	if (cl->flood_logged_ms != 0 && now - cl->flood_logged_ms < RV_CLIENT_FLOOD_LOG_MS)
+		return;
+	cl->flood_logged_ms = now;
+	rv_log_warn("local connections at the limit (%d pending): %llu unfinished SOCKS "
+		    "negotiation(s) closed to make room, %llu new connection(s) refused",
+		    RV_CLIENT_MAX_LOCAL_CONNS, (unsigned long long)cl->n_evicted,
+		    (unsigned long long)cl->n_refused);
+	cl->n_evicted = cl->n_refused = 0;
+}
+
+/* 1 if a pending slot is free (maybe by evicting the oldest negotiating
+ * connection), 0 if the new connection must be refused. */
+static int rv_conn_make_room(struct rv_client *cl)
+{
+	if (cl->n_conns - cl->n_open < RV_CLIENT_MAX_LOCAL_CONNS)
+		return 1;
+	if (cl->nego_head == NULL) {
+		cl->n_refused++;
+		rv_conn_flood_log(cl);
+		return 0;
+	}
+	rv_log_debug("socks %s: evicted (still negotiating at the pending limit)",
+		     cl->nego_head->peer);
+	rv_conn_free(cl->nego_head);
+	cl->n_evicted++;
+	rv_conn_flood_log(cl);
+	return 1;
+}
+
 void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
-		    const struct rv_addr *target, const char *peer)
+		    const struct rv_addr *target, const char *peer, const struct sockaddr *sa,
+		    socklen_t salen)
 {
 	struct rv_conn *c;
 
-	if (cl->n_conns - cl->n_open >= RV_CLIENT_MAX_LOCAL_CONNS) {
-		rv_log_warn("%s: too many local connections (%d), closing it", peer,
-			    RV_CLIENT_MAX_LOCAL_CONNS);
+	if (cl->draining) {
+		close(fd);
+		return;
+	}
+	if (kind == RV_CONN_SOCKS && cl->socks_cfg.require_auth &&
+	    rv_authlimit_blocked(&cl->authlimit, sa, peer)) {
+		close(fd);
+		return;
+	}
+	if (!rv_conn_make_room(cl)) {
 		close(fd);
 		return;
 	}
@@ -122,6 +197,8 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 	c->kind = kind;
 	c->fd = fd;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	if (salen > 0 && salen <= sizeof(c->peer_sa))
+		memcpy(&c->peer_sa, sa, salen);
 	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
 	rv_buf_init(&c->out, 2 * RV_SOCKS5_REPLY_MAX);
 	c->next = cl->conns;
@@ -139,6 +216,7 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 		return;
 	}
 	c->state = RV_CONN_NEGOTIATING;
+	rv_conn_nego_link(c);
 	rv_loop_timer_set(c->timer, RV_CLIENT_SOCKS_TIMEOUT_MS);
 	if (rv_socks_start(c) != RV_OK)
 		rv_conn_free(c);
@@ -198,6 +276,7 @@ void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
 	rv_log_debug("%s %s -> %s: %s", rv_conn_kind_str(c), c->peer,
 		     c->dst.atyp != RV_ATYP_INVALID ? dst : "?", why);
 	rv_conn_unwait(c);
+	rv_conn_nego_unlink(c);
 	if (c->fd < 0) {
 		rv_conn_free(c);
 		return;
@@ -295,6 +374,7 @@ static int rv_conn_try_open(struct rv_conn *c)
 
 void rv_conn_start_stream(struct rv_conn *c)
 {
+	rv_conn_nego_unlink(c);
 	rv_loop_fd_del(c->w);
 	c->w = NULL;
 	if (!rv_conn_try_open(c))
@@ -317,6 +397,19 @@ void rv_conn_free_all(struct rv_client *cl)
 {
 	while (cl->conns != NULL)
 		rv_conn_free(cl->conns);
+}
+
+void rv_conn_drain(struct rv_client *cl)
+{
+	struct rv_conn *c, *next;
+
+	for (c = cl->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == RV_CONN_NEGOTIATING)
+			rv_conn_free(c);
+		else if (c->state == RV_CONN_WAITING)
+			rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, "the client is shutting down");
+	}
 }
 
 void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
@@ -356,7 +449,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 	rv_stream_set_user(st, NULL);
 	c->st = NULL;
 	c->fd = fd;
-	if (rv_stream_retryable(st)) {
+	if (rv_stream_retryable(st) && !c->cl->draining) {
 		rv_log_debug("stream %u: %s -> %s: tunnel lost before the answer, waiting for it "
 			     "again", rv_stream_id(st), c->peer, dst);
 		rv_conn_wait(c);

@@ -12,6 +12,7 @@
 #define RV_CLIENT_CONN_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "client.h"
 #include "rv_buf.h"
@@ -48,14 +49,20 @@ struct rv_conn {
 	uint64_t wait_deadline;   /* loop ms: give up waiting after this */
 	struct rv_stream *st;
 	char peer[RV_CLI_ADDRSTR_MAX];
+	struct sockaddr_storage peer_sa;       /* source, for authlimit.c */
 	struct rv_conn *prev, *next;           /* cl->conns */
+	struct rv_conn *nego_prev, *nego_next; /* cl->nego_head FIFO */
+	int in_nego;
 	struct rv_conn *wait_next;             /* cl->wait_head FIFO */
 	int in_wait;
 };
 
-/* Takes fd (accepted, non-blocking).  Closes it on failure. */
+/* Takes fd (accepted, non-blocking; sa/salen its peer).  Closes it on
+ * failure, when the source is throttled (authlimit.c), or when the pending
+ * cap is reached and no negotiating connection can be evicted. */
 void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
-		    const struct rv_addr *target, const char *peer);
+		    const struct rv_addr *target, const char *peer, const struct sockaddr *sa,
+		    socklen_t salen);
 /* SOCKS negotiation finished (or -L accepted): go to the tunnel. */
 void rv_conn_start_stream(struct rv_conn *c);
 /* Refuse: SOCKS reply (if status != OK and kind SOCKS), then close. */
@@ -69,6 +76,9 @@ int rv_conn_flush(struct rv_conn *c);
 void rv_conn_dispatch_waiting(struct rv_client *cl);
 /* Shutdown: close every connection the client still owns. */
 void rv_conn_free_all(struct rv_client *cl);
+/* Draining: refuse connections still negotiating or waiting (SOCKS
+ * failure reply); those already handed to a stream continue. */
+void rv_conn_drain(struct rv_client *cl);
 
 /* Session callbacks for client streams (installed by tunnel.c). */
 void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,

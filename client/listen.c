@@ -68,7 +68,7 @@ static void rv_listener_on_accept(struct rv_loop_fd *w, int fd, unsigned ev, voi
 		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		rv_cli_sockaddr_str((struct sockaddr *)&ss, peer, sizeof(peer));
 		rv_conn_accept(l->cl, c, l->kind, l->kind == RV_CONN_FORWARD ? &l->target : NULL,
-			       peer);
+			       peer, (const struct sockaddr *)&ss, len);
 	}
 }
 

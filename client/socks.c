@@ -71,6 +71,8 @@ static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		(void)rv_loop_fd_set_events(c->w, RV_LOOP_READ | (r == 0 ? RV_LOOP_WRITE : 0));
 		return;
 	}
+	if (ret == RV_ERR_DENIED && c->socks.method == RV_SOCKS5_METHOD_USERPASS)
+		rv_authlimit_failed(&c->cl->authlimit, (const struct sockaddr *)&c->peer_sa, c->peer);
 	if (ret != RV_OK) {
 		rv_conn_fail(c, RV_STATUS_OK, ret == RV_ERR_DENIED ? "SOCKS authentication refused" :
 					      ret == RV_ERR_UNSUPPORTED ? "SOCKS request not supported" :

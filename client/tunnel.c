@@ -12,6 +12,7 @@
 #include "rv_handshake.h"
 #include "rv_log.h"
 #include "rv_wire.h"
+#include "tls_ip.h"
 
 /* Backoff base delays; lws adds up to jitter_percent on top.  The last
  * entry repeats forever (conceal_count: never give up).  Stays below
@@ -35,11 +36,24 @@ enum {
 	RV_TUNNEL_HOST_MAX = RV_CLI_HOST_MAX + 16,
 };
 
+/* One WebSocket and the session on it.  The tunnel has two: cur (the one
+ * new streams use) and, after a GOAWAY, old (draining its streams). */
+struct rv_tunnel_link {
+	struct rv_tunnel *t;
+	struct lws *wsi;
+	struct rv_session *session;
+	struct rv_buf rx;   /* one WebSocket message being reassembled */
+	int rx_partial;
+	char close_reason[160];
+};
+
 struct rv_tunnel {
 	struct rv_client *cl;
 	const struct rv_tunnel_hooks *hooks;
-	enum rv_tunnel_state state;
-	struct lws *wsi;
+	enum rv_tunnel_state state;  /* of cur */
+	struct rv_tunnel_link links[2];
+	struct rv_tunnel_link *cur;  /* connecting / up */
+	struct rv_tunnel_link *old;  /* draining after GOAWAY, or NULL */
 	lws_sorted_usec_list_t sul_retry;
 	lws_sorted_usec_list_t sul_hs_timeout;
 	uint16_t retry_count;
@@ -47,11 +61,9 @@ struct rv_tunnel {
 	struct rv_handshake hs;
 	uint8_t hs_msg[LWS_PRE + RV_HS_INIT_MSG_LEN];
 	int hs_sent;
-	struct rv_session *session;
-	struct rv_buf rx;   /* one WebSocket message being reassembled */
-	int rx_partial;
+	int stopping;                /* rv_tunnel_shutdown: no reconnects */
+	int host_is_ip;              /* URL host is an IP literal */
 	char host_hdr[RV_TUNNEL_HOST_MAX];
-	char close_reason[160];
 };
 
 static const char *rv_tunnel_state_str(enum rv_tunnel_state st)
@@ -79,19 +91,47 @@ enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t)
 
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t)
 {
-	if (t == NULL || t->state != RV_TUNNEL_UP || t->session == NULL ||
-	    rv_session_get_state(t->session) != RV_SESSION_OPEN)
+	if (t == NULL || t->stopping || t->state != RV_TUNNEL_UP || t->cur->session == NULL ||
+	    rv_session_get_state(t->cur->session) != RV_SESSION_OPEN)
 		return NULL;
-	return t->session;
+	return t->cur->session;
 }
 
 static void rv_tunnel_connect(lws_sorted_usec_list_t *sul);
+
+/* Close the link's WebSocket (on the next service pass; its callbacks are
+ * ignored from now on) and free its session (streams reset). */
+static void rv_tunnel_link_close(struct rv_tunnel_link *l)
+{
+	struct rv_session *s = l->session;
+
+	if (l->wsi != NULL) {
+		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		l->wsi = NULL;
+	}
+	l->session = NULL;
+	rv_buf_reset(&l->rx);
+	l->rx_partial = 0;
+	l->close_reason[0] = '\0';
+	rv_session_free(s);
+}
+
+/* The draining WebSocket is finished (drained, failed or closed). */
+static void rv_tunnel_old_done(struct rv_tunnel *t, const char *how)
+{
+	struct rv_tunnel_link *l = t->old;
+
+	if (l == NULL)
+		return;
+	t->old = NULL;
+	rv_log_info("tunnel: the previous WebSocket %s", how);
+	rv_tunnel_link_close(l);
+}
 
 /* Drop the session (its streams are reset; those still waiting for an
  * answer go back to the wait queue) and arm the reconnect timer. */
 static void rv_tunnel_down(struct rv_tunnel *t, const char *reason)
 {
-	struct rv_session *s = t->session;
 	char conceal;
 	unsigned delay;
 
@@ -101,18 +141,16 @@ static void rv_tunnel_down(struct rv_tunnel *t, const char *reason)
 	lws_sul_cancel(&t->sul_hs_timeout);
 	rv_handshake_wipe(&t->hs);
 	t->hs_sent = 0;
-	t->session = NULL;
-	t->state = RV_TUNNEL_BACKOFF;
-	rv_buf_reset(&t->rx);
-	t->rx_partial = 0;
-	if (t->wsi != NULL) {
-		/* Closed on the next service pass; its callbacks are ignored. */
-		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		t->wsi = NULL;
+	if (t->stopping) {
+		t->state = RV_TUNNEL_STOPPED;
+		rv_log_info("tunnel down: %s", reason);
+		rv_tunnel_link_close(t->cur);
+		return;
 	}
+	t->state = RV_TUNNEL_BACKOFF;
 	delay = lws_retry_get_delay_ms(t->cl->ctx, &rv_tunnel_retry, &t->retry_count, &conceal);
 	rv_log_info("tunnel down: %s; reconnecting in %u ms", reason, delay);
-	rv_session_free(s);
+	rv_tunnel_link_close(t->cur);
 	lws_sul_schedule(t->cl->ctx, 0, &t->sul_retry, rv_tunnel_connect,
 			 (lws_usec_t)delay * LWS_US_PER_MS);
 }
@@ -131,7 +169,7 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 	const struct rv_client_opts *o = t->cl->opts;
 	struct lws_client_connect_info i;
 
-	if (t->state == RV_TUNNEL_STOPPED)
+	if (t->state == RV_TUNNEL_STOPPED || t->stopping)
 		return;
 	memset(&i, 0, sizeof(i));
 	i.context = t->cl->ctx;
@@ -143,20 +181,23 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 	i.protocol = RV_WS_SUBPROTOCOL;
 	i.local_protocol_name = RV_WS_SUBPROTOCOL;
 	i.retry_and_idle_policy = &rv_tunnel_retry;
-	i.userdata = t;
 	if (o->url.scheme == RV_CLI_URL_WSS) {
 		i.ssl_connection = LCCSCF_USE_SSL;
 		if (o->insecure_tls)
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_EXPIRED |
 					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
 					    LCCSCF_ALLOW_INSECURE;
+		else if (t->host_is_ip)
+			/* Only the name check: tls_ip.c checks the address,
+			 * the chain is verified as always. */
+			i.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	}
 	t->attempts++;
 	t->state = RV_TUNNEL_CONNECTING;
 	rv_log_info("tunnel connecting to %s (attempt %llu)", o->url_text,
 		    (unsigned long long)t->attempts);
-	t->wsi = lws_client_connect_via_info(&i);
-	if (t->wsi == NULL)
+	t->cur->wsi = lws_client_connect_via_info(&i);
+	if (t->cur->wsi == NULL)
 		rv_tunnel_down(t, "could not start the connection");
 }
 
@@ -173,21 +214,33 @@ static void rv_tunnel_on_input_flow(struct rv_session *s, int enable, void *arg)
 
 static void rv_tunnel_on_want_write(struct rv_session *s, void *arg)
 {
-	struct rv_tunnel *t = arg;
+	struct rv_tunnel_link *l = arg;
 
 	(void)s;
 	/* Also fires inside rv_session_new (first PING), before state UP. */
-	if (t->wsi != NULL)
-		lws_callback_on_writable(t->wsi);
+	if (l->wsi != NULL)
+		lws_callback_on_writable(l->wsi);
 }
 
 static void rv_tunnel_on_closed(struct rv_session *s, int err, void *arg)
 {
-	struct rv_tunnel *t = arg;
+	struct rv_tunnel_link *l = arg;
+	struct rv_tunnel *t = l->t;
 	char why[96];
 
-	if (s != t->session)
+	if (s != l->session)
 		return;
+	if (t->stopping) {
+		/* Our GOAWAY drained: keep the session until its last messages
+		 * are written (rv_tunnel_drained), then the client exits. */
+		rv_log_debug("tunnel: session closed while stopping (%s)", rv_err_str(err));
+		return;
+	}
+	if (l == t->old) {
+		rv_tunnel_old_done(t, err == RV_ERR_CLOSED ? "drained (all its streams ended)" :
+							       "failed while draining");
+		return;
+	}
 	if (err == RV_ERR_TIMEOUT)
 		snprintf(why, sizeof(why), "nothing heard from the server for %d s (keepalive)",
 			 RV_TUNNEL_DEAD_AFTER_MS / 1000);
@@ -201,25 +254,47 @@ static void rv_tunnel_on_closed(struct rv_session *s, int err, void *arg)
 static void rv_tunnel_on_stream_response(struct rv_stream *st, enum rv_status status,
 					 const struct rv_addr *bound, void *arg)
 {
-	struct rv_tunnel *t = arg;
+	struct rv_tunnel_link *l = arg;
 
-	t->hooks->on_stream_response(st, status, bound);
+	l->t->hooks->on_stream_response(st, status, bound);
 }
 
 static void rv_tunnel_on_stream_closed(struct rv_stream *st, void *arg)
 {
-	struct rv_tunnel *t = arg;
+	struct rv_tunnel_link *l = arg;
 
-	t->hooks->on_stream_closed(st);
+	l->t->hooks->on_stream_closed(st);
 }
 
+/* GOAWAY on the current WebSocket: it becomes the draining one and a new
+ * WebSocket opens at once; new streams wait for it.  At most one drains: a
+ * second GOAWAY before the first drained drops the older one. */
 static void rv_tunnel_on_goaway(struct rv_session *s, uint32_t last_stream,
 				enum rv_goaway_reason reason, void *arg)
 {
-	(void)s;
-	(void)arg;
-	rv_log_debug("tunnel: the server sent GOAWAY (reason %d, last stream %u); existing "
-		    "streams drain, new ones wait for a new tunnel", (int)reason, last_stream);
+	struct rv_tunnel_link *l = arg;
+	struct rv_tunnel *t = l->t;
+
+	/* Fatal reasons close the connection now: the ordinary reconnect
+	 * (with backoff) follows. */
+	if (l != t->cur || s != l->session || t->stopping || t->state != RV_TUNNEL_UP ||
+	    reason != RV_GOAWAY_SHUTDOWN)
+		return;
+	if (t->old != NULL) {
+		rv_log_warn("tunnel: a second GOAWAY while the previous WebSocket still drains: "
+			    "closing that one (%u stream(s) reset)",
+			    rv_session_stream_count(t->old->session));
+		rv_tunnel_old_done(t, "was closed early");
+	}
+	rv_log_info("tunnel: the server is going away (GOAWAY, reason %d, last stream %u): "
+		    "%u stream(s) finish on this WebSocket, opening a new one for new streams",
+		    (int)reason, last_stream, rv_session_stream_count(s));
+	t->old = l;
+	t->cur = l == &t->links[0] ? &t->links[1] : &t->links[0];
+	t->state = RV_TUNNEL_BACKOFF;
+	t->retry_count = 0;
+	/* From the loop, not from inside the session's callback. */
+	lws_sul_schedule(t->cl->ctx, 0, &t->sul_retry, rv_tunnel_connect, 1);
 }
 
 static const char *rv_tunnel_aead_str(enum rv_aead a)
@@ -236,11 +311,12 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 		.on_stream_response = rv_tunnel_on_stream_response,
 		.on_stream_closed = rv_tunnel_on_stream_closed,
 		.on_goaway = rv_tunnel_on_goaway,
-		.arg = t,
+		.arg = t->cur,
 	};
 	struct rv_session_config cfg;
 	struct rv_hs_server_params p;
 	struct rv_ratchet *r = NULL;
+	char why[128];
 	uint32_t ka;
 	int ret;
 
@@ -263,8 +339,17 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	cfg.keepalive_interval_ms = ka;
 	cfg.keepalive_timeout_ms = RV_TUNNEL_DEAD_AFTER_MS;
 	cfg.headroom = LWS_PRE;
+	/* Never send a message larger than the server accepts. */
+	cfg.max_message = p.max_message;
 	cfg.name = "tunnel";
-	ret = rv_session_new(t->cl->loop, &cfg, r, &cb, &t->session);
+	if (p.max_message < rv_session_min_message()) {
+		rv_ratchet_free(r);
+		snprintf(why, sizeof(why), "the server's max_message (%u bytes) is smaller than "
+			 "this client can work with (%zu)", p.max_message, rv_session_min_message());
+		rv_tunnel_down(t, why);
+		return -1;
+	}
+	ret = rv_session_new(t->cl->loop, &cfg, r, &cb, &t->cur->session);
 	if (ret != RV_OK) {
 		rv_tunnel_down(t, "cannot create the session");
 		return -1;
@@ -272,9 +357,10 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	lws_sul_cancel(&t->sul_hs_timeout);
 	t->state = RV_TUNNEL_UP;
 	t->retry_count = 0;
-	rv_log_info("tunnel up (%s, server allows %u streams, window %u bytes)",
-		    rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window);
-	lws_callback_on_writable(t->wsi);
+	rv_log_info("tunnel up (%s, server allows %u streams, window %u bytes, messages up to "
+		    "%u bytes)", rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window,
+		    p.max_message);
+	lws_callback_on_writable(t->cur->wsi);
 	t->hooks->on_up(t->cl);
 	return 0;
 }
@@ -300,18 +386,35 @@ static int rv_tunnel_on_established(struct rv_tunnel *t)
 	rv_log_info("tunnel handshaking");
 	lws_sul_schedule(t->cl->ctx, 0, &t->sul_hs_timeout, rv_tunnel_on_hs_timeout,
 			 (lws_usec_t)RV_HANDSHAKE_TIMEOUT_S * LWS_US_PER_SEC);
-	lws_callback_on_writable(t->wsi);
+	lws_callback_on_writable(t->cur->wsi);
 	return 0;
 }
 
-static int rv_tunnel_on_writeable(struct rv_tunnel *t)
+/* The link failed: the current one goes down (reconnect), the old one is
+ * dropped. */
+static void rv_tunnel_link_fail(struct rv_tunnel_link *l, const char *reason)
 {
+	struct rv_tunnel *t = l->t;
+	char how[160];
+
+	if (l == t->cur) {
+		rv_tunnel_down(t, reason);
+		return;
+	}
+	snprintf(how, sizeof(how), "failed while draining: %s", reason);
+	rv_tunnel_old_done(t, how);
+}
+
+static int rv_tunnel_on_writeable(struct rv_tunnel_link *l)
+{
+	struct rv_tunnel *t = l->t;
+	struct lws *wsi = l->wsi;
 	int i;
 
-	if (t->state == RV_TUNNEL_HANDSHAKING) {
+	if (l == t->cur && t->state == RV_TUNNEL_HANDSHAKING) {
 		if (t->hs_sent)
 			return 0;
-		if (lws_write(t->wsi, t->hs_msg + LWS_PRE, RV_HS_INIT_MSG_LEN, LWS_WRITE_BINARY) <
+		if (lws_write(wsi, t->hs_msg + LWS_PRE, RV_HS_INIT_MSG_LEN, LWS_WRITE_BINARY) <
 		    (int)RV_HS_INIT_MSG_LEN) {
 			rv_tunnel_down(t, "write failed");
 			return -1;
@@ -319,77 +422,139 @@ static int rv_tunnel_on_writeable(struct rv_tunnel *t)
 		t->hs_sent = 1;
 		return 0;
 	}
-	if (t->state != RV_TUNNEL_UP || t->session == NULL)
+	if ((l == t->cur && t->state != RV_TUNNEL_UP) || l->session == NULL)
 		return 0;
 	for (i = 0; i < RV_TUNNEL_WRITES_PER_CALLBACK; i++) {
 		uint8_t *msg;
 		size_t len;
-		int r = rv_session_next_message(t->session, &msg, &len);
+		int r = rv_session_next_message(l->session, &msg, &len);
 
 		if (r < 0) {
-			rv_tunnel_down(t, "cannot seal a message");
+			rv_tunnel_link_fail(l, "cannot seal a message");
 			return -1;
 		}
 		if (r == 0)
 			return 0;
-		if (lws_write(t->wsi, msg, len, LWS_WRITE_BINARY) < (int)len) {
-			rv_tunnel_down(t, "write failed");
+		if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len) {
+			rv_tunnel_link_fail(l, "write failed");
 			return -1;
 		}
-		rv_session_message_sent(t->session);
-		if (t->session == NULL || lws_send_pipe_choked(t->wsi))
+		rv_session_message_sent(l->session);
+		if (l->session == NULL || l->wsi != wsi || lws_send_pipe_choked(wsi))
 			break;
 	}
-	if (t->session != NULL && rv_session_send_queue_bytes(t->session) > 0)
-		lws_callback_on_writable(t->wsi);
+	if (l->wsi != wsi)
+		return -1;
+	if (l->session != NULL && rv_session_send_queue_bytes(l->session) > 0)
+		lws_callback_on_writable(wsi);
 	return 0;
 }
 
-static int rv_tunnel_on_receive(struct rv_tunnel *t, const void *in, size_t len)
+static int rv_tunnel_on_receive(struct rv_tunnel_link *l, const void *in, size_t len)
 {
-	struct lws *wsi = t->wsi;
+	struct rv_tunnel *t = l->t;
+	struct lws *wsi = l->wsi;
 
 	if (!lws_frame_is_binary(wsi)) {
-		rv_tunnel_down(t, "protocol error: the server sent a text message");
+		rv_tunnel_link_fail(l, "protocol error: the server sent a text message");
 		return -1;
 	}
-	if (rv_buf_put(&t->rx, in, len) != RV_OK) {
-		rv_tunnel_down(t, "protocol error: message larger than the protocol allows");
+	if (rv_buf_put(&l->rx, in, len) != RV_OK) {
+		rv_tunnel_link_fail(l, "protocol error: message larger than the protocol allows");
 		return -1;
 	}
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) {
-		t->rx_partial = 1;
+		l->rx_partial = 1;
 		return 0;
 	}
-	t->rx_partial = 0;
-	if (t->state == RV_TUNNEL_HANDSHAKING) {
-		int r = rv_tunnel_on_hs_response(t, rv_buf_ptr(&t->rx), rv_buf_len(&t->rx));
+	l->rx_partial = 0;
+	if (l == t->cur && t->state == RV_TUNNEL_HANDSHAKING) {
+		int r = rv_tunnel_on_hs_response(t, rv_buf_ptr(&l->rx), rv_buf_len(&l->rx));
 
-		rv_buf_reset(&t->rx);
+		rv_buf_reset(&l->rx);
 		return r;
 	}
-	if (t->state == RV_TUNNEL_UP && t->session != NULL)
-		(void)rv_session_on_message(t->session, rv_buf_ptr(&t->rx), rv_buf_len(&t->rx));
-	rv_buf_reset(&t->rx);
-	/* The session may have died inside (then the tunnel is down). */
-	return t->state == RV_TUNNEL_BACKOFF ? -1 : 0;
+	if (l->session != NULL)
+		(void)rv_session_on_message(l->session, rv_buf_ptr(&l->rx), rv_buf_len(&l->rx));
+	rv_buf_reset(&l->rx);
+	/* The session may have died inside (then this WebSocket is closed). */
+	return l->wsi == wsi ? 0 : -1;
 }
 
-/* lws' reason, trimmed (it may end in a newline), with a hint for TLS. */
-static void rv_tunnel_connect_error(char *out, size_t outlen, const void *in,
-				    enum rv_cli_url_scheme scheme)
+/* X509_V_ERR_* numbers lws puts in its message (the mbedTLS wrapper's
+ * x509_vfy.h, OpenSSL's numbering). */
+enum rv_tunnel_x509_err {
+	RV_X509_NOT_YET_VALID = 9,
+	RV_X509_EXPIRED = 10,
+	RV_X509_INVALID_CA = 24,
+	RV_X509_HOSTNAME_MISMATCH = 62,
+	RV_X509_IP_MISMATCH = 64,
+};
+
+/* A hint naming the real problem of a TLS failure (lws' own text is
+ * "server's cert didn't look good ... X509_V_ERR = N" or an mbedTLS
+ * error code). */
+static void rv_tunnel_tls_hint(struct rv_tunnel *t, const char *msg, char *hint, size_t len)
 {
+	const struct rv_client_opts *o = t->cl->opts;
+	const char *ca = o->ca_file != NULL ? o->ca_file : "the system CA bundle";
+	const char *p = strstr(msg, "X509_V_ERR = ");
+	int code = p != NULL ? atoi(p + 13) : -1;
+
+	if (code == RV_X509_IP_MISMATCH || rv_tls_ip_mismatch_seen())
+		snprintf(hint, len, " (the server's certificate does not name %s: its IP "
+			 "addresses are %s; it needs subjectAltName IP:%s)",
+			 o->url.host, rv_tls_ip_seen_sans(), o->url.host);
+	else if (code == RV_X509_HOSTNAME_MISMATCH)
+		snprintf(hint, len, " (the server's certificate does not name %s: it needs "
+			 "subjectAltName DNS:%s)", o->url.host, o->url.host);
+	else if (code == RV_X509_INVALID_CA)
+		snprintf(hint, len, " (the server's certificate is not signed by a CA in %s: "
+			 "trust its CA with --ca FILE, or use --insecure-tls)", ca);
+	else if (code == RV_X509_EXPIRED || code == RV_X509_NOT_YET_VALID)
+		snprintf(hint, len, " (the server's certificate %s: check its dates and this "
+			 "machine's clock)", code == RV_X509_EXPIRED ? "has expired" :
+								  "is not valid yet");
+	else if (strstr(msg, "cert") != NULL)
+		snprintf(hint, len, " (trust the server's CA with --ca FILE, or use "
+			 "--insecure-tls)");
+	else if (strstr(msg, "mbedtls connect") != NULL)
+		snprintf(hint, len, " (no TLS there: is it a plain ws:// server? then use ws://)");
+	else
+		hint[0] = '\0';
+}
+
+/* lws' reason, trimmed (it may end in a newline), with a hint. */
+static void rv_tunnel_connect_error(struct rv_tunnel *t, char *out, size_t outlen,
+				    const void *in)
+{
+	enum rv_cli_url_scheme scheme = t->cl->opts->url.scheme;
 	const char *msg = in != NULL ? in : "unknown error";
 	size_t n = strlen(msg);
-	const char *hint = "";
+	char hint[1024];
 
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
 		n--;
-	if (scheme == RV_CLI_URL_WSS && strstr(msg, "cert") != NULL)
-		hint = " (trust the server's CA with --ca FILE, or use --insecure-tls)";
-	else if (strstr(msg, "not 101") != NULL)
-		hint = " (not an rvpn WebSocket there: check the URL's path)";
+	hint[0] = '\0';
+	if (scheme == RV_CLI_URL_WSS)
+		rv_tunnel_tls_hint(t, msg, hint, sizeof(hint));
+	if (hint[0] == '\0' && strstr(msg, "not 101") != NULL)
+		snprintf(hint, sizeof(hint), " (not an rvpn WebSocket there: check the URL's "
+			 "path)");
 	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg, hint);
+}
+
+/* Which of the tunnel's WebSockets wsi is (NULL: none, e.g. one we
+ * already let go). */
+static struct rv_tunnel_link *rv_tunnel_link_of(struct rv_tunnel *t, struct lws *wsi)
+{
+	if (t == NULL || wsi == NULL)
+		return NULL;
+	if (t->cur->wsi == wsi)
+		return t->cur;
+	if (t->old != NULL && t->old->wsi == wsi)
+		return t->old;
+	return NULL;
 }
 
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -397,50 +562,55 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 {
 	struct rv_client *cl = lws_context_user(lws_get_context(wsi));
 	struct rv_tunnel *t = cl != NULL ? cl->tunnel : NULL;
-	char why[sizeof(t->close_reason) + 160];
+	struct rv_tunnel_link *l = rv_tunnel_link_of(t, wsi);
+	char why[sizeof(l->close_reason) + 1400];
 
 	(void)user;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (t == NULL || wsi != t->wsi)
+		if (l == NULL || l != t->cur)
 			return 0;
-		t->wsi = NULL;
-		rv_tunnel_connect_error(why, sizeof(why), in, t->cl->opts->url.scheme);
+		l->wsi = NULL;
+		rv_tunnel_connect_error(t, why, sizeof(why), in);
 		rv_tunnel_down(t, why);
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (t == NULL || wsi != t->wsi)
+		if (l == NULL || l != t->cur)
 			return -1;
 		return rv_tunnel_on_established(t);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (t == NULL || wsi != t->wsi)
+		if (l == NULL)
 			return 0;
-		return rv_tunnel_on_writeable(t);
+		return rv_tunnel_on_writeable(l);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (t == NULL || wsi != t->wsi)
+		if (l == NULL)
 			return 0;
-		return rv_tunnel_on_receive(t, in, len);
+		return rv_tunnel_on_receive(l, in, len);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (t != NULL && wsi == t->wsi && len >= 2) {
+		if (l != NULL && len >= 2) {
 			const uint8_t *p = in;
 
-			snprintf(t->close_reason, sizeof(t->close_reason),
+			snprintf(l->close_reason, sizeof(l->close_reason),
 				 " (close code %u)", ((unsigned)p[0] << 8) | p[1]);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (t == NULL || wsi != t->wsi)
+		if (l == NULL)
 			return 0;
-		t->wsi = NULL;
+		l->wsi = NULL;
 		snprintf(why, sizeof(why), "%s%s",
-			 t->state == RV_TUNNEL_HANDSHAKING ?
+			 l == t->cur && t->state == RV_TUNNEL_HANDSHAKING ?
 				 "the server closed the connection during the handshake (is this "
 				 "client's public key in its authorized keys, and is -s its key?)" :
 				 "connection closed",
-			 t->close_reason);
-		t->close_reason[0] = '\0';
-		rv_tunnel_down(t, why);
+			 l->close_reason);
+		l->close_reason[0] = '\0';
+		if (l == t->cur)
+			rv_tunnel_down(t, why);
+		else
+			rv_tunnel_old_done(t, rv_session_stream_count(l->session) == 0 ?
+						      "closed (drained)" : "closed while draining");
 		return 0;
 	default:
 		return 0;
@@ -452,6 +622,8 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 {
 	struct rv_tunnel *t = calloc(1, sizeof(*t));
 	const struct rv_cli_url *u = &cl->opts->url;
+	uint8_t ip[RV_TLS_IP_MAX];
+	size_t iplen;
 	int def;
 
 	if (t == NULL)
@@ -459,7 +631,11 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 	t->cl = cl;
 	t->hooks = hooks;
 	t->state = RV_TUNNEL_BACKOFF;
-	rv_buf_init(&t->rx, RV_MSG_MAX);
+	for (def = 0; def < 2; def++) {
+		t->links[def].t = t;
+		rv_buf_init(&t->links[def].rx, RV_MSG_MAX);
+	}
+	t->cur = &t->links[0];
 	def = u->port == (u->scheme == RV_CLI_URL_WSS ? 443 : 80);
 	if (u->host_is_ipv6 && def)
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "[%s]", u->host);
@@ -469,6 +645,9 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s", u->host);
 	else
 		snprintf(t->host_hdr, sizeof(t->host_hdr), "%s:%u", u->host, (unsigned)u->port);
+	t->host_is_ip = rv_tls_ip_parse(u->host, ip, &iplen);
+	if (u->scheme == RV_CLI_URL_WSS && !cl->opts->insecure_tls && t->host_is_ip)
+		rv_tls_ip_expect(u->host);
 	*out = t;
 	cl->tunnel = t;
 	/* First attempt right away, from the event loop. */
@@ -478,16 +657,67 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 
 void rv_tunnel_free(struct rv_tunnel *t)
 {
+	int i;
+
 	if (t == NULL)
 		return;
 	t->state = RV_TUNNEL_STOPPED;
+	t->stopping = 1;
 	lws_sul_cancel(&t->sul_retry);
 	lws_sul_cancel(&t->sul_hs_timeout);
 	rv_handshake_wipe(&t->hs);
-	rv_session_free(t->session);
-	t->session = NULL;
-	t->wsi = NULL; /* lws_context_destroy closes it */
-	rv_buf_cleanup(&t->rx);
+	for (i = 0; i < 2; i++) {
+		rv_session_free(t->links[i].session);
+		t->links[i].session = NULL;
+		t->links[i].wsi = NULL; /* lws_context_destroy closes it */
+		rv_buf_cleanup(&t->links[i].rx);
+	}
+	t->old = NULL;
 	t->cl->tunnel = NULL;
 	free(t);
+}
+
+void rv_tunnel_shutdown(struct rv_tunnel *t)
+{
+	struct rv_tunnel_link *l;
+	int i;
+
+	if (t == NULL || t->stopping)
+		return;
+	t->stopping = 1;
+	lws_sul_cancel(&t->sul_retry);
+	if (t->state != RV_TUNNEL_UP) {
+		/* Not up: nothing to drain on cur. */
+		lws_sul_cancel(&t->sul_hs_timeout);
+		rv_handshake_wipe(&t->hs);
+		rv_tunnel_link_close(t->cur);
+	}
+	t->state = t->state == RV_TUNNEL_UP ? RV_TUNNEL_UP : RV_TUNNEL_STOPPED;
+	for (i = 0; i < 2; i++) {
+		l = &t->links[i];
+		if (l->session != NULL &&
+		    rv_session_get_state(l->session) == RV_SESSION_OPEN)
+			(void)rv_session_goaway(l->session, RV_GOAWAY_SHUTDOWN);
+	}
+}
+
+int rv_tunnel_drained(const struct rv_tunnel *t, uint32_t *streams)
+{
+	uint32_t n = 0;
+	int i, busy = 0;
+
+	if (t != NULL) {
+		for (i = 0; i < 2; i++) {
+			const struct rv_tunnel_link *l = &t->links[i];
+
+			if (l->session == NULL)
+				continue;
+			n += rv_session_stream_count(l->session);
+			if (l->wsi != NULL && rv_session_send_queue_bytes(l->session) > 0)
+				busy = 1;
+		}
+	}
+	if (streams != NULL)
+		*streams = n;
+	return n == 0 && !busy;
 }

@@ -2,6 +2,12 @@
  * lws client connection, Noise IK handshake with the pinned server key,
  * the session on top, keepalive (by the session) and reconnection with
  * exponential backoff and jitter.  One log line per state change.
+ *
+ * After a GOAWAY from the server the tunnel holds two WebSockets: the old
+ * one drains its streams (until they end, the server's drain limit or an
+ * error) while a new one is opened at once for new streams.  At most one
+ * drains: a GOAWAY on the new one before the old one finished closes the
+ * old one.  The state below is the new (current) one's.
  */
 #ifndef RV_CLIENT_TUNNEL_H
 #define RV_CLIENT_TUNNEL_H
@@ -35,6 +41,12 @@ int rv_tunnel_new(struct rv_client *cl, const struct rv_tunnel_hooks *hooks,
 		  struct rv_tunnel **out);
 /* Closes the WebSocket and frees the session (its streams are reset). */
 void rv_tunnel_free(struct rv_tunnel *t);
+/* SIGTERM: no more reconnects or new streams; GOAWAY on every open
+ * session, whose streams go on draining.  Idempotent. */
+void rv_tunnel_shutdown(struct rv_tunnel *t);
+/* 1 when no stream is left on any WebSocket and nothing is left to write
+ * (*streams: how many are left). */
+int rv_tunnel_drained(const struct rv_tunnel *t, uint32_t *streams);
 /* The session if the tunnel is up and takes new streams, else NULL. */
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t);
 enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t);

@@ -153,6 +153,8 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 		c->keepalive_timeout_ms = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000u;
 	if (c->idle_timeout_ms == 0)
 		c->idle_timeout_ms = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S * 1000u;
+	if (c->max_message == 0 || c->max_message > RV_MSG_MAX)
+		c->max_message = RV_MSG_MAX;
 	if (c->high_water == 0)
 		c->high_water = RV_WS_SEND_HIGH_WATER;
 	if (c->low_water == 0 || c->low_water > c->high_water)
@@ -161,6 +163,12 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 	if (c->input_stop <= c->high_water)
 		c->input_stop = c->high_water < RV_WS_SEND_HIGH_WATER ? 2 * c->high_water
 								      : RV_WS_INPUT_STOP;
+}
+
+size_t rv_session_min_message(void)
+{
+	return RV_TRANSPORT_OVERHEAD + RV_FRAME_HDR_LEN + RV_FRAME_CONNECT_FIXED_LEN + 1 +
+	       RV_DOMAIN_MAX;
 }
 
 int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
@@ -172,7 +180,8 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 
 	if (loop == NULL || cfg == NULL || ratchet == NULL || out == NULL ||
 	    (cfg->role != RV_SESSION_CLIENT && cfg->role != RV_SESSION_SERVER) ||
-	    cfg->headroom > 1024)
+	    cfg->headroom > 1024 ||
+	    (cfg->max_message != 0 && cfg->max_message < rv_session_min_message()))
 		goto out;
 	rc = RV_ERR_NOMEM;
 	s = calloc(1, sizeof(*s));
@@ -187,6 +196,7 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 		 cfg->name != NULL ? cfg->name
 				   : cfg->role == RV_SESSION_CLIENT ? "session(client)" : "session(server)");
 	s->cfg.name = s->name;
+	s->plain_max = s->cfg.max_message - RV_TRANSPORT_OVERHEAD;
 	rv_buf_init(&s->wire, s->cfg.headroom + RV_MSG_MAX);
 	rv_buf_init(&s->rxplain, RV_MSG_MAX);
 	s->state = RV_SESSION_OPEN;

@@ -145,6 +145,10 @@ struct rv_session_config {
 	size_t low_water;   /* [RV_WS_SEND_LOW_WATER] */
 	size_t input_stop;  /* [RV_WS_INPUT_STOP]; > high_water */
 	size_t headroom;    /* scratch bytes before each message [0]; LWS_PRE */
+	/* Largest sealed message this side may send [RV_MSG_MAX]; the client
+	 * passes the server's max_message.  At least rv_session_min_message()
+	 * (rv_session_new fails otherwise). */
+	size_t max_message;
 	const char *name;   /* log prefix, e.g. peer address [role name] */
 };
 
@@ -213,6 +217,10 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *dst,
 			   const void *early, size_t early_len, void *user,
 			   struct rv_stream **out);
+
+/* Smallest config.max_message a session works with: the outer overhead
+ * plus the largest control frame (a CONNECT to a 255-byte name). */
+size_t rv_session_min_message(void);
 
 enum rv_session_state rv_session_get_state(const struct rv_session *s);
 enum rv_session_role rv_session_get_role(const struct rv_session *s);

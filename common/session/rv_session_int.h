@@ -70,6 +70,8 @@ struct rv_session {
 	struct rv_ratchet *ratchet;
 	enum rv_session_state state;
 	char name[64];
+	size_t plain_max;                /* frames per message: max_message -
+					  * RV_TRANSPORT_OVERHEAD */
 
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */

@@ -43,7 +43,7 @@ static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c != NULL)
-		rv_buf_init(&c->b, RV_PLAINTEXT_MAX);
+		rv_buf_init(&c->b, s->plain_max); /* one chunk = one message */
 	return c;
 }
 
@@ -107,6 +107,9 @@ size_t rv_session_data_fit(const struct rv_session *s, size_t max)
 	const struct rv_chunk *c = s->data.tail;
 	size_t room, hdr = RV_FRAME_HDR_LEN + 4;
 
+	/* A frame never spans messages: cap it to what one message holds. */
+	if (max > s->plain_max - hdr)
+		max = s->plain_max - hdr;
 	if (c == NULL)
 		return max;
 	room = rv_buf_room(&c->b);

@@ -3,17 +3,26 @@
 on the fly with the openssl CLI), the client verifying it with --ca; a wrong
 CA refused; --insecure-tls accepted (the Noise handshake pins the key); an
 HTTPS request on a wrong path gets an ordinary 404.
-Owner: integration helper."""
+
+IP literals (client helper): wss://127.0.0.1 and wss://[::1] against a
+certificate whose subjectAltName has only IP:127.0.0.1 / IP:::1 (no DNS
+entry) connect; a certificate naming a different IP is refused with a hint
+naming the address; the DNS-name check is unchanged (wss://localhost with
+DNS:localhost works, with another name it is refused); wss:// to a plain
+ws:// server says so.
+Owner: integration helper (IP-literal cases: client helper)."""
 
 import os
+import shutil
 import ssl
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, Proc, Runner, World, check, free_port, http_get_raw, log,  # noqa: E402
-                     make_self_signed, metric, port_accepts, socks_connect, socks_open,
-                     wait_until)
+from rvpn_it import (MiB, Proc, Runner, TestSkip, World, check, free_port,  # noqa: E402
+                     http_get_raw, log, make_self_signed, metric, port_accepts, run_tool,
+                     socks_connect, socks_open, wait_until)
 
 R = Runner("tls")
 
@@ -80,6 +89,127 @@ def wss_large_stream_checksum(w):
     size = 64 * MiB if w.sanitize else 256 * MiB
     metric("wss_upload_%dMiB_MBps" % (size // MiB), L.large_upload(w, size), "MB/s")
     metric("wss_download_%dMiB_MBps" % (size // MiB), L.large_download(w, size), "MB/s")
+
+
+# ---------------------------------------------------------------- IP literals
+
+def make_cert(w, name, san):
+    """Self-signed P-256 certificate whose subjectAltName is exactly san
+    (e.g. "IP:127.0.0.1"); returns (cert, key)."""
+    exe = shutil.which("openssl")
+    if not exe:
+        raise TestSkip("openssl CLI not installed (Debian package openssl)")
+    cert = os.path.join(w.tmp, name + ".crt")
+    key = os.path.join(w.tmp, name + ".key.pem")
+    run_tool([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=rvpn-test",
+              "-addext", "subjectAltName=" + san])
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def tls_server(w, cert, key, host="127.0.0.1"):
+    """An extra rvpn-server (same keys) with this certificate on host;
+    returns its port."""
+    port = free_port(host)
+    argv = w.server_argv() + ["--cert", cert, "--cert-key", key]
+    argv[argv.index("-l") + 1] = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+    p = Proc("rvpn-server-tls", argv, w.tmp, env=w.env())
+    w.extra_clients.append(p)  # stopped and checked (exit 0) at teardown
+    wait_until(lambda: p.alive() and port_accepts(host, port), 20,
+               "TLS server on %s port %d" % (host, port))
+    return port
+
+
+def url_client(w, url, ca):
+    port = free_port()
+    a = [w.client_bin, "-k", w.client_key, "-s", w.server_pub, "-D", "127.0.0.1:%d" % port,
+         "--ca", ca, url]
+    p = Proc("rvpn-client-url", a, w.tmp, env=w.env())
+    w.extra_clients.append(p)
+    wait_until(lambda: p.alive() and port_accepts("127.0.0.1", port), 20,
+               "extra client's SOCKS port")
+    return p, port
+
+
+def assert_connects(w, url, ca, label):
+    p, port = url_client(w, url, ca)
+    t0 = time.monotonic()
+
+    def ready():
+        check(p.alive(), "client for %s exited:\n%s" % (url, p.tail()))
+        r = socks_connect(port, "127.0.0.1", w.targets.http_port, timeout=5)
+        r.close()
+        return r.rep == 0
+    try:
+        wait_until(ready, 30, "a stream through %s" % url, interval=0.2)
+    except BaseException:
+        log(p.tail())
+        raise
+    metric("tls_connect_%s_s" % label, time.monotonic() - t0, "s")
+    check("Hostname mismatch" not in p.log_text() and "does not name" not in p.log_text(),
+          "a mismatch was logged for %s" % url)
+
+
+def assert_refused(w, url, ca, hint):
+    p, _port = url_client(w, url, ca)
+    wait_until(lambda: "cannot connect" in p.log_text(), 30, "the client to report the failure")
+    text = p.log_text()
+    line = [l for l in text.splitlines() if "cannot connect" in l][0]
+    log("%s: %s" % (url, line.strip()))
+    check(hint in line, "no hint %r in %r" % (hint, line))
+    check("tunnel up" not in text, "the tunnel came up for %s" % url)
+
+
+def plain_world(args):
+    return World(args)
+
+
+@R.test(timeout=120, world=plain_world)
+def wss_ipv4_literal_with_ip_san(w):
+    cert, key = make_cert(w, "ip4", "IP:127.0.0.1")
+    port = tls_server(w, cert, key)
+    assert_connects(w, "wss://127.0.0.1:%d%s" % (port, w.path), cert, "ipv4_literal")
+
+
+@R.test(timeout=120, world=plain_world)
+def wss_ipv6_literal_with_ip_san(w):
+    if not port_accepts("::1", w.targets.http_port):
+        raise TestSkip("no IPv6 loopback")
+    cert, key = make_cert(w, "ip6", "IP:::1")
+    port = tls_server(w, cert, key, host="::1")
+    assert_connects(w, "wss://[::1]:%d%s" % (port, w.path), cert, "ipv6_literal")
+
+
+@R.test(timeout=120, world=plain_world)
+def wss_ip_literal_wrong_ip_san_refused(w):
+    cert, key = make_cert(w, "ipother", "IP:127.0.0.2,DNS:localhost")
+    port = tls_server(w, cert, key)
+    assert_refused(w, "wss://127.0.0.1:%d%s" % (port, w.path), cert,
+                   "certificate does not name 127.0.0.1")
+    # An IPv6 certificate entry never matches an IPv4 URL (exact bytes).
+    cert6, key6 = make_cert(w, "ip6only", "IP:::ffff:127.0.0.1")
+    port6 = tls_server(w, cert6, key6)
+    assert_refused(w, "wss://127.0.0.1:%d%s" % (port6, w.path), cert6,
+                   "certificate does not name 127.0.0.1")
+
+
+@R.test(timeout=120, world=plain_world)
+def wss_dns_name_check_unchanged(w):
+    cert, key = make_cert(w, "dns", "DNS:localhost")
+    port = tls_server(w, cert, key)
+    assert_connects(w, "wss://localhost:%d%s" % (port, w.path), cert, "dns_name")
+    cert2, key2 = make_cert(w, "dnsother", "DNS:other.test.rvpn,IP:127.0.0.1")
+    port2 = tls_server(w, cert2, key2)
+    assert_refused(w, "wss://localhost:%d%s" % (port2, w.path), cert2,
+                   "certificate does not name localhost")
+
+
+@R.test(timeout=120, world=plain_world)
+def wss_to_plain_ws_server_hint(w):
+    cert, _key = make_cert(w, "any", "IP:127.0.0.1")
+    assert_refused(w, "wss://127.0.0.1:%d%s" % (w.server_port, w.path), cert,
+                   "plain ws:// server")
 
 
 if __name__ == "__main__":
