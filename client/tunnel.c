@@ -205,11 +205,11 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
  * reading our answers): stop reading the WebSocket until it drains. */
 static void rv_tunnel_on_input_flow(struct rv_session *s, int enable, void *arg)
 {
-	struct rv_tunnel *t = arg;
+	struct rv_tunnel_link *l = arg;
 
 	(void)s;
-	if (t->wsi != NULL)
-		lws_rx_flow_control(t->wsi, enable);
+	if (l->wsi != NULL)
+		lws_rx_flow_control(l->wsi, enable);
 }
 
 static void rv_tunnel_on_want_write(struct rv_session *s, void *arg)
