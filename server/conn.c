@@ -110,13 +110,13 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 
 	r = rv_handshake_server_read_init(&c->hs, &srv->key, msg, len);
 	if (r != RV_OK) {
-		rv_log_info("%s: handshake failed: %s", c->peer, rv_err_str(r));
+		rv_log_rl(RV_LOG_INFO, "%s: handshake failed: %s", c->peer, rv_err_str(r));
 		goto out;
 	}
 	rv_key_to_base64(c->hs.peer_static, pub);
 	r = rv_authkeys_accept(srv->authkeys, c->hs.peer_static, c->hs.tai64n, &name);
 	if (r != RV_OK) {
-		rv_log_warn("%s: client key %s refused: %s", c->peer, pub,
+		rv_log_rl(RV_LOG_WARN, "%s: client key %s refused: %s", c->peer, pub,
 			    r == RV_ERR_REPLAY ? "replayed or old timestamp" : "not authorized");
 		goto out;
 	}
@@ -145,6 +145,8 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	if (r != RV_OK)
 		goto out;
 	c->state = RV_CONN_OPEN;
+	rv_preauth_set_state(rv_preauth_of(srv, c->wsi), RV_PREAUTH_HANDSHAKE,
+			     RV_HANDSHAKE_TIMEOUT_S);
 	/* The handshake timeout stays armed until the first transport message
 	 * authenticates: a peer that stops after message 1 is not kept. */
 	srv->sessions_total++;
@@ -162,15 +164,15 @@ out:
 static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 {
 	struct rv_server *srv = rv_server_from_wsi(wsi);
-	char peer[sizeof(c->peer)];
+	struct rv_preauth *p = rv_preauth_of(srv, wsi);
 
 	memset(c, 0, sizeof(*c)); /* c->srv == NULL: CLOSED does nothing */
-	if (srv->state != RV_SERVER_RUNNING || srv->n_sessions >= srv->opts->max_sessions) {
-		lws_get_peer_simple(wsi, peer, sizeof(peer));
-		rv_log_warn("%s: refused: %s", peer,
-			    srv->state != RV_SERVER_RUNNING ? "shutting down" : "too many clients");
+	/* No session slot yet: it is counted once the peer authenticates
+	 * (rv_conn_on_authenticated); until then the pre-auth slot and its
+	 * deadlines bound what a stranger holds. */
+	if (srv->state != RV_SERVER_RUNNING || p == NULL)
 		return -1;
-	}
+	rv_preauth_set_state(p, RV_PREAUTH_WS, RV_PREAUTH_MSG1_TIMEOUT_S);
 	c->srv = srv;
 	c->wsi = wsi;
 	c->state = RV_CONN_HANDSHAKE;
@@ -182,9 +184,26 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	if (srv->conns != NULL)
 		srv->conns->prev = c;
 	srv->conns = c;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RV_HANDSHAKE_TIMEOUT_S);
+	return 0;
+}
+
+/* The first transport message decrypted: the peer holds an authorized key
+ * and is live.  Only now does it take a session slot. */
+static int rv_conn_on_authenticated(struct rv_conn *c, struct lws *wsi)
+{
+	struct rv_server *srv = c->srv;
+
+	c->authenticated = 1;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	rv_preauth_release(rv_preauth_of(srv, wsi));
+	if (srv->n_sessions >= srv->opts->max_sessions) {
+		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u clients connected "
+			  "(--max-sessions)", c->name, c->peer, srv->n_sessions);
+		return -1;
+	}
 	srv->n_sessions++;
 	c->counted = 1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RV_HANDSHAKE_TIMEOUT_S);
 	return 0;
 }
 
@@ -246,10 +265,8 @@ static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in
 		struct rv_session_stats st;
 
 		rv_session_get_stats(c->sess, &st);
-		if (st.msgs_in > 0) { /* counts authenticated messages only */
-			c->authenticated = 1;
-			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		}
+		if (st.msgs_in > 0) /* counts authenticated messages only */
+			return rv_conn_on_authenticated(c, wsi);
 	}
 	return 0; /* a dead session has called on_closed */
 }
