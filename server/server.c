@@ -90,12 +90,17 @@ static const struct lws_protocols rv_server_misc_protocol = {
 
 static void rv_server_lws_log(int level, const char *line)
 {
+	static struct rv_log_ratelimit rl;
 	size_t n = strlen(line);
 
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	rv_log(level == LLL_ERR ? RV_LOG_ERROR : level == LLL_WARN ? RV_LOG_WARN : RV_LOG_DEBUG,
-	       "lws: %.*s", (int)n, line);
+	/* lws errors can be caused by any peer (bad TLS, bad HTTP): limited. */
+	if (level == LLL_ERR || level == LLL_WARN)
+		rv_log_ratelimited(&rl, level == LLL_ERR ? RV_LOG_ERROR : RV_LOG_WARN,
+				   "lws: %.*s", (int)n, line);
+	else
+		rv_log(RV_LOG_DEBUG, "lws: %.*s", (int)n, line);
 }
 
 static void rv_server_free_sessions(struct rv_server *srv)
