@@ -262,6 +262,18 @@ def idle_preauth_connections_hold_no_session_slot(w):
         return all(upgraded(bytes(b)) for b in bufs)
     wait_until(all_upgraded, 20, "all 120 upgrades to get 101")
     fd1 = fd_count(srv.pid)
+    # An authorized client gets a session while 120 upgraded idle connections are held.
+    c, port = w.start_extra_client(w.client_key)
+    try:
+        w.wait_client(proxy_port=port, proc=c, timeout=20)
+    except TestFailure:
+        raise TestFailure("authorized client locked out by 120 idle pre-auth connections "
+                          "(--max-sessions 2):\n"
+                          + srv.tail())
+    held = sum(not closed_by_peer(s, b) for s, b in zip(conns, bufs))
+    check(held == len(conns), "the authorized client got in only once the server had dropped "
+          "%d of the %d idle connections: they held the session slots (--max-sessions 2)"
+          % (len(conns) - held, len(conns)))
     # One source over its cap: 300 connections from 127.0.0.20.
     flood = open_from("127.0.0.20", w.server_port, 300)
     fbufs = [bytearray() for _ in flood]
@@ -274,13 +286,6 @@ def idle_preauth_connections_hold_no_session_slot(w):
     check(open_flood <= PREAUTH_PER_SOURCE,
           "%d idle connections from one source kept open (cap %d)" % (open_flood,
                                                                        PREAUTH_PER_SOURCE))
-    # An authorized client gets a session while all of that is held.
-    c, port = w.start_extra_client(w.client_key)
-    try:
-        w.wait_client(proxy_port=port, proc=c, timeout=20)
-    except TestFailure:
-        raise TestFailure("authorized client locked out by 120 idle pre-auth connections:\n"
-                          + srv.tail())
     fd2, rss2 = fd_count(srv.pid), srv.rss_kib()
     # Every idle connection is closed by its deadline (5 s + slack).
     wait_until(lambda: all(closed_by_peer(s, b) for s, b in zip(conns + flood, bufs + fbufs)),
