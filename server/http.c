@@ -140,7 +140,9 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		rv_log_debug("http: %s -> decoy", in != NULL ? (const char *)in : "?");
+		if (rv_log_get_level() >= RV_LOG_DEBUG)
+			rv_log_rl(RV_LOG_DEBUG, "http: %.*s -> decoy", in != NULL ? (int)len : 1,
+				  in != NULL ? (const char *)in : "?");
 		rv_http_answer_request(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY:
