@@ -120,6 +120,33 @@ def tls_certificate_of_another_key_refused(w):
 
 
 @R.test(timeout=60)
+def tls_expired_certificate_warned(w):
+    key = os.path.join(w.tmp, "expired.key.pem")
+    csr = os.path.join(w.tmp, "expired.csr")
+    cert = os.path.join(w.tmp, "expired.crt")
+    try:
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+                        "-subj", "/CN=localhost"], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Valid until yesterday.
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-signkey", key, "-days", "-1",
+                        "-out", cert], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        raise TestSkip("openssl CLI cannot make an expired certificate here")
+    os.chmod(key, 0o600)
+    port = free_port()
+    p = start(w, "127.0.0.1:%d" % port, ["--cert", cert, "--cert-key", key])
+    try:
+        wait_accepts(p, "127.0.0.1", port)
+        wait_until(lambda: "expired on" in p.log_text(), 10,
+                   "a warning that the certificate expired")
+    finally:
+        p.stop()
+
+
+@R.test(timeout=60)
 def default_path_is_secret_derived_and_printed_by_url(w):
     with open(w.server_key, "rb") as f:
         r = subprocess.run([w.server_bin, "url", "ws://127.0.0.1:1"], stdin=f,
