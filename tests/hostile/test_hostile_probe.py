@@ -357,7 +357,10 @@ def out_of_descriptors_pauses_accept(w):
                 return False
         wait_until(serves, 15, "the server to accept again after the pressure")
     finally:
-        p.stop()
+        rc, _, killed = p.stop()
+    check(not killed and rc == 0, "low-fd server exited %s after SIGTERM" % rc)
+    rep = p.sanitizer_report()
+    check(rep is None, "low-fd server sanitizer report:\n%s" % rep)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,22 @@ def wait_accepts(p, host, port):
     wait_until(ok, 20, "rvpn-server to accept on %s port %d" % (host, port))
 
 
+def stop_clean(p):
+    """SIGTERM: exit 0, no sanitizer report (leaks on any exit path count)."""
+    rc, _, killed = p.stop()
+    check(not killed and rc == 0, "rvpn-server exited %s after SIGTERM" % rc)
+    rep = p.sanitizer_report()
+    check(rep is None, "sanitizer report:\n%s" % rep)
+
+
 def expect_exit(p, what, text):
     rc = p.wait(20)
     check(rc is not None, "rvpn-server kept running with %s:\n%s" % (what, p.tail()))
     check(rc != 0, "rvpn-server exited 0 with %s" % what)
     check(text in p.log_text(), "rvpn-server's message for %s lacks %r:\n%s" % (
         what, text, p.tail()))
+    rep = p.sanitizer_report()
+    check(rep is None, "sanitizer report after refusing %s:\n%s" % (what, rep))
     p.stop()
 
 
@@ -68,7 +78,7 @@ def listen_ipv4_binds_only_that_address(w):
         check("bound to 127.0.0.1:%d" % port in p.log_text(),
               "start-up log does not show the bound address:\n%s" % p.tail())
     finally:
-        p.stop()
+        stop_clean(p)
 
 
 @R.test(timeout=60)
@@ -84,7 +94,7 @@ def listen_ipv6_binds_only_that_address(w):
         check("bound to [::1]:%d" % port in p.log_text(),
               "start-up log does not show the bound address:\n%s" % p.tail())
     finally:
-        p.stop()
+        stop_clean(p)
 
 
 @R.test(timeout=60)
@@ -116,7 +126,7 @@ def tls_certificate_of_another_key_refused(w):
     try:
         wait_accepts(p, "127.0.0.1", port)
     finally:
-        p.stop()
+        stop_clean(p)
 
 
 @R.test(timeout=60)
@@ -143,7 +153,7 @@ def tls_expired_certificate_warned(w):
         wait_until(lambda: "expired on" in p.log_text(), 10,
                    "a warning that the certificate expired")
     finally:
-        p.stop()
+        stop_clean(p)
 
 
 @R.test(timeout=60)
@@ -171,7 +181,7 @@ def default_path_is_secret_derived_and_printed_by_url(w):
             check(st is not None and " 404 " in st + " ",
                   "upgrade on %s: %r, expected nginx's 404" % (other, st))
     finally:
-        p.stop()
+        stop_clean(p)
     # Another key, another path.
     other_key = os.path.join(w.tmp, "other.key")
     fd = os.open(other_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
