@@ -11,15 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "rv_err.h"
+#include "rv_httpreq.h"
 #include "rv_log.h"
 #include "rv_wire.h"
 #include "server_int.h"
-
-enum rv_http_answer {
-	RV_HTTP_ANSWER_NONE = 0,
-	RV_HTTP_ANSWER_400 = 400,
-	RV_HTTP_ANSWER_404 = 404,
-};
 
 /* 1 if list (a Sec-WebSocket-Protocol value: tokens separated by commas
  * and optional whitespace) holds our subprotocol and nothing else. */
@@ -60,9 +56,9 @@ static int rv_http_is_ours(struct lws *wsi, struct rv_server *srv)
 }
 
 /* nginx 1.22 with "server_tokens off" and "keepalive_timeout 0". */
-static size_t rv_http_build(char *out, size_t size, enum rv_http_answer answer, int head)
+static size_t rv_http_build(char *out, size_t size, enum rv_httpreq_verdict answer, int head)
 {
-	const char *reason = answer == RV_HTTP_ANSWER_400 ? "Bad Request" : "Not Found";
+	const char *reason = rv_httpreq_reason(answer);
 	char body[256], date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -84,13 +80,13 @@ static size_t rv_http_build(char *out, size_t size, enum rv_http_answer answer, 
 /* Answer once writable; the caller returns 0 and waits for WRITEABLE.  The
  * answer lives in the pre-auth slot: lws's per-session data does not
  * survive the role and protocol changes on the way. */
-static void rv_http_answer_soon(struct lws *wsi, enum rv_http_answer answer, int head)
+static void rv_http_answer_soon(struct lws *wsi, enum rv_httpreq_verdict answer, int head)
 {
 	struct rv_preauth *p = rv_preauth_of(rv_server_from_wsi(wsi), wsi);
 
 	if (p == NULL)
 		return; /* timed out meanwhile: being closed */
-	if (p->answer == RV_HTTP_ANSWER_NONE) {
+	if (p->answer == RV_HTTPREQ_VERDICT_NONE) {
 		p->answer = answer;
 		p->answer_head = head;
 	}
@@ -107,24 +103,28 @@ static int rv_http_write_answer(struct lws *wsi)
 
 	if (p == NULL)
 		return -1;
-	if (p->answer == RV_HTTP_ANSWER_NONE)
+	if (p->answer == RV_HTTPREQ_VERDICT_NONE)
 		return 0;
 	n = rv_http_build((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
-			  (enum rv_http_answer)p->answer, p->answer_head);
+			  (enum rv_httpreq_verdict)p->answer, p->answer_head);
 	if (n > 0)
 		(void)lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW);
 	return -1;
 }
 
-static enum rv_http_answer rv_http_classify(struct lws *wsi)
+static enum rv_httpreq_verdict rv_http_classify(struct lws *wsi)
 {
 	char ver[16];
 
+	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_HTTP) <= 0)
+		ver[0] = '\0';
+	/* nginx: HTTP/2 and later on an HTTP/1 connection get 505. */
+	if (strncmp(ver, "HTTP/", 5) == 0 && ver[5] >= '2' && ver[5] <= '9')
+		return RV_HTTPREQ_VERSION_NOT_SUPPORTED;
 	/* HTTP/1.1 requires Host (RFC 9112 3.2); nginx answers 400. */
-	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_HTTP) > 0 &&
-	    strcmp(ver, "HTTP/1.1") == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)
-		return RV_HTTP_ANSWER_400;
-	return RV_HTTP_ANSWER_404;
+	if (strcmp(ver, "HTTP/1.1") == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)
+		return RV_HTTPREQ_BAD_REQUEST;
+	return RV_HTTPREQ_NOT_FOUND;
 }
 
 static void rv_http_answer_request(struct lws *wsi)
@@ -176,19 +176,39 @@ const struct lws_protocols rv_server_http_protocol = {
 	.callback = rv_http_callback,
 };
 
-/* What lws's HTTP parser gives up on (unknown method, CONNECT) falls back
- * to this raw protocol: nginx answers such requests with 400. */
+/* What lws's HTTP parser gives up on (unknown method, CONNECT, garbage)
+ * falls back to this raw protocol with the bytes read so far; rv_httpreq
+ * judges them as nginx would, once it can. */
+static void rv_http_raw_rx(struct lws *wsi, const void *in, size_t len)
+{
+	struct rv_preauth *p = rv_preauth_of(rv_server_from_wsi(wsi), wsi);
+	enum rv_httpreq_verdict v = RV_HTTPREQ_VERDICT_NONE;
+
+	if (p == NULL || p->answer != RV_HTTPREQ_VERDICT_NONE)
+		return; /* answered: the rest (a body) is ignored */
+	if (p->head == NULL)
+		p->head = rv_buf_new(RV_HTTPREQ_HEAD_MAX);
+	if (p->head == NULL) {
+		rv_http_answer_soon(wsi, RV_HTTPREQ_BAD_REQUEST, 0);
+		return;
+	}
+	if (len > rv_buf_room(p->head))
+		len = rv_buf_room(p->head); /* the judge gives 400 at the cap */
+	if (in != NULL && len > 0)
+		(void)rv_buf_put(p->head, in, len);
+	if (rv_httpreq_judge(p->head, &v) == RV_OK)
+		rv_http_answer_soon(wsi, v, 0);
+}
+
 static int rv_http_raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 				void *user, void *in, size_t len)
 {
 	(void)user;
-	(void)in;
-	(void)len;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
-		rv_http_answer_soon(wsi, RV_HTTP_ANSWER_400, 0);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
+		rv_http_raw_rx(wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return rv_http_write_answer(wsi);

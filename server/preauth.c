@@ -78,6 +78,8 @@ void rv_preauth_release(struct rv_preauth *p)
 	if (p->wsi != NULL && lws_get_opaque_user_data(p->wsi) == p)
 		lws_set_opaque_user_data(p->wsi, NULL);
 	rv_preauth_unlink(p);
+	rv_buf_free(p->head);
+	p->head = NULL;
 	p->srv->n_preauth--;
 	p->state = RV_PREAUTH_FREE;
 	p->wsi = NULL;

@@ -62,6 +62,7 @@ struct rv_preauth {
 	uint8_t src[16];                  /* IPv4 as ::ffff:a.b.c.d */
 	int answer;                       /* http.c: decoy status to send, 0 = none */
 	int answer_head;                  /* http.c: HEAD, headers only */
+	struct rv_buf *head;              /* http.c: request bytes lws gave up on */
 	struct rv_preauth *prev, *next;   /* srv->preauth_old .. _new */
 	lws_sorted_usec_list_t sul;       /* deadline of this state */
 };
