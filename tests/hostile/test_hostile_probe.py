@@ -12,7 +12,8 @@ holding connections open before authenticating.
 2. Pre-auth bounds: idle upgraded connections hold no session slot (an
    authorized client still gets in with --max-sessions 2), one source gets at
    most RV_PREAUTH_PER_SOURCE (16), every idle connection is closed within its
-   deadline (5 s), server descriptors, RSS and log lines stay bounded.
+   deadline (5 s), server descriptors, RSS and log lines stay bounded; beyond
+   RV_PREAUTH_MAX (512) in all, the oldest are dropped for newcomers.
 3. Descriptor exhaustion: with RLIMIT_NOFILE 64 the server pauses accepting
    instead of spinning (CPU and log lines bounded) and serves again after.
 """
@@ -34,6 +35,7 @@ R = Runner("probe")
 
 PREAUTH_PER_SOURCE = 16   # server/server_int.h RV_PREAUTH_PER_SOURCE
 PREAUTH_TIMEOUT_S = 5     # RV_PREAUTH_HTTP_TIMEOUT_S, RV_PREAUTH_MSG1_TIMEOUT_S
+PREAUTH_MAX = 512         # RV_PREAUTH_MAX
 
 NGINX_CONF = """
 worker_processes 1;
@@ -320,6 +322,36 @@ def idle_preauth_connections_hold_no_session_slot(w):
     check(rss2 is not None and rss2 - rss0 < 64 * 1024, "server RSS grew %s KiB" % (rss2 - rss0))
     check(lines < 60, "%d log lines for one idle flood:\n%s" % (lines, srv.tail(30)))
     w.assert_works()
+
+
+@R.test(timeout=120)
+def global_preauth_cap_drops_oldest(w):
+    srv = w.server
+    fd0, log0 = fd_count(srv.pid), srv.log_size()
+    # 40 sources x 14 idle connections = 560 > RV_PREAUTH_MAX (512): the
+    # oldest are dropped, so a newcomer (an honest client) still gets in.
+    conns = []
+    for i in range(40):
+        conns += open_from("127.0.%d.%d" % (1 + i // 200, 2 + i % 200), w.server_port, 14)
+    bufs = [bytearray() for _ in conns]
+    wait_until(lambda: sum(closed_by_peer(s, b) for s, b in zip(conns, bufs)) >=
+               len(conns) - PREAUTH_MAX, 10, "the server to drop the oldest beyond its cap")
+    still = [i for i, (s, b) in enumerate(zip(conns, bufs)) if not closed_by_peer(s, b)]
+    metric("probe_global_cap_open", len(still))
+    check(len(still) <= PREAUTH_MAX, "%d pre-auth connections held (cap %d)" % (len(still),
+                                                                         PREAUTH_MAX))
+    check(min(still) >= len(conns) - PREAUTH_MAX - 8,
+          "the server dropped newer connections, not the oldest (first kept: #%d)" % min(still))
+    s, st = ws_handshake(w.server_port, w.path)
+    s.close()
+    check(st is not None and " 101 " in st + " ", "upgrade with the pre-auth table full: %r" % st)
+    w.assert_works()
+    for s in conns:
+        s.close()
+    wait_until(lambda: fd_count(srv.pid) <= fd0 + 4, 15,
+               "server descriptors back to %d (now %s)" % (fd0, fd_count(srv.pid)))
+    lines = srv.log_since(log0).count("\n")
+    check(lines < 30, "%d log lines for a pre-auth flood:\n%s" % (lines, srv.tail(30)))
 
 
 def cpu_ticks(pid):
