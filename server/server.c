@@ -295,6 +295,8 @@ out:
 	}
 	rv_authkeys_free(srv.authkeys);
 	rv_keypair_wipe(&srv.key);
+	if (opts->path == srv.default_path)
+		opts->path = NULL; /* pointed into srv */
 	if (r == RV_OK)
 		rv_log_info("stopped after %llu session(s)", (unsigned long long)srv.sessions_total);
 	return r;
