@@ -27,7 +27,7 @@ static void rv_conn_close_soon(struct rv_conn *c)
 enum rv_conn_bounds {
 	/* Descriptors kept out of the stream budget: listeners, DNS, logs,
 	 * pre-authentication connections, the pool's spares are added. */
-	RV_CONN_FD_RESERVE = 64 + 256,
+	RV_CONN_FD_RESERVE = 64 + RV_PREAUTH_MAX,
 	/* While a key is over its buffer budget, re-check this often. */
 	RV_CONN_BUDGET_RECHECK_US = 100 * LWS_US_PER_MS,
 };
@@ -190,8 +190,8 @@ static void rv_conn_on_stream_connect(struct rv_session *s, struct rv_stream *st
 		return;
 	}
 	if (!rv_conn_fd_room(c->srv)) {
-		if (c->srv->streams_refused_fds++ == 0)
-			rv_log_warn("descriptor budget reached (%u streams, limit %llu): refusing "
+		c->srv->streams_refused_fds++;
+		rv_log_rl(RV_LOG_WARN, "descriptor budget reached (%u streams, limit %llu): refusing "
 				    "new streams until some end", c->srv->streams_active - 1,
 				    (unsigned long long)c->srv->fd_limit);
 		rv_stream_reject(st, RV_STATUS_GENERAL_FAILURE);
@@ -248,19 +248,19 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 
 	r = rv_handshake_server_read_init(&c->hs, &srv->key, msg, len);
 	if (r != RV_OK) {
-		rv_log_info("%s: handshake failed: %s", c->peer, rv_err_str(r));
+		rv_log_rl(RV_LOG_INFO, "%s: handshake failed: %s", c->peer, rv_err_str(r));
 		goto out;
 	}
 	rv_key_to_base64(c->hs.peer_static, pub);
 	r = rv_authkeys_accept(srv->authkeys, c->hs.peer_static, c->hs.tai64n, &name);
 	if (r == RV_ERR_REPLAY) {
-		rv_log_warn("%s: replayed handshake refused: client key %s sent a timestamp not "
+		rv_log_rl(RV_LOG_WARN, "%s: replayed handshake refused: client key %s sent a timestamp not "
 			    "newer than the last one accepted (or the persisted floor)", c->peer,
 			    pub);
 		goto out;
 	}
 	if (r != RV_OK) {
-		rv_log_warn("%s: client key %s refused: %s", c->peer, pub,
+		rv_log_rl(RV_LOG_WARN, "%s: client key %s refused: %s", c->peer, pub,
 			    r == RV_ERR_DENIED ? "not authorized" :
 			    r == RV_ERR_LIMIT ? "handshakes too fast for the replay state" :
 			    rv_err_str(r));
@@ -274,7 +274,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 		goto out;
 	}
 	if (pk->refs >= srv->opts->max_sessions_per_key) {
-		rv_log_warn("client %s (%s) refused: %u sessions for this key already "
+		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u sessions for this key already "
 			    "(--max-sessions-per-key)", c->name, c->peer, pk->refs);
 		rv_perkey_put(&srv->perkeys, pk);
 		r = RV_ERR_LIMIT;
@@ -295,7 +295,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	r = rv_handshake_server_respond(&c->hs, &params, RV_RATCHET_DEFAULT_INTERVAL_MS,
 					&c->hs_reply, &ratchet);
 	if (r != RV_OK) {
-		rv_log_info("%s: handshake failed: %s", c->peer, rv_err_str(r));
+		rv_log_rl(RV_LOG_INFO, "%s: handshake failed: %s", c->peer, rv_err_str(r));
 		goto out;
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -311,6 +311,8 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	if (r != RV_OK)
 		goto out;
 	c->state = RV_CONN_OPEN;
+	rv_preauth_set_state(rv_preauth_of(srv, c->wsi), RV_PREAUTH_HANDSHAKE,
+			     RV_HANDSHAKE_TIMEOUT_S);
 	/* The handshake timeout stays armed until the first transport message
 	 * authenticates: a peer that stops after message 1 is not kept. */
 	srv->sessions_total++;
@@ -410,15 +412,15 @@ void rv_server_conns_shutdown(struct rv_server *srv)
 static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 {
 	struct rv_server *srv = rv_server_from_wsi(wsi);
-	char peer[sizeof(c->peer)];
+	struct rv_preauth *p = rv_preauth_of(srv, wsi);
 
 	memset(c, 0, sizeof(*c)); /* c->srv == NULL: CLOSED does nothing */
-	if (srv->state != RV_SERVER_RUNNING || srv->n_sessions >= srv->opts->max_sessions) {
-		lws_get_peer_simple(wsi, peer, sizeof(peer));
-		rv_log_warn("%s: refused: %s", peer,
-			    srv->state != RV_SERVER_RUNNING ? "shutting down" : "too many clients");
+	/* No session slot yet: it is counted once the peer authenticates
+	 * (rv_conn_on_authenticated); until then the pre-auth slot and its
+	 * deadlines bound what a stranger holds. */
+	if (srv->state != RV_SERVER_RUNNING || p == NULL)
 		return -1;
-	}
+	rv_preauth_set_state(p, RV_PREAUTH_WS, RV_PREAUTH_MSG1_TIMEOUT_S);
 	c->srv = srv;
 	c->wsi = wsi;
 	c->state = RV_CONN_HANDSHAKE;
@@ -431,9 +433,26 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	if (srv->conns != NULL)
 		srv->conns->prev = c;
 	srv->conns = c;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RV_HANDSHAKE_TIMEOUT_S);
+	return 0;
+}
+
+/* The first transport message decrypted: the peer holds an authorized key
+ * and is live.  Only now does it take a session slot. */
+static int rv_conn_on_authenticated(struct rv_conn *c, struct lws *wsi)
+{
+	struct rv_server *srv = c->srv;
+
+	c->authenticated = 1;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	rv_preauth_release(rv_preauth_of(srv, wsi));
+	if (srv->n_sessions >= srv->opts->max_sessions) {
+		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u clients connected "
+			  "(--max-sessions)", c->name, c->peer, srv->n_sessions);
+		return -1;
+	}
 	srv->n_sessions++;
 	c->counted = 1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RV_HANDSHAKE_TIMEOUT_S);
 	return 0;
 }
 
@@ -493,10 +512,8 @@ static int rv_conn_on_receive(struct rv_conn *c, struct lws *wsi, const void *in
 		struct rv_session_stats st;
 
 		rv_session_get_stats(c->sess, &st);
-		if (st.msgs_in > 0) { /* counts authenticated messages only */
-			c->authenticated = 1;
-			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		}
+		if (st.msgs_in > 0) /* counts authenticated messages only */
+			return rv_conn_on_authenticated(c, wsi);
 	}
 	return 0; /* a dead session has called on_closed */
 }

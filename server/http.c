@@ -1,11 +1,45 @@
-/* http.c - what anyone who is not an rvpn client sees: an ordinary small web
- * server that answers 404 to every request, including WebSocket upgrades on
- * any path but ours or without our subprotocol.  Nothing names rvpn. */
+/* http.c - what anyone who is not an rvpn client sees: an ordinary nginx
+ * that answers 404 to every request (400 to a malformed one), including
+ * WebSocket upgrades on any path but ours or without exactly our
+ * subprotocol.  Every answer has nginx's status line, headers and page,
+ * and closes the connection right after it, so no failure differs from
+ * another in wording or timing.  Nothing names rvpn.
+ *
+ * Also protocols[0] of the vhost: every wsi's WSI_DESTROY comes here, which
+ * frees its pre-auth slot (preauth.c). */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "rv_err.h"
+#include "rv_httpreq.h"
 #include "rv_log.h"
 #include "rv_wire.h"
 #include "server_int.h"
+
+/* 1 if list (a Sec-WebSocket-Protocol value: tokens separated by commas
+ * and optional whitespace) holds our subprotocol and nothing else. */
+static int rv_http_subprotocol_ok(const char *list)
+{
+	const char *p = list, *tok;
+	size_t n, want = strlen(RV_WS_SUBPROTOCOL);
+	int found = 0;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		tok = p;
+		while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		n = (size_t)(p - tok);
+		if (n != want || memcmp(tok, RV_WS_SUBPROTOCOL, want) != 0)
+			return 0;
+		found = 1;
+	}
+	return found;
+}
 
 static int rv_http_is_ours(struct lws *wsi, struct rv_server *srv)
 {
@@ -16,18 +50,87 @@ static int rv_http_is_ours(struct lws *wsi, struct rv_server *srv)
 	if (n <= 0 || strcmp(uri, srv->opts->path) != 0)
 		return 0;
 	n = lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
-	if (n <= 0 || strstr(proto, RV_WS_SUBPROTOCOL) == NULL)
+	if (n <= 0 || !rv_http_subprotocol_ok(proto))
 		return 0;
 	return srv->state == RV_SERVER_RUNNING;
 }
 
-static int rv_http_not_found(struct lws *wsi)
+/* nginx 1.22 with "server_tokens off" and "keepalive_timeout 0". */
+static size_t rv_http_build(char *out, size_t size, enum rv_httpreq_verdict answer, int head)
 {
-	/* lws builds a minimal HTML body for the status; close afterwards so a
-	 * scanner cannot pipeline. */
-	if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
+	const char *reason = rv_httpreq_reason(answer);
+	char body[256], date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int nb, n;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	nb = snprintf(body, sizeof(body),
+		      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+		      "<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
+		      "</body>\r\n</html>\r\n", (int)answer, reason, (int)answer, reason);
+	n = snprintf(out, size,
+		     "HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\nContent-Type: text/html\r\n"
+		     "Content-Length: %d\r\nConnection: close\r\n\r\n%s", (int)answer, reason,
+		     date, nb, head ? "" : body);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* Answer once writable; the caller returns 0 and waits for WRITEABLE.  The
+ * answer lives in the pre-auth slot: lws's per-session data does not
+ * survive the role and protocol changes on the way. */
+static void rv_http_answer_soon(struct lws *wsi, enum rv_httpreq_verdict answer, int head)
+{
+	struct rv_preauth *p = rv_preauth_of(rv_server_from_wsi(wsi), wsi);
+
+	if (p == NULL)
+		return; /* timed out meanwhile: being closed */
+	if (p->answer == RV_HTTPREQ_VERDICT_NONE) {
+		p->answer = answer;
+		p->answer_head = head;
+	}
+	lws_callback_on_writable(wsi);
+}
+
+/* WRITEABLE: the whole answer, then close (lws flushes a partial write
+ * before closing). */
+static int rv_http_write_answer(struct lws *wsi)
+{
+	struct rv_preauth *p = rv_preauth_of(rv_server_from_wsi(wsi), wsi);
+	unsigned char buf[LWS_PRE + 1024];
+	size_t n;
+
+	if (p == NULL)
 		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (p->answer == RV_HTTPREQ_VERDICT_NONE)
+		return 0;
+	n = rv_http_build((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+			  (enum rv_httpreq_verdict)p->answer, p->answer_head);
+	if (n > 0)
+		(void)lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW);
+	return -1;
+}
+
+static enum rv_httpreq_verdict rv_http_classify(struct lws *wsi)
+{
+	char ver[16];
+
+	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_HTTP) <= 0)
+		ver[0] = '\0';
+	/* nginx: HTTP/2 and later on an HTTP/1 connection get 505. */
+	if (strncmp(ver, "HTTP/", 5) == 0 && ver[5] >= '2' && ver[5] <= '9')
+		return RV_HTTPREQ_VERSION_NOT_SUPPORTED;
+	/* HTTP/1.1 requires Host (RFC 9112 3.2); nginx answers 400. */
+	if (strcmp(ver, "HTTP/1.1") == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)
+		return RV_HTTPREQ_BAD_REQUEST;
+	return RV_HTTPREQ_NOT_FOUND;
+}
+
+static void rv_http_answer_request(struct lws *wsi)
+{
+	rv_http_answer_soon(wsi, rv_http_classify(wsi),
+			    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0);
 }
 
 static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -37,19 +140,30 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		rv_log_debug("http: %s -> 404", in != NULL ? (const char *)in : "?");
-		return rv_http_not_found(wsi);
+		if (rv_log_get_level() >= RV_LOG_DEBUG)
+			rv_log_rl(RV_LOG_DEBUG, "http: %.*s -> decoy", in != NULL ? (int)len : 1,
+				  in != NULL ? (const char *)in : "?");
+		rv_http_answer_request(wsi);
+		return 0;
 	case LWS_CALLBACK_HTTP_BODY:
-		return 0; /* discard */
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return rv_http_not_found(wsi);
+		return 0; /* discarded; the answer is already on its way */
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return rv_http_write_answer(wsi);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		srv = rv_server_from_wsi(wsi);
-		if (in == NULL || strcmp(in, "websocket") != 0 || !rv_http_is_ours(wsi, srv)) {
-			if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
-				return -1;
-			return 1; /* we answered; lws completes the transaction */
-		}
+		if (in != NULL && strcmp(in, "websocket") == 0 && rv_http_is_ours(wsi, srv))
+			return 0;
+		/* Not ours: the same answer as a plain request.  lws ends the
+		 * transaction when this returns, so there is no WRITEABLE turn to
+		 * wait for: write now (as lws_return_http_status does) and close;
+		 * lws flushes what the socket did not take before closing. */
+		rv_http_answer_request(wsi);
+		(void)rv_http_write_answer(wsi);
+		return -1;
+	case LWS_CALLBACK_WSI_DESTROY:
+		srv = rv_server_from_wsi(wsi);
+		rv_preauth_release(rv_preauth_of(srv, wsi));
 		return 0;
 	default:
 		break;
@@ -60,4 +174,50 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 const struct lws_protocols rv_server_http_protocol = {
 	.name = "http",
 	.callback = rv_http_callback,
+};
+
+/* What lws's HTTP parser gives up on (unknown method, CONNECT, garbage)
+ * falls back to this raw protocol with the bytes read so far; rv_httpreq
+ * judges them as nginx would, once it can. */
+static void rv_http_raw_rx(struct lws *wsi, const void *in, size_t len)
+{
+	struct rv_preauth *p = rv_preauth_of(rv_server_from_wsi(wsi), wsi);
+	enum rv_httpreq_verdict v = RV_HTTPREQ_VERDICT_NONE;
+
+	if (p == NULL || p->answer != RV_HTTPREQ_VERDICT_NONE)
+		return; /* answered: the rest (a body) is ignored */
+	if (p->head == NULL)
+		p->head = rv_buf_new(RV_HTTPREQ_HEAD_MAX);
+	if (p->head == NULL) {
+		rv_http_answer_soon(wsi, RV_HTTPREQ_BAD_REQUEST, 0);
+		return;
+	}
+	if (len > rv_buf_room(p->head))
+		len = rv_buf_room(p->head); /* the judge gives 400 at the cap */
+	if (in != NULL && len > 0)
+		(void)rv_buf_put(p->head, in, len);
+	if (rv_httpreq_judge(p->head, &v) == RV_OK)
+		rv_http_answer_soon(wsi, v, 0);
+}
+
+static int rv_http_raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
+				void *user, void *in, size_t len)
+{
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		rv_http_raw_rx(wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return rv_http_write_answer(wsi);
+	default:
+		return 0;
+	}
+}
+
+const struct lws_protocols rv_server_http_raw_protocol = {
+	.name = RV_SERVER_HTTP_RAW_PROTOCOL,
+	.callback = rv_http_raw_callback,
 };

@@ -1,13 +1,54 @@
 /* main.c - rvpn-server entry point: subcommands, options, run. */
 #include <stdio.h>
+#include <string.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
 
 #include "options.h"
+#include "rv_err.h"
 #include "rv_keycmd.h"
+#include "rv_keypath.h"
+#include "rv_keys.h"
 #include "rv_log.h"
 #include "server.h"
+
+/* rvpn-server url [ws[s]://HOST[:PORT]] < server.key: the default path a
+ * client must use (derived from the key), or the whole client URL. */
+static int rv_server_cmd_url(int argc, char **argv)
+{
+	char input[1025], path[RV_KEYPATH_SIZE];
+	uint8_t priv[RV_KEY_LEN];
+	const char *base = argc > 2 ? argv[2] : NULL;
+	size_t n, blen;
+	int code = 1;
+
+	if (argc > 3 || (base != NULL && strncmp(base, "ws://", 5) != 0 &&
+			 strncmp(base, "wss://", 6) != 0)) {
+		fprintf(stderr, "usage: rvpn-server url [ws://HOST[:PORT] | wss://HOST[:PORT]] "
+				"< server.key\n");
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	n = fread(input, 1, sizeof(input), stdin);
+	if (n >= sizeof(input) || rv_key_from_base64(input, n, priv) != RV_OK) {
+		fprintf(stderr, "rvpn-server url: standard input does not hold a private key "
+				"(expected the server's key file, as printed by genkey)\n");
+		goto out;
+	}
+	if (rv_keypath_derive(priv, path) != RV_OK)
+		goto out;
+	blen = base != NULL ? strlen(base) : 0;
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--; /* "wss://host/" + "/path" */
+	printf("%.*s%s\n", (int)blen, base != NULL ? base : "", path);
+	code = fflush(stdout) == 0 ? 0 : 1;
+out:
+	sodium_memzero(input, sizeof(input));
+	sodium_memzero(priv, sizeof(priv));
+	return code;
+}
 
 int main(int argc, char **argv)
 {
@@ -17,6 +58,8 @@ int main(int argc, char **argv)
 
 	if (rv_keycmd_dispatch(argc, argv, "rvpn-server", &code))
 		return code;
+	if (argc >= 2 && strcmp(argv[1], "url") == 0)
+		return rv_server_cmd_url(argc, argv);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-server: libsodium failed to initialise\n");
 		return 1;

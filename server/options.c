@@ -74,7 +74,7 @@ static void rv_server_usage(FILE *f)
 		"                   [--cert FILE --cert-key FILE] [--path /PATH]\n"
 		"                   [--allow CIDR[:PORT[-PORT]]]... [--deny CIDR[:PORTS]]...\n"
 		"                   [--dns ADDR[:PORT]]... [-v]\n"
-		"       rvpn-server genkey | pubkey | --help | --version\n"
+		"       rvpn-server genkey | pubkey | url [BASE] | --help | --version\n"
 		"\n"
 		"  -c, --config FILE          read options from FILE, one 'name = value' per line\n"
 		"                             (long option names; the command line wins)\n"
@@ -87,8 +87,9 @@ static void rv_server_usage(FILE *f)
 		"      --cert-key FILE        TLS private key (PEM)\n"
 		"                             without --cert: plain ws://, for use behind a\n"
 		"                             TLS-terminating reverse proxy\n"
-		"      --path /PATH           WebSocket path (default %s); everything else\n"
-		"                             gets an ordinary 404\n"
+		"      --path /PATH           WebSocket path (default: a secret path derived\n"
+		"                             from the key, see 'url'); everything else gets\n"
+		"                             an ordinary 404\n"
 		"      --allow CIDR[:PORTS]   allow targets (e.g. 127.0.0.1/32:8000-8100)\n"
 		"      --deny CIDR[:PORTS]    deny targets; loopback, private, link-local, CGNAT,\n"
 		"                             multicast and unique-local are denied by default;\n"
@@ -114,8 +115,10 @@ static void rv_server_usage(FILE *f)
 		"  -v, --verbose              log per-stream events\n"
 		"\n"
 		"  genkey                     print a new private key\n"
-		"  pubkey                     read a private key on stdin, print its public key\n",
-		RV_WS_DEFAULT_PATH, RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
+		"  pubkey                     read a private key on stdin, print its public key\n"
+		"  url [ws[s]://HOST[:PORT]]  read the server's private key on stdin, print the\n"
+		"                             default path (or the client URL with it)\n",
+		RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
 		RV_SERVER_MAX_SESSIONS_PER_KEY, RV_SERVER_MAX_STREAMS_PER_KEY,
 		RV_SERVER_MAX_BUFFER_PER_KEY,
 		RV_STREAM_WINDOW_DEFAULT, RV_CONNECT_TIMEOUT_DEFAULT_S,
@@ -207,7 +210,7 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	int c, r = RV_OK, opt_index = 1;
 
 	memset(o, 0, sizeof(*o));
-	o->path = RV_WS_DEFAULT_PATH;
+	o->path = NULL; /* derived from the key at start (rv_keypath) */
 	o->max_sessions = RV_MAX_SESSIONS_DEFAULT;
 	o->max_streams = RV_MAX_STREAMS_DEFAULT;
 	o->max_sessions_per_key = RV_SERVER_MAX_SESSIONS_PER_KEY;

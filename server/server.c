@@ -8,6 +8,7 @@
 
 #include "lws_loop.h"
 #include "rv_err.h"
+#include "rv_keypath.h"
 #include "rv_log.h"
 #include "rv_pool.h"
 #include "rv_rlimit.h"
@@ -118,12 +119,17 @@ static const struct lws_protocols rv_server_misc_protocol = {
 
 static void rv_server_lws_log(int level, const char *line)
 {
+	static struct rv_log_ratelimit rl;
 	size_t n = strlen(line);
 
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	rv_log(level == LLL_ERR ? RV_LOG_ERROR : level == LLL_WARN ? RV_LOG_WARN : RV_LOG_DEBUG,
-	       "lws: %.*s", (int)n, line);
+	/* lws errors can be caused by any peer (bad TLS, bad HTTP): limited. */
+	if (level == LLL_ERR || level == LLL_WARN)
+		rv_log_ratelimited(&rl, level == LLL_ERR ? RV_LOG_ERROR : RV_LOG_WARN,
+				   "lws: %.*s", (int)n, line);
+	else
+		rv_log(RV_LOG_DEBUG, "lws: %.*s", (int)n, line);
 }
 
 static void rv_server_free_sessions(struct rv_server *srv)
@@ -209,11 +215,28 @@ static int rv_server_setup_shared(struct rv_server *srv)
 	return RV_OK;
 }
 
+/* The default path from the key, pre-auth accounting, the listening socket. */
+static int rv_server_edge_open(struct rv_server *srv)
+{
+	int r;
+
+	if (srv->opts->path == NULL) {
+		r = rv_keypath_derive(srv->key.priv, srv->default_path);
+		if (r != RV_OK)
+			return r;
+		srv->opts->path = srv->default_path;
+	}
+	r = rv_preauth_init(srv);
+	if (r != RV_OK)
+		return r;
+	return rv_server_listen_open(srv);
+}
+
 int rv_server_run(struct rv_server_opts *opts)
 {
 	static const struct lws_protocols *pprotocols[] = {
 		&rv_server_http_protocol, &rv_server_ws_protocol, &rv_server_misc_protocol,
-		&rv_server_loop_protocol, NULL,
+		&rv_server_loop_protocol, &rv_server_http_raw_protocol, NULL,
 	};
 	struct lws_context_creation_info info;
 	struct rv_server srv;
@@ -239,13 +262,22 @@ int rv_server_run(struct rv_server_opts *opts)
 		goto out;
 	}
 
+	if (opts->cert_file != NULL &&
+	    rv_server_tls_check(opts->cert_file, opts->cert_key_file) != RV_OK) {
+		r = RV_ERR_CONFIG;
+		goto out;
+	}
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "default";
-	info.port = opts->listen_port;
-	info.iface = opts->listen_host[0] ? opts->listen_host : NULL;
+	/* listen.c owns the listening socket and hands accepted ones over. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.pprotocols = pprotocols;
 	info.user = &srv;
-	info.keepalive_timeout = 30;
+	info.keepalive_timeout = RV_PREAUTH_HTTP_TIMEOUT_S;
+	/* What the HTTP parser cannot take goes to the decoy's raw side. */
+	info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+	info.listen_accept_role = "raw-skt";
+	info.listen_accept_protocol = RV_SERVER_HTTP_RAW_PROTOCOL;
 	if (opts->cert_file != NULL) {
 		/* lws enables TLS per vhost only with this option set here too. */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -254,14 +286,17 @@ int rv_server_run(struct rv_server_opts *opts)
 	}
 	srv.vh = lws_create_vhost(srv.ctx, &info);
 	if (srv.vh == NULL) {
-		rv_log_error("cannot listen on %s%s", opts->listen,
-			     opts->cert_file ? " (or the certificate/key could not be loaded)" : "");
+		rv_log_error("could not set up the web server%s",
+			     opts->cert_file ? " (the certificate or its key could not be loaded)" : "");
 		goto out;
 	}
 	r = rv_lws_loop_new(srv.ctx, srv.vh, &srv.loop);
 	if (r != RV_OK)
 		goto out;
 	r = rv_server_setup_shared(&srv);
+	if (r != RV_OK)
+		goto out;
+	r = rv_server_edge_open(&srv);
 	if (r != RV_OK)
 		goto out;
 
@@ -271,8 +306,9 @@ int rv_server_run(struct rv_server_opts *opts)
 	signal(SIGHUP, rv_server_on_signal);
 
 	rv_key_to_base64(srv.key.pub, pub);
-	rv_log_info("listening on %s, path %s, %s; public key %s; %zu authorized key(s)",
+	rv_log_info("serving %s, client URL path %s%s, %s; public key %s; %zu authorized key(s)",
 		    opts->listen, opts->path,
+		    opts->path == srv.default_path ? " (derived from the key; --path overrides)" : "",
 		    opts->cert_file ? "TLS (wss://)" :
 		    "plain ws:// without TLS (put a TLS-terminating proxy in front)",
 		    pub, rv_authkeys_count(srv.authkeys));
@@ -298,9 +334,11 @@ out:
 	/* Sessions first (their dials use DNS and the pool), then everything
 	 * watching fds through the loop, then the loop, then lws itself. */
 	rv_server_free_sessions(&srv);
+	rv_server_listen_close(&srv);
 	rv_pool_free(srv.pool);
 	rv_dns_free(srv.dns);
 	rv_lws_loop_free(srv.loop);
+	rv_preauth_cleanup(&srv); /* its timers live in the context */
 	if (srv.ctx != NULL) {
 		lws_sul_cancel(&srv.sul_drain);
 		lws_context_destroy(srv.ctx);
@@ -308,6 +346,8 @@ out:
 	rv_perkey_clear(&srv.perkeys);
 	rv_authkeys_free(srv.authkeys);
 	rv_keypair_wipe(&srv.key);
+	if (opts->path == srv.default_path)
+		opts->path = NULL; /* pointed into srv */
 	if (r == RV_OK)
 		rv_log_info("stopped after %llu session(s)", (unsigned long long)srv.sessions_total);
 	return r;

@@ -4,6 +4,8 @@
 #ifndef RV_SERVER_INT_H
 #define RV_SERVER_INT_H
 
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 
 #include "options.h"
@@ -32,6 +34,39 @@ enum rv_conn_state {
 };
 
 struct rv_server;
+
+/* The server's edge: what a stranger can make us hold before it proves it
+ * has an authorized key (see preauth.c, listen.c). */
+enum rv_server_edge_limits {
+	RV_PREAUTH_MAX = 512,          /* pre-auth connections in all */
+	RV_PREAUTH_PER_SOURCE = 16,    /* per IPv4 address / IPv6 /64 */
+	RV_PREAUTH_HTTP_TIMEOUT_S = 5, /* TLS + HTTP request (upgrade) */
+	RV_PREAUTH_MSG1_TIMEOUT_S = 5, /* upgraded, waiting for Noise message 1 */
+	RV_ACCEPT_BATCH = 32,          /* accepts per readiness event */
+	RV_ACCEPT_PAUSE_MS = 250,      /* out of descriptors: stop accepting */
+};
+
+enum rv_preauth_state {
+	RV_PREAUTH_FREE = 0,
+	RV_PREAUTH_HTTP = 1,      /* accepted: TLS, HTTP request */
+	RV_PREAUTH_WS = 2,        /* upgraded: waiting for Noise message 1 */
+	RV_PREAUTH_HANDSHAKE = 3, /* message 2 sent: waiting for the first
+				   * transport message to authenticate */
+};
+
+/* One accepted connection that has not authenticated yet.  The server owns
+ * the table; the wsi's opaque user data points here until release. */
+struct rv_preauth {
+	enum rv_preauth_state state;
+	struct rv_server *srv;
+	struct lws *wsi;
+	uint8_t src[16];                  /* IPv4 as ::ffff:a.b.c.d */
+	int answer;                       /* http.c: decoy status to send, 0 = none */
+	int answer_head;                  /* http.c: HEAD, headers only */
+	struct rv_buf *head;              /* http.c: request bytes lws gave up on */
+	struct rv_preauth *prev, *next;   /* srv->preauth_old .. _new */
+	lws_sorted_usec_list_t sul;       /* deadline of this state */
+};
 
 /* Per-WebSocket user data (lws allocates and zeroes it). */
 struct rv_conn {
@@ -79,9 +114,18 @@ struct rv_server {
 	uint64_t streams_refused_fds, streams_refused_key;
 	uint64_t sessions_total, handshakes_failed;
 	lws_sorted_usec_list_t sul_drain;
+	/* edge (listen.c, preauth.c) */
+	struct rv_listener *listener;
+	struct rv_preauth *preauth;       /* RV_PREAUTH_MAX slots */
+	struct rv_preauth *preauth_old, *preauth_new; /* in accept order */
+	uint32_t n_preauth;
+	char default_path[32];            /* derived from the key (rv_keypath) */
 };
 
+#define RV_SERVER_HTTP_RAW_PROTOCOL "http-fallback"
+
 extern const struct lws_protocols rv_server_http_protocol;
+extern const struct lws_protocols rv_server_http_raw_protocol;
 extern const struct lws_protocols rv_server_ws_protocol;
 
 /* The server behind a wsi (vhost user pointer). */
@@ -89,6 +133,29 @@ static inline struct rv_server *rv_server_from_wsi(struct lws *wsi)
 {
 	return lws_get_vhost_user(lws_get_vhost(wsi));
 }
+
+/* listen.c: the listening socket, bound exactly to opts->listen, accepting
+ * into lws (adopted sockets) with pre-auth admission and a pause when out
+ * of descriptors.  0 or RV_ERR_*, message logged. */
+int rv_server_listen_open(struct rv_server *srv);
+void rv_server_listen_close(struct rv_server *srv);
+
+/* preauth.c: pre-auth connection accounting.  admit: a slot for a new
+ * connection from src (evicting the oldest when all are taken), NULL when
+ * its source is over its cap.  attach: the wsi lws made for it (arms the
+ * HTTP deadline).  upgraded / handshaken: later states with their own
+ * deadlines.  release: done (authenticated or closed); NULL safe. */
+int rv_preauth_init(struct rv_server *srv);
+void rv_preauth_cleanup(struct rv_server *srv);
+struct rv_preauth *rv_preauth_admit(struct rv_server *srv, const struct sockaddr *sa);
+void rv_preauth_attach(struct rv_preauth *p, struct lws *wsi);
+struct rv_preauth *rv_preauth_of(struct rv_server *srv, struct lws *wsi);
+void rv_preauth_set_state(struct rv_preauth *p, enum rv_preauth_state state, unsigned timeout_s);
+void rv_preauth_release(struct rv_preauth *p);
+
+/* tls_check.c: the certificate matches its key (refuse) and is in its
+ * validity period (warn).  0 or RV_ERR_CONFIG, message logged. */
+int rv_server_tls_check(const char *cert_file, const char *key_file);
 
 /* conn.c's interface to server.c (calls go one way: server.c -> conn.c;
  * conn.c only reads and updates the shared struct rv_server above). */

@@ -14,7 +14,7 @@ pkgs="
 build-essential cmake ninja-build pkg-config git
 libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev
 clang libclang-rt-14-dev
-dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl
+dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
 apt debian-archive-keyring
 debhelper dpkg-dev fakeroot
 "

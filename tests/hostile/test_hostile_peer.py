@@ -291,11 +291,11 @@ def sessions_per_key(world):
 
 
 class LowFdWorld(it.World):
-    """The server runs with RLIMIT_NOFILE 700 (soft and hard), so its
+    """The server runs with RLIMIT_NOFILE 1000 (soft and hard), so its
     descriptor budget is reached with a few hundred streams."""
 
     def server_argv(self, extra=()):
-        return ["prlimit", "--nofile=700:700"] + super().server_argv(extra)
+        return ["prlimit", "--nofile=1000:1000"] + super().server_argv(extra)
 
 
 @R.test(timeout=180, world=lambda a: LowFdWorld(a))
