@@ -146,6 +146,8 @@ static int rv_server_setup_shared(struct rv_server *srv)
 		pcfg.idle_timeout_ms = o->pool_idle_s * 1000u;
 		pcfg.connect_timeout_ms = o->connect_timeout_s * 1000u;
 		pcfg.nodelay = 1;
+		memcpy(pcfg.ports, o->pool_ports, sizeof(pcfg.ports));
+		pcfg.n_ports = o->n_pool_ports;
 		r = rv_pool_new(srv->loop, &pcfg, &srv->pool);
 		if (r != RV_OK)
 			return r;
@@ -154,6 +156,8 @@ static int rv_server_setup_shared(struct rv_server *srv)
 	srv->dialer.loop = srv->loop;
 	srv->dialer.dns = srv->dns;
 	srv->dialer.acl = o->acl;
+	if (rv_acl_watch(o->acl, srv->loop) != RV_OK)
+		rv_log_warn("access rules: cannot watch this host's addresses");
 	srv->dialer.connect.timeout_ms = o->connect_timeout_s * 1000u;
 	srv->dialer.connect.nodelay = 1;
 	return RV_OK;
@@ -250,6 +254,7 @@ out:
 	rv_server_free_sessions(&srv);
 	rv_pool_free(srv.pool);
 	rv_dns_free(srv.dns);
+	rv_acl_unwatch(opts->acl);
 	rv_lws_loop_free(srv.loop);
 	if (srv.ctx != NULL) {
 		lws_sul_cancel(&srv.sul_drain);

@@ -55,7 +55,7 @@ struct rv_pool_dest {
 	struct rv_pool_conn *conns;
 	size_t nconns;
 	uint64_t retry_after_ms;
-	uint64_t connect_ms;    /* last noted resolve+connect time of a miss */
+	uint64_t connect_us;    /* last noted resolve+connect time of a miss */
 	int connect_known;
 	struct rv_pool_dest *hnext;
 	struct rv_pool_dest *lru_prev, *lru_next; /* head = most recent */
@@ -543,9 +543,9 @@ int rv_pool_take(struct rv_pool *p, const char *key, int *fd, struct rv_sockaddr
 		free(s);
 		p->st.hits++;
 		if (d->connect_known)
-			p->st.saved_ms += d->connect_ms;
+			p->st.saved_us += d->connect_us;
 		else if (p->st.miss_connects > 0)
-			p->st.saved_ms += p->st.miss_connect_ms / p->st.miss_connects;
+			p->st.saved_us += p->st.miss_connect_us / p->st.miss_connects;
 		rearm(p);
 		refill(p, d);
 		return RV_OK;
@@ -598,17 +598,17 @@ int rv_pool_blacklisted(const struct rv_pool *p, const char *key)
 	return p != NULL && key != NULL && bl_has(p, key_hash64(key));
 }
 
-void rv_pool_note_connect(struct rv_pool *p, const char *key, uint64_t ms)
+void rv_pool_note_connect(struct rv_pool *p, const char *key, uint64_t us)
 {
 	struct rv_pool_dest *d;
 
 	if (p == NULL || key == NULL || !rv_pool_port_wanted(p, key_port(key)))
 		return;
 	p->st.miss_connects++;
-	p->st.miss_connect_ms += ms;
+	p->st.miss_connect_us += us;
 	d = dest_get(p, key, 0);
 	if (d != NULL) {
-		d->connect_ms = ms;
+		d->connect_us = us;
 		d->connect_known = 1;
 	}
 }
@@ -632,14 +632,15 @@ const char *rv_pool_stats_str(const struct rv_pool *p, char *out, size_t outlen)
 
 	rv_pool_get_stats(p, &st);
 	snprintf(out, outlen,
-		 "pool: %llu requests, %llu hits (%.1f%%), %llu misses, %.1f ms saved per hit "
-		 "(miss connect %.1f ms avg), %llu pre-connects (%llu failed), %llu evictions "
+		 "pool: %llu requests, %llu hits (%.1f%%), %llu misses, %.2f ms saved per hit "
+		 "(miss connect %.2f ms avg), %llu pre-connects (%llu failed), %llu evictions "
 		 "(%llu dead, %llu touched by target), %llu blacklisted, %zu spares now",
 		 (unsigned long long)st.requests, (unsigned long long)st.hits,
 		 st.requests ? 100.0 * (double)st.hits / (double)st.requests : 0.0,
 		 (unsigned long long)st.misses,
-		 st.hits ? (double)st.saved_ms / (double)st.hits : 0.0,
-		 st.miss_connects ? (double)st.miss_connect_ms / (double)st.miss_connects : 0.0,
+		 st.hits ? (double)st.saved_us / 1000.0 / (double)st.hits : 0.0,
+		 st.miss_connects ?
+			 (double)st.miss_connect_us / 1000.0 / (double)st.miss_connects : 0.0,
 		 (unsigned long long)st.preconnects, (unsigned long long)st.preconnect_failures,
 		 (unsigned long long)st.evictions, (unsigned long long)st.dead,
 		 (unsigned long long)st.target_spoke, (unsigned long long)st.blacklisted,

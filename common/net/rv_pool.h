@@ -22,7 +22,7 @@
  *      once: no DNS, no connect.
  *   4. On a miss: resolve, filter with the ACL, connect as usual, call
  *      rv_pool_learn(key, allowed addresses) so the pool knows where the
- *      destination lives, and rv_pool_note_connect(key, ms) with the time
+ *      destination lives, and rv_pool_note_connect(key, us) with the time
  *      that resolve+connect took (what a hit saves; reported in the stats).
  * A destination is hot when it got at least hot_requests requests within
  * window_ms; the pool then keeps up to per_dest spares for it (pending
@@ -87,8 +87,8 @@ struct rv_pool_stats {
 	uint64_t target_spoke;   /* spares dropped: the target sent data or closed */
 	uint64_t blacklisted;    /* destinations blacklisted (ever) */
 	uint64_t miss_connects;  /* misses whose resolve+connect time was noted */
-	uint64_t miss_connect_ms; /* their total time */
-	uint64_t saved_ms;       /* estimated: each hit saves its destination's connect time */
+	uint64_t miss_connect_us; /* their total time */
+	uint64_t saved_us;       /* estimated: each hit saves its destination's connect time */
 	size_t spares;        /* now: ready sockets */
 	size_t connecting;    /* now: pre-connects in flight */
 	size_t dests;         /* now: destinations tracked */
@@ -117,8 +117,9 @@ int rv_pool_take(struct rv_pool *pool, const char *key, int *fd, struct rv_socka
 int rv_pool_learn(struct rv_pool *pool, const char *key, const struct rv_sockaddr *addrs,
 		  size_t n);
 
-/* A miss for key took ms to resolve and connect (measured by the caller). */
-void rv_pool_note_connect(struct rv_pool *pool, const char *key, uint64_t ms);
+/* A miss for key took us microseconds to resolve and connect (measured by
+ * the caller). */
+void rv_pool_note_connect(struct rv_pool *pool, const char *key, uint64_t us);
 
 /* 1 if key is blacklisted (the target greeted or closed a spare). */
 int rv_pool_blacklisted(const struct rv_pool *pool, const char *key);

@@ -368,9 +368,9 @@ static void test_saved_time(void **state)
 	int fd = -1, acc[8], na, i;
 
 	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
-	rv_pool_note_connect(fx->pool, fx->key, 40);
+	rv_pool_note_connect(fx->pool, fx->key, 40000);
 	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
-	rv_pool_note_connect(fx->pool, fx->key, 20);
+	rv_pool_note_connect(fx->pool, fx->key, 20000);
 	assert_int_equal(rv_pool_learn(fx->pool, fx->key, &fx->addr, 1), RV_OK);
 	wait_spares(fx, 2);
 	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_OK);
@@ -378,11 +378,11 @@ static void test_saved_time(void **state)
 	rv_pool_get_stats(fx->pool, &st);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.miss_connects, 2);
-	assert_int_equal(st.miss_connect_ms, 60);
-	assert_int_equal(st.saved_ms, 20);
+	assert_int_equal(st.miss_connect_us, 60000);
+	assert_int_equal(st.saved_us, 20000);
 	assert_non_null(strstr(rv_pool_stats_str(fx->pool, line, sizeof(line)),
-			       "3 requests, 1 hits (33.3%), 2 misses, 20.0 ms saved per hit "
-			       "(miss connect 30.0 ms avg)"));
+			       "3 requests, 1 hits (33.3%), 2 misses, 20.00 ms saved per hit "
+			       "(miss connect 30.00 ms avg)"));
 	wait_spares(fx, 2);
 	na = accept_all(fx->lfd, acc, 8);
 	for (i = 0; i < na; i++)
