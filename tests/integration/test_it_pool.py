@@ -14,6 +14,10 @@ targets written here:
   is lost, the pool stops pre-connecting after the first closed spare;
 - a well-behaved client-speaks-first target forced into the pool: hits, and
   the shutdown stats line reports hits, misses and the time saved per hit.
+And the rest of the server's dial path on real programs: "localhost" with
+--dns resolves locally (RFC 6761) and is judged by the rules; NAT64, 6to4
+and mapped spellings of an IPv4 target meet the operator's IPv4 rules; the
+server's own address is denied by default.
 Owner: net helper."""
 
 import os
@@ -286,6 +290,55 @@ def client_speaks_first_target_hits(w):
     check("0 blacklisted" in st, st)
     metric("pool_hit_rate", float(m.group(3)), "%")
     metric("pool_saved_ms_per_hit", float(m.group(5)), "ms")
+
+
+def expect_reply(w, host, port, want):
+    r = socks_connect(w.socks_port, host, port, timeout=IO_TIMEOUT)
+    try:
+        check(r.rep == want, "CONNECT %s:%d: reply %r, expected %d" % (host, port, r.rep, want))
+    finally:
+        r.close()
+
+
+@R.test(timeout=60)
+def localhost_resolves_locally(w):
+    """--dns is set (dnsmasq knows no localhost): still loopback, allowed by
+    --allow 127.0.0.1 / ::1; "invalid" names are NXDOMAIN (4)."""
+    for name in ("localhost", "localhost.", "app.localhost"):
+        r = socks_connect(w.socks_port, name, w.targets.ports["echo"], timeout=IO_TIMEOUT)
+        try:
+            check(r.rep == 0, "CONNECT %s: reply %r, expected 0" % (name, r.rep))
+        finally:
+            r.close()
+    expect_reply(w, "anything.invalid", 80, 4)
+
+
+def deny_smtp_world(args):
+    return World(args, server_extra=["--deny", "0.0.0.0/0:25"])
+
+
+@R.test(timeout=60, world=deny_smtp_world)
+def ipv4_rules_cover_ipv6_forms(w):
+    for host in ("1.2.3.4", "::ffff:1.2.3.4", "64:ff9b::102:304", "2002:102:304::1",
+                 "::1.2.3.4"):
+        expect_reply(w, host, 25, 2)
+
+
+@R.test(timeout=60)
+def own_address_denied(w):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.connect(("192.0.2.1", 9))  # UDP: picks a source address, sends nothing
+        own = u.getsockname()[0]
+    except OSError:
+        own = None
+    finally:
+        u.close()
+    if not own or own.startswith("127."):
+        from rvpn_it import TestSkip
+        raise TestSkip("no non-loopback IPv4 address on this host")
+    # Decided before any connect: the rules deny it (2), whatever listens.
+    expect_reply(w, own, w.targets.ports["echo"], 2)
 
 
 if __name__ == "__main__":
