@@ -8,8 +8,13 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "rv_acl.h"
 #include "rv_err.h"
@@ -427,6 +432,102 @@ static void test_watch(void **state)
 	rv_loop_poll_free(loop);
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+struct addr_wait {
+	struct rv_acl *acl;
+	int want;
+};
+
+static int addr_judged(void *arg)
+{
+	struct addr_wait *a = arg;
+	struct rv_sockaddr sa;
+
+	rv_sockaddr_from_literal("8.8.4.4", 80, &sa);
+	return rv_acl_check(a->acl, &sa, NULL) == a->want;
+}
+
+/* Child of test_watch_sees_new_address, in its own network namespace:
+ * 0 = passed, 1 = failed, 77 = cannot set up (skip). */
+static int watch_child(const char *ip)
+{
+	char map[64], cmd[160];
+	struct rv_loop *loop = NULL;
+	struct rv_acl *acl = NULL;
+	struct addr_wait w;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int ok;
+
+	if (unshare(CLONE_NEWNET) != 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
+			return 77;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		if (write_file("/proc/self/uid_map", map) != 0)
+			return 77;
+		(void)write_file("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if (write_file("/proc/self/gid_map", map) != 0)
+			return 77;
+	}
+	snprintf(cmd, sizeof(cmd), "%s link set lo up", ip);
+	if (system(cmd) != 0)
+		return 77;
+	if (rv_loop_poll_new(&loop) != RV_OK || rv_acl_new(1, &acl) != RV_OK ||
+	    rv_acl_watch(acl, loop) != RV_OK)
+		return 1;
+	w.acl = acl;
+	w.want = RV_OK;
+	ok = addr_judged(&w); /* not ours yet */
+	snprintf(cmd, sizeof(cmd), "%s addr add 8.8.4.4/32 dev lo", ip);
+	ok = ok && system(cmd) == 0;
+	w.want = RV_ERR_DENIED;
+	ok = ok && rv_loop_poll_run_until(loop, addr_judged, &w, 3000) == 0;
+	snprintf(cmd, sizeof(cmd), "%s addr del 8.8.4.4/32 dev lo", ip);
+	ok = ok && system(cmd) == 0;
+	w.want = RV_OK;
+	ok = ok && rv_loop_poll_run_until(loop, addr_judged, &w, 3000) == 0;
+	rv_acl_free(acl);
+	rv_loop_poll_free(loop);
+	return ok ? 0 : 1;
+}
+
+/* An address added to an interface while the server runs is denied at
+ * once (rtnetlink), and allowed again when it goes.  Runs in a private
+ * network namespace (nothing on the host changes); skipped where
+ * namespaces or ip(8) are unavailable. */
+static void test_watch_sees_new_address(void **state)
+{
+	const char *ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" :
+			 access("/sbin/ip", X_OK) == 0 ? "/sbin/ip" : NULL;
+	int st = 0;
+	pid_t pid;
+
+	(void)state;
+	if (ip == NULL)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(watch_child(ip));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_self_addresses),
 		cmocka_unit_test(test_self_real),
 		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_watch_sees_new_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
