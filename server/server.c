@@ -245,7 +245,7 @@ out:
 	}
 	rv_server_sig_ctx = NULL;
 	if (srv.pool != NULL) {
-		char line[256];
+		char line[512];
 
 		rv_log_info("%s", rv_pool_stats_str(srv.pool, line, sizeof(line)));
 	}
