@@ -602,8 +602,9 @@ void rv_pool_note_connect(struct rv_pool *p, const char *key, uint64_t us)
 {
 	struct rv_pool_dest *d;
 
-	if (p == NULL || key == NULL || !rv_pool_port_wanted(p, key_port(key)))
-		return;
+	if (p == NULL || key == NULL || !rv_pool_port_wanted(p, key_port(key)) ||
+	    rv_pool_blacklisted(p, key))
+		return; /* not one of the pool's misses */
 	p->st.miss_connects++;
 	p->st.miss_connect_us += us;
 	d = dest_get(p, key, 0);
