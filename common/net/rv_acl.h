@@ -84,8 +84,9 @@ int rv_acl_add(struct rv_acl *acl, enum rv_acl_action action, const char *spec,
 /* Decide for one target address and port (sa's port).  RV_OK = allowed,
  * RV_ERR_DENIED = denied, RV_ERR_INVALID_ARG for an empty address.
  * rule (if not NULL) gets the deciding rule's text, e.g. "deny 127.0.0.0/8
- * (default)", or "no rule" when nothing matched; static storage inside acl,
- * valid until the acl is freed.  Pure function: safe to call any time. */
+ * (default)", or "no rule" when nothing matched; storage inside acl, valid
+ * until the acl is freed (a "this host" rule's text: until the next
+ * refresh).  No side effects; call it from the loop's thread. */
 int rv_acl_check(const struct rv_acl *acl, const struct rv_sockaddr *sa, const char **rule);
 
 /* Keep only the allowed addresses of addrs[0..n) (order preserved); returns
