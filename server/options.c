@@ -32,6 +32,7 @@ enum rv_server_longopt {
 	OPT_POOL,
 	OPT_POOL_MAX,
 	OPT_POOL_IDLE,
+	OPT_POOL_PORTS,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -61,6 +62,7 @@ static const struct option rv_server_longopts[] = {
 	{ "pool", required_argument, NULL, OPT_POOL },
 	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
 	{ "pool-idle", required_argument, NULL, OPT_POOL_IDLE },
+	{ "pool-ports", required_argument, NULL, OPT_POOL_PORTS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -92,7 +94,8 @@ static void rv_server_usage(FILE *f)
 		"                             an ordinary 404\n"
 		"      --allow CIDR[:PORTS]   allow targets (e.g. 127.0.0.1/32:8000-8100)\n"
 		"      --deny CIDR[:PORTS]    deny targets; loopback, private, link-local, CGNAT,\n"
-		"                             multicast and unique-local are denied by default;\n"
+		"                             multicast, unique-local and this host's addresses\n"
+		"                             are denied by default;\n"
 		"                             the most specific rule wins\n"
 		"      --dns ADDR[:PORT]      DNS server to ask (repeatable; default resolv.conf)\n"
 		"      --max-sessions N       concurrent clients (default %d)\n"
@@ -111,7 +114,9 @@ static void rv_server_usage(FILE *f)
 		"      --pool K               warm spare connections per busy destination\n"
 		"                             (default 2, 0 disables pooling)\n"
 		"      --pool-max N           spare connections in all (default 64)\n"
-		"      --pool-idle S          close spares unused this long (default 30)\n"
+		"      --pool-idle S          close spares unused this long (default and most 2)\n"
+		"      --pool-ports P,P...    ports to pre-connect to, where clients speak first\n"
+		"                             (default 80,443; 'none' disables pooling)\n"
 		"  -v, --verbose              log per-stream events\n"
 		"\n"
 		"  genkey                     print a new private key\n"
@@ -141,6 +146,35 @@ static int rv_server_parse_uint(const char *flag, const char *text, uint32_t min
 bad:
 	fprintf(stderr, "rvpn-server: %s: '%s' is not a number from %u to %u\n", flag, text,
 		min, max);
+	return RV_ERR_CONFIG;
+}
+
+/* "80,443" (at most RV_POOL_MAX_PORTS) or "none". */
+static int rv_server_parse_pool_ports(struct rv_server_opts *o, const char *text)
+{
+	const char *p = text;
+
+	o->n_pool_ports = 0;
+	o->pool_ports_none = strcmp(text, "none") == 0;
+	if (o->pool_ports_none)
+		return RV_OK;
+	for (;;) {
+		char *end;
+		unsigned long v;
+
+		if (*p < '0' || *p > '9' || o->n_pool_ports == RV_POOL_MAX_PORTS)
+			goto bad;
+		v = strtoul(p, &end, 10);
+		if (v == 0 || v > 65535 || (*end != ',' && *end != '\0'))
+			goto bad;
+		o->pool_ports[o->n_pool_ports++] = (uint16_t)v;
+		if (*end == '\0')
+			return RV_OK;
+		p = end + 1;
+	}
+bad:
+	fprintf(stderr, "rvpn-server: --pool-ports: '%s' is not 'none' or a list of up to %d "
+		"ports 1..65535 joined by ','\n", text, RV_POOL_MAX_PORTS);
 	return RV_ERR_CONFIG;
 }
 
@@ -222,7 +256,7 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	o->drain_timeout_s = 10;
 	o->pool_per_dest = 2;
 	o->pool_max = 64;
-	o->pool_idle_s = 30;
+	o->pool_idle_s = RV_POOL_SPARE_MAX_MS / 1000;
 	if (rv_acl_new(1, &o->acl) != RV_OK) {
 		fprintf(stderr, "rvpn-server: out of memory\n");
 		return RV_SERVER_PARSE_ERROR;
@@ -327,6 +361,9 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 		case OPT_POOL_IDLE:
 			r = rv_server_parse_uint("--pool-idle", optarg, 1, 3600, &o->pool_idle_s);
 			break;
+		case OPT_POOL_PORTS:
+			r = rv_server_parse_pool_ports(o, optarg);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -346,6 +383,8 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 				o->config->path, rv_config_lineno(o->config, opt_index));
 		return RV_SERVER_PARSE_ERROR;
 	}
+	if (o->pool_ports_none)
+		o->pool_per_dest = 0;
 	if (optind < argc) {
 		fprintf(stderr, "rvpn-server: unexpected argument '%s'\n", argv[optind]);
 		return RV_SERVER_PARSE_ERROR;

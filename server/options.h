@@ -10,6 +10,7 @@
 #include "rv_acl.h"
 #include "rv_config.h"
 #include "rv_dns.h"
+#include "rv_pool.h"
 
 /* Per-key defaults: one key (one user's device) cannot take the server. */
 enum rv_server_perkey_defaults {
@@ -49,7 +50,10 @@ struct rv_server_opts {
 	const char *state_dir;       /* replay state; NULL = memory only */
 	uint32_t pool_per_dest;      /* K spares per destination (0 = no pool) */
 	uint32_t pool_max;           /* global cap on spares */
-	uint32_t pool_idle_s;
+	uint32_t pool_idle_s;        /* capped at RV_POOL_SPARE_MAX_MS */
+	uint16_t pool_ports[RV_POOL_MAX_PORTS]; /* --pool-ports; none given: 80,443 */
+	size_t n_pool_ports;
+	int pool_ports_none;         /* --pool-ports none: no pool */
 	int verbose;
 	struct rv_config *config;    /* -c FILE; strings above may point into it */
 	char **merged_argv;          /* config arguments + command line */

@@ -202,6 +202,8 @@ static int rv_server_setup_shared(struct rv_server *srv)
 		pcfg.idle_timeout_ms = o->pool_idle_s * 1000u;
 		pcfg.connect_timeout_ms = o->connect_timeout_s * 1000u;
 		pcfg.nodelay = 1;
+		memcpy(pcfg.ports, o->pool_ports, sizeof(pcfg.ports));
+		pcfg.n_ports = o->n_pool_ports;
 		r = rv_pool_new(srv->loop, &pcfg, &srv->pool);
 		if (r != RV_OK)
 			return r;
@@ -210,6 +212,8 @@ static int rv_server_setup_shared(struct rv_server *srv)
 	srv->dialer.loop = srv->loop;
 	srv->dialer.dns = srv->dns;
 	srv->dialer.acl = o->acl;
+	if (rv_acl_watch(o->acl, srv->loop) != RV_OK)
+		rv_log_warn("access rules: cannot watch this host's addresses");
 	srv->dialer.connect.timeout_ms = o->connect_timeout_s * 1000u;
 	srv->dialer.connect.nodelay = 1;
 	return RV_OK;
@@ -327,7 +331,7 @@ out:
 	}
 	rv_server_sig_ctx = NULL;
 	if (srv.pool != NULL) {
-		char line[256];
+		char line[512];
 
 		rv_log_info("%s", rv_pool_stats_str(srv.pool, line, sizeof(line)));
 	}
@@ -337,6 +341,7 @@ out:
 	rv_server_listen_close(&srv);
 	rv_pool_free(srv.pool);
 	rv_dns_free(srv.dns);
+	rv_acl_unwatch(opts->acl);
 	rv_lws_loop_free(srv.loop);
 	rv_preauth_cleanup(&srv); /* its timers live in the context */
 	if (srv.ctx != NULL) {

@@ -1,12 +1,25 @@
-/* rv_acl.c - access rules, most specific match wins.  Owner: server-libs. */
+/* rv_acl.c - access rules, most specific match wins.  Owner: server-libs.
+ *
+ * Addresses that carry an IPv4 address are folded to it first, so one
+ * IPv4 rule covers every spelling of a target (the IPv6 translation forms
+ * reach the same host through a NAT64 or 6to4 gateway). */
 #include "rv_acl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rv_err.h"
+#include "rv_log.h"
+#include "rv_loop.h"
 
 struct rv_acl_port_range {
 	uint16_t lo, hi;
@@ -27,10 +40,66 @@ struct rv_acl_rule {
 struct rv_acl {
 	struct rv_acl_rule *rules;
 	size_t n, cap;
+	int with_defaults;
+	struct rv_acl_rule *self; /* RV_ACL_MAX_SELF host rules: this host */
+	size_t nself;
+	struct rv_loop *loop;     /* rv_acl_watch */
+	int nl_fd;
+	struct rv_loop_fd *nl_w;
+	struct rv_loop_timer *timer;
 };
 
-/* The default deny list, IPv4 part: also installed in its IPv4-compatible,
- * NAT64 and 6to4 IPv6 forms. */
+static const uint8_t pfx_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t pfx_nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+static const uint8_t pfx_nat64_local[6] = {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01};
+static const uint8_t pfx_6to4[2] = {0x20, 0x02};
+static const uint8_t zero12[12];
+
+int rv_acl_fold_v4(const uint8_t ip[16], uint8_t v4[4])
+{
+	static const uint8_t one[4] = {0, 0, 0, 1};
+
+	if (memcmp(ip, pfx_mapped, 12) == 0 || memcmp(ip, pfx_nat64, 12) == 0 ||
+	    (memcmp(ip, zero12, 12) == 0 && memcmp(ip + 12, zero12, 4) != 0 &&
+	     memcmp(ip + 12, one, 4) != 0)) {
+		memcpy(v4, ip + 12, 4);
+		return 1;
+	}
+	if (memcmp(ip, pfx_6to4, 2) == 0) {
+		memcpy(v4, ip + 2, 4);
+		return 1;
+	}
+	return 0;
+}
+
+/* A rule in a folded form becomes the IPv4 rule it means (see rv_acl.h). */
+static void fold_rule(struct rv_acl_rule *r)
+{
+	uint8_t v4[4];
+	unsigned plen;
+
+	if (r->family != 6)
+		return;
+	if (r->plen >= 96 && (memcmp(r->net, pfx_mapped, 12) == 0 ||
+			      memcmp(r->net, pfx_nat64, 12) == 0 ||
+			      (memcmp(r->net, zero12, 12) == 0 &&
+			       rv_acl_fold_v4(r->net, v4)))) {
+		/* (A compatible-form rule covering :: or ::1 stays IPv6.) */
+		memcpy(v4, r->net + 12, 4);
+		plen = r->plen - 96u;
+	} else if (r->plen >= 16 && memcmp(r->net, pfx_6to4, 2) == 0) {
+		memcpy(v4, r->net + 2, 4);
+		plen = r->plen - 16u > 32 ? 32 : r->plen - 16u;
+	} else {
+		return;
+	}
+	memset(r->net, 0, sizeof(r->net));
+	memcpy(r->net, v4, 4);
+	r->family = 4;
+	r->plen = (uint8_t)plen;
+}
+
+/* The default deny list, IPv4 part (its IPv6 forms fold onto it). */
 static const struct {
 	uint8_t a, b, c, d, len;
 } default_v4[] = {
@@ -205,6 +274,7 @@ static int parse_rule(const char *spec, struct rv_acl_rule *r, const char **why)
 		if (ret != RV_OK)
 			return ret;
 	}
+	fold_rule(r);
 	if (ports != NULL)
 		return parse_ports(ports, r, why);
 	r->nranges = 0;
@@ -230,30 +300,8 @@ static int acl_push(struct rv_acl *acl, const struct rv_acl_rule *r)
 	return RV_OK;
 }
 
-static int add_default_v6(struct rv_acl *acl, const uint8_t *prefix, size_t prefix_bytes,
-			  size_t v4_at, const uint8_t v4[4], unsigned plen)
-{
-	struct rv_acl_rule r;
-	char ip[INET6_ADDRSTRLEN];
-
-	memset(&r, 0, sizeof(r));
-	r.family = 6;
-	r.is_default = 1;
-	r.action = RV_ACL_DENY;
-	r.nports = 65536;
-	memcpy(r.net, prefix, prefix_bytes);
-	memcpy(r.net + v4_at, v4, 4);
-	r.plen = (uint8_t)plen;
-	inet_ntop(AF_INET6, r.net, ip, sizeof(ip));
-	snprintf(r.text, sizeof(r.text), "deny %s/%u (default)", ip, plen);
-	return acl_push(acl, &r);
-}
-
 static int add_defaults(struct rv_acl *acl)
 {
-	static const uint8_t nat64[4] = {0x00, 0x64, 0xff, 0x9b};
-	static const uint8_t six2four[2] = {0x20, 0x02};
-	static const uint8_t compat[1] = {0};
 	size_t i;
 	int ret;
 
@@ -272,10 +320,7 @@ static int add_defaults(struct rv_acl *acl)
 		r.plen = (uint8_t)len;
 		snprintf(r.text, sizeof(r.text), "deny %u.%u.%u.%u/%u (default)", v4[0], v4[1],
 			 v4[2], v4[3], len);
-		if ((ret = acl_push(acl, &r)) != RV_OK ||
-		    (ret = add_default_v6(acl, compat, 1, 12, v4, 96 + len)) != RV_OK ||
-		    (ret = add_default_v6(acl, nat64, 4, 12, v4, 96 + len)) != RV_OK ||
-		    (ret = add_default_v6(acl, six2four, 2, 2, v4, 16 + len)) != RV_OK)
+		if ((ret = acl_push(acl, &r)) != RV_OK)
 			return ret;
 	}
 	for (i = 0; i < sizeof(default_v6) / sizeof(default_v6[0]); i++) {
@@ -305,9 +350,21 @@ int rv_acl_new(int with_defaults, struct rv_acl **out)
 	acl = calloc(1, sizeof(*acl));
 	if (acl == NULL)
 		return RV_ERR_NOMEM;
-	if (with_defaults && (ret = add_defaults(acl)) != RV_OK) {
-		rv_acl_free(acl);
-		return ret;
+	acl->nl_fd = -1;
+	acl->with_defaults = with_defaults != 0;
+	if (with_defaults) {
+		acl->self = calloc(RV_ACL_MAX_SELF, sizeof(*acl->self));
+		if (acl->self == NULL) {
+			rv_acl_free(acl);
+			return RV_ERR_NOMEM;
+		}
+		if ((ret = add_defaults(acl)) != RV_OK) {
+			rv_acl_free(acl);
+			return ret;
+		}
+		if (rv_acl_refresh_self(acl) != RV_OK)
+			rv_log_warn("access rules: cannot list this host's addresses; "
+				    "they are not denied by default");
 	}
 	*out = acl;
 	return RV_OK;
@@ -317,7 +374,9 @@ void rv_acl_free(struct rv_acl *acl)
 {
 	if (acl == NULL)
 		return;
+	rv_acl_unwatch(acl);
 	free(acl->rules);
+	free(acl->self);
 	free(acl);
 }
 
@@ -385,30 +444,81 @@ static int rule_beats(const struct rv_acl_rule *a, const struct rv_acl_rule *b)
 	return a->action == RV_ACL_DENY && b->action != RV_ACL_DENY;
 }
 
+static const struct rv_acl_rule *judge(const struct rv_acl *acl, unsigned family,
+				       const uint8_t *ip, uint16_t port)
+{
+	const struct rv_acl_rule *best = NULL;
+	size_t i;
+
+	for (i = 0; i < acl->n; i++) {
+		const struct rv_acl_rule *r = &acl->rules[i];
+
+		if (rule_matches(r, family, ip, port) && (best == NULL || rule_beats(r, best)))
+			best = r;
+	}
+	for (i = 0; i < acl->nself; i++) {
+		const struct rv_acl_rule *r = &acl->self[i];
+
+		if (rule_matches(r, family, ip, port) && (best == NULL || rule_beats(r, best)))
+			best = r;
+	}
+	return best;
+}
+
+/* Local-use NAT64 (64:ff9b:1::/48): the translator's prefix length is the
+ * operator's choice, so every RFC 6052 layout that fits is judged. */
+static const struct rv_acl_rule *judge_local_nat64(const struct rv_acl *acl,
+						   const uint8_t *ip, uint16_t port)
+{
+	static const uint8_t at[4][4] = {
+		{6, 7, 9, 10},    /* /48 (byte 8 is the reserved u octet) */
+		{7, 9, 10, 11},   /* /56 */
+		{9, 10, 11, 12},  /* /64 */
+		{12, 13, 14, 15}, /* /96 */
+	};
+	size_t i, j;
+
+	for (i = 0; i < 4; i++) {
+		const struct rv_acl_rule *r;
+		uint8_t v4[4];
+
+		for (j = 0; j < 4; j++)
+			v4[j] = ip[at[i][j]];
+		if (v4[0] == 0)
+			continue; /* 0.0.0.0/8 is no destination: not this layout */
+		r = judge(acl, 4, v4, port);
+		if (r != NULL && r->action == RV_ACL_DENY)
+			return r;
+	}
+	return NULL;
+}
+
 int rv_acl_check(const struct rv_acl *acl, const struct rv_sockaddr *sa, const char **rule)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	const struct rv_acl_rule *best = NULL;
+	const struct rv_acl_rule *best;
 	const uint8_t *ip;
-	size_t len, i;
-	unsigned family;
+	uint8_t v4[4];
+	size_t len;
 	uint16_t port = rv_sockaddr_port(sa);
 
 	if (rule != NULL)
 		*rule = "no rule";
 	if (acl == NULL || sa == NULL || (ip = rv_sockaddr_ip(sa, &len)) == NULL)
 		return RV_ERR_INVALID_ARG;
-	family = len == 4 ? 4 : 6;
-	if (family == 6 && memcmp(ip, mapped, sizeof(mapped)) == 0) {
-		/* ::ffff:a.b.c.d reaches a.b.c.d: judge it as that. */
-		ip += 12;
-		family = 4;
-	}
-	for (i = 0; i < acl->n; i++) {
-		const struct rv_acl_rule *r = &acl->rules[i];
+	if (len == 4) {
+		best = judge(acl, 4, ip, port);
+	} else if (rv_acl_fold_v4(ip, v4)) {
+		/* ::ffff:a.b.c.d, 64:ff9b::a.b.c.d, 2002:aabb:ccdd:: reach a.b.c.d. */
+		best = judge(acl, 4, v4, port);
+	} else {
+		best = judge(acl, 6, ip, port);
+		if (memcmp(ip, pfx_nat64_local, sizeof(pfx_nat64_local)) == 0 &&
+		    (best == NULL || best->action != RV_ACL_DENY)) {
+			const struct rv_acl_rule *d = judge_local_nat64(acl, ip, port);
 
-		if (rule_matches(r, family, ip, port) && (best == NULL || rule_beats(r, best)))
-			best = r;
+			if (d != NULL)
+				best = d;
+		}
 	}
 	if (best == NULL)
 		return RV_OK;
@@ -434,4 +544,155 @@ size_t rv_acl_filter(const struct rv_acl *acl, struct rv_sockaddr *addrs, size_t
 size_t rv_acl_count(const struct rv_acl *acl)
 {
 	return acl == NULL ? 0 : acl->n;
+}
+
+/* ---- this host's addresses ------------------------------------------- */
+
+int rv_acl_set_self(struct rv_acl *acl, const struct rv_sockaddr *addrs, size_t n)
+{
+	size_t i, k = 0;
+
+	if (acl == NULL || (addrs == NULL && n > 0))
+		return RV_ERR_INVALID_ARG;
+	if (!acl->with_defaults)
+		return RV_OK;
+	for (i = 0; i < n && k < RV_ACL_MAX_SELF; i++) {
+		struct rv_acl_rule *r = &acl->self[k];
+		const uint8_t *ip;
+		char text[INET6_ADDRSTRLEN];
+		size_t len, j;
+
+		if ((ip = rv_sockaddr_ip(&addrs[i], &len)) == NULL)
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->family = len == 4 ? 4 : 6;
+		r->plen = len == 4 ? 32 : 128;
+		memcpy(r->net, ip, len);
+		inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, text, sizeof(text));
+		fold_rule(r);
+		r->is_default = 1;
+		r->action = RV_ACL_DENY;
+		r->nports = 65536;
+		snprintf(r->text, sizeof(r->text), "deny %s (default, this host)", text);
+		for (j = 0; j < k; j++)
+			if (acl->self[j].family == r->family &&
+			    memcmp(acl->self[j].net, r->net, 16) == 0)
+				break;
+		if (j == k)
+			k++;
+	}
+	acl->nself = k;
+	return RV_OK;
+}
+
+int rv_acl_refresh_self(struct rv_acl *acl)
+{
+	struct rv_sockaddr addrs[RV_ACL_MAX_SELF];
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+	int ret;
+
+	if (acl == NULL)
+		return RV_ERR_INVALID_ARG;
+	if (!acl->with_defaults)
+		return RV_OK;
+	if (getifaddrs(&ifa) != 0)
+		return RV_ERR_IO;
+	for (i = ifa; i != NULL && n < RV_ACL_MAX_SELF; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET &&
+		    rv_sockaddr_from_sys(&addrs[n], i->ifa_addr, sizeof(struct sockaddr_in)) == RV_OK)
+			n++;
+		else if (i->ifa_addr->sa_family == AF_INET6 &&
+			 rv_sockaddr_from_sys(&addrs[n], i->ifa_addr,
+					      sizeof(struct sockaddr_in6)) == RV_OK)
+			n++;
+	}
+	freeifaddrs(ifa);
+	ret = rv_acl_set_self(acl, addrs, n);
+	rv_log_debug("access rules: %zu address(es) of this host denied by default", acl->nself);
+	return ret;
+}
+
+size_t rv_acl_self_count(const struct rv_acl *acl)
+{
+	return acl == NULL ? 0 : acl->nself;
+}
+
+/* An address appeared or went: drain the notifications, then re-read. */
+static void nl_cb(struct rv_loop_fd *w, int fd, unsigned revents, void *arg)
+{
+	struct rv_acl *acl = arg;
+	char buf[8192];
+	int i;
+
+	(void)w;
+	(void)revents;
+	for (i = 0; i < 64; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0 && errno != ENOBUFS && errno != EINTR)
+			break; /* ENOBUFS: we missed some; the re-read covers them */
+	}
+	if (rv_acl_refresh_self(acl) != RV_OK)
+		rv_log_warn("access rules: cannot re-read this host's addresses");
+}
+
+static void timer_cb(struct rv_loop_timer *t, void *arg)
+{
+	struct rv_acl *acl = arg;
+
+	if (rv_acl_refresh_self(acl) != RV_OK)
+		rv_log_warn("access rules: cannot re-read this host's addresses");
+	rv_loop_timer_set(t, RV_ACL_SELF_REFRESH_MS);
+}
+
+int rv_acl_watch(struct rv_acl *acl, struct rv_loop *loop)
+{
+	struct sockaddr_nl snl;
+	int ret;
+
+	if (acl == NULL || loop == NULL)
+		return RV_ERR_INVALID_ARG;
+	if (!acl->with_defaults || acl->loop != NULL)
+		return RV_OK;
+	acl->loop = loop;
+	acl->nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (acl->nl_fd >= 0) {
+		memset(&snl, 0, sizeof(snl));
+		snl.nl_family = AF_NETLINK;
+		snl.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+		if (bind(acl->nl_fd, (struct sockaddr *)&snl, sizeof(snl)) == 0 &&
+		    rv_loop_fd_add(loop, acl->nl_fd, RV_LOOP_READ, nl_cb, acl, &acl->nl_w) ==
+			    RV_OK)
+			return RV_OK;
+		close(acl->nl_fd);
+		acl->nl_fd = -1;
+	}
+	rv_log_info("access rules: no rtnetlink; re-reading this host's addresses every %d s",
+		    RV_ACL_SELF_REFRESH_MS / 1000);
+	ret = rv_loop_timer_new(loop, timer_cb, acl, &acl->timer);
+	if (ret != RV_OK) {
+		acl->loop = NULL;
+		return ret;
+	}
+	rv_loop_timer_set(acl->timer, RV_ACL_SELF_REFRESH_MS);
+	return RV_OK;
+}
+
+void rv_acl_unwatch(struct rv_acl *acl)
+{
+	if (acl == NULL || acl->loop == NULL)
+		return;
+	rv_loop_fd_del(acl->nl_w);
+	acl->nl_w = NULL;
+	if (acl->nl_fd >= 0)
+		close(acl->nl_fd);
+	acl->nl_fd = -1;
+	rv_loop_timer_free(acl->timer);
+	acl->timer = NULL;
+	acl->loop = NULL;
 }

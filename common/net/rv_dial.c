@@ -1,7 +1,13 @@
+/* rv_dial.c - resolve, judge, pool or connect.  Owner: server-libs.
+ *
+ * One deadline covers the whole dial: the DNS wait is taken out of the
+ * connect timeout, so a slow resolver cannot stretch a stream's wait to
+ * resolver timeout + connect timeout. */
 #include "rv_dial.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rv_err.h"
@@ -17,15 +23,27 @@ struct rv_dial {
 	struct rv_dns_query *query;
 	struct rv_connect *connect;
 	struct rv_loop_timer *report_timer; /* defers synchronous outcomes */
+	struct rv_loop_timer *deadline_timer; /* resolve phase of the deadline */
+	uint64_t start_ms, deadline_ms;
+	uint64_t start_us; /* finer clock, for the pool's "saved per hit" */
 	struct rv_dial_result result;
 	char pool_key[RV_POOL_KEY_MAX]; /* "" when not pooled */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void rv_dial_free(struct rv_dial *dial)
 {
 	rv_dns_cancel(dial->query);
 	rv_connect_cancel(dial->connect);
 	rv_loop_timer_free(dial->report_timer);
+	rv_loop_timer_free(dial->deadline_timer);
 	if (dial->result.fd >= 0)
 		close(dial->result.fd);
 	free(dial);
@@ -64,6 +82,9 @@ static void rv_dial_on_connect(void *arg, const struct rv_connect_result *res)
 	struct rv_dial *dial = arg;
 
 	dial->connect = NULL; /* rv_connect frees itself after the callback */
+	if (res->status == RV_STATUS_OK && dial->dialer->pool != NULL && dial->pool_key[0] != '\0')
+		rv_pool_note_connect(dial->dialer->pool, dial->pool_key,
+				     mono_us() - dial->start_us);
 	dial->result.status = res->status;
 	dial->result.fd = res->fd;
 	dial->result.local = res->local;
@@ -75,6 +96,8 @@ static void rv_dial_on_connect(void *arg, const struct rv_connect_result *res)
 static void rv_dial_connect(struct rv_dial *dial, const struct rv_sockaddr *addrs, size_t n)
 {
 	struct rv_sockaddr allowed[RV_CONNECT_MAX_ADDRS];
+	struct rv_connect_opts o = dial->dialer->connect;
+	uint64_t now = rv_loop_now_ms(dial->dialer->loop);
 	size_t kept;
 	int r;
 
@@ -89,13 +112,36 @@ static void rv_dial_connect(struct rv_dial *dial, const struct rv_sockaddr *addr
 	}
 	if (dial->dialer->pool != NULL && dial->pool_key[0] != '\0')
 		rv_pool_learn(dial->dialer->pool, dial->pool_key, allowed, kept);
+	if (now >= dial->deadline_ms) {
+		dial->result.peer = allowed[0];
+		rv_dial_report_later(dial, RV_STATUS_TTL_EXPIRED, "connect timeout");
+		return;
+	}
+	rv_loop_timer_stop(dial->deadline_timer);
+	o.timeout_ms = (uint32_t)(dial->deadline_ms - now); /* what the DNS wait left */
 	dial->state = RV_DIAL_CONNECTING;
-	r = rv_connect_start(dial->dialer->loop, allowed, kept, &dial->dialer->connect,
-			     rv_dial_on_connect, dial, &dial->connect);
+	r = rv_connect_start(dial->dialer->loop, allowed, kept, &o, rv_dial_on_connect, dial,
+			     &dial->connect);
 	if (r != RV_OK) {
 		dial->connect = NULL;
 		rv_dial_report_later(dial, RV_STATUS_GENERAL_FAILURE, rv_err_str(r));
 	}
+}
+
+/* The deadline passed while the name was still resolving: a DNS failure
+ * (PROTOCOL.md section 11: the name does not resolve -> 4). */
+static void rv_dial_on_deadline(struct rv_loop_timer *t, void *arg)
+{
+	struct rv_dial *dial = arg;
+
+	(void)t;
+	if (dial->state != RV_DIAL_RESOLVING)
+		return;
+	rv_dns_cancel(dial->query);
+	dial->query = NULL;
+	dial->result.status = RV_STATUS_HOST_UNREACHABLE;
+	dial->result.detail = "no DNS answer within the connect timeout";
+	rv_dial_report_now(dial);
 }
 
 static void rv_dial_on_dns(void *arg, const struct rv_dns_result *res)
@@ -130,10 +176,20 @@ int rv_dial_start(struct rv_dialer *d, const struct rv_addr *dst, rv_dial_cb cb,
 	dial->cb = cb;
 	dial->arg = arg;
 	dial->result.fd = -1;
+	dial->start_ms = rv_loop_now_ms(d->loop);
+	dial->start_us = mono_us();
+	dial->deadline_ms = dial->start_ms + (d->connect.timeout_ms ?
+		d->connect.timeout_ms : (uint64_t)RV_CONNECT_TIMEOUT_DEFAULT_S * 1000);
 	r = rv_loop_timer_new(d->loop, rv_dial_on_report_timer, dial, &dial->report_timer);
+	if (r == RV_OK)
+		r = rv_loop_timer_new(d->loop, rv_dial_on_deadline, dial, &dial->deadline_timer);
 	if (r != RV_OK)
 		goto fail;
-	if (d->pool != NULL && rv_pool_key(dst, dial->pool_key) == RV_OK &&
+	/* Only client-speaks-first ports are pooled (rv_pool.h). */
+	if (d->pool != NULL && rv_pool_port_wanted(d->pool, dst->port) &&
+	    rv_pool_key(dst, dial->pool_key) != RV_OK)
+		dial->pool_key[0] = '\0';
+	if (dial->pool_key[0] != '\0' &&
 	    rv_pool_take(d->pool, dial->pool_key, &dial->result.fd, &dial->result.local,
 			 &dial->result.peer) == RV_OK) {
 		dial->result.from_pool = 1;
@@ -154,6 +210,7 @@ int rv_dial_start(struct rv_dialer *d, const struct rv_addr *dst, rv_dial_cb cb,
 				   &dial->query);
 		if (r != RV_OK)
 			goto fail;
+		rv_loop_timer_set(dial->deadline_timer, dial->deadline_ms - dial->start_ms);
 		break;
 	default:
 		rv_dial_report_later(dial, RV_STATUS_ATYP_NOT_SUPPORTED, "bad address type");

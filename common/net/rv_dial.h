@@ -3,6 +3,11 @@
  * access rules to every address (rv_acl), take a warm spare from the pool
  * when there is one (rv_pool), else connect Happy-Eyeballs style
  * (rv_connect).  The outcome is one rv_status, ready for PROXY_RESPONSE.
+ * One deadline, connect.timeout_ms from rv_dial_start, covers resolve and
+ * connect: the DNS wait is taken from the connect time (still resolving at
+ * the deadline: HOST_UNREACHABLE, as any DNS failure; connecting:
+ * TTL_EXPIRED).  The pool is asked only for its ports (rv_pool_port_wanted);
+ * a miss there reports its resolve+connect time to the pool's stats.
  *
  * The callback is called exactly once, never from inside rv_dial_start, and
  * never after rv_dial_cancel.  On RV_STATUS_OK the callback's receiver owns

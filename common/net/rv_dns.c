@@ -130,6 +130,16 @@ static int name_normalize(const char *in, char out[RV_DNS_NAME_MAX + 1])
 	return RV_OK;
 }
 
+/* norm is name or ends in "." name (RFC 6761 special-use names). */
+static int name_under(const char *norm, const char *name)
+{
+	size_t n = strlen(norm), m = strlen(name);
+
+	if (n == m)
+		return strcmp(norm, name) == 0;
+	return n > m && norm[n - m - 1] == '.' && strcmp(norm + n - m, name) == 0;
+}
+
 static void ready_push(struct rv_dns *dns, struct rv_dns_query *q)
 {
 	q->state = RV_DNS_Q_READY;
@@ -413,7 +423,8 @@ static void map_status(int status, size_t n, enum rv_status *st, int *err, const
 		*err = RV_ERR_NOMEM;
 		break;
 	default: /* SERVFAIL, REFUSED, ECONNREFUSED, bad response, ... */
-		*st = RV_STATUS_GENERAL_FAILURE;
+		/* PROTOCOL.md section 11: a DNS failure is "host unreachable". */
+		*st = RV_STATUS_HOST_UNREACHABLE;
 		*err = RV_ERR_IO;
 		break;
 	}
@@ -541,6 +552,25 @@ int rv_dns_resolve(struct rv_dns *dns, const char *name, uint16_t port, rv_dns_c
 	if (name_normalize(name, norm) != RV_OK) {
 		query_set_result(q, RV_STATUS_HOST_UNREACHABLE, RV_ERR_INVALID_ARG,
 				 "invalid host name", NULL, 0, 0, 0);
+		ready_push(dns, q);
+		return RV_OK;
+	}
+	/* RFC 6761 section 6.3 and 6.4: answered here, never asked of a server
+	 * (a resolver could map "localhost" anywhere). */
+	if (name_under(norm, "localhost")) {
+		struct rv_sockaddr lo[2];
+		static const uint8_t v6lo[16] = {[15] = 1};
+		static const uint8_t v4lo[4] = {127, 0, 0, 1};
+
+		rv_sockaddr_from_ip(&lo[0], AF_INET, v4lo, 0);
+		rv_sockaddr_from_ip(&lo[1], AF_INET6, v6lo, 0);
+		query_set_result(q, RV_STATUS_OK, RV_OK, "localhost (RFC 6761)", lo, 2, 0, 1);
+		ready_push(dns, q);
+		return RV_OK;
+	}
+	if (name_under(norm, "invalid")) {
+		query_set_result(q, RV_STATUS_HOST_UNREACHABLE, RV_ERR_NOT_FOUND,
+				 "domain name not found (.invalid, RFC 6761)", NULL, 0, 0, 1);
 		ready_push(dns, q);
 		return RV_OK;
 	}

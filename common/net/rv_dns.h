@@ -66,10 +66,16 @@ struct rv_dns_result {
 	uint32_t ttl_s;          /* remaining cache lifetime */
 	int from_cache;          /* 1 if answered from the cache (or a literal) */
 };
-/* Status mapping: NXDOMAIN or no A/AAAA record -> HOST_UNREACHABLE with
+/* Status mapping (PROTOCOL.md section 11: a name that does not resolve is
+ * status 4): NXDOMAIN or no A/AAAA record -> HOST_UNREACHABLE with
  * RV_ERR_NOT_FOUND; no answer in time -> HOST_UNREACHABLE with
- * RV_ERR_TIMEOUT; server failure/refusal/bad reply -> GENERAL_FAILURE with
- * RV_ERR_IO; invalid name -> HOST_UNREACHABLE with RV_ERR_INVALID_ARG. */
+ * RV_ERR_TIMEOUT; server failure/refusal/bad reply -> HOST_UNREACHABLE
+ * with RV_ERR_IO; invalid name -> HOST_UNREACHABLE with RV_ERR_INVALID_ARG;
+ * out of memory -> GENERAL_FAILURE with RV_ERR_NOMEM.
+ * RFC 6761 special names never reach a server: "localhost" and
+ * "*.localhost" (trailing dot or not) give 127.0.0.1 and ::1 (the caller's
+ * access rules then judge them like any address); "invalid" and
+ * "*.invalid" give NXDOMAIN (HOST_UNREACHABLE, RV_ERR_NOT_FOUND). */
 
 struct rv_dns;
 struct rv_dns_query;

@@ -3,12 +3,15 @@
  * Each spare sits on two lists: its destination's (take pops the newest,
  * the least likely to have been closed by the far end) and the pool-wide
  * one in connect order (the oldest is at the head, so one timer set for
- * head + idle_timeout covers every idle expiry).
+ * head + idle_timeout covers every idle expiry).  Each spare is also an
+ * rv_loop read watcher: a target that speaks or hangs up on a connection
+ * nobody asked for yet is one the pool must leave alone (blacklist).
  */
 #include "rv_pool.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@ struct rv_pool_dest;
 struct rv_pool_spare {
 	struct rv_pool_dest *d;
 	int fd;
+	struct rv_loop_fd *w; /* read watcher: the target spoke or closed */
 	uint64_t since_ms;
 	struct rv_sockaddr local, peer;
 	struct rv_pool_spare *dprev, *dnext; /* destination list */
@@ -51,6 +55,8 @@ struct rv_pool_dest {
 	struct rv_pool_conn *conns;
 	size_t nconns;
 	uint64_t retry_after_ms;
+	uint64_t connect_us;    /* last noted resolve+connect time of a miss */
+	int connect_known;
 	struct rv_pool_dest *hnext;
 	struct rv_pool_dest *lru_prev, *lru_next; /* head = most recent */
 };
@@ -64,7 +70,56 @@ struct rv_pool {
 	size_t ndests, nspares, nconns;
 	struct rv_loop_timer *idle_timer;
 	struct rv_pool_stats st;
+	/* Blacklist: 64-bit key hashes, a ring (oldest overwritten). */
+	uint64_t bl[RV_POOL_BLACKLIST_MAX];
+	size_t bl_n, bl_next;
 };
+
+static uint64_t key_hash64(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The port at the end of a key ("...:443"); 0 if none. */
+static uint16_t key_port(const char *key)
+{
+	const char *c = strrchr(key, ':');
+	unsigned long v = 0;
+
+	if (c == NULL || c[1] == '\0')
+		return 0;
+	for (c++; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9' || v > 65535)
+			return 0;
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	return v > 65535 ? 0 : (uint16_t)v;
+}
+
+static int bl_has(const struct rv_pool *p, uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < p->bl_n; i++)
+		if (p->bl[i] == h)
+			return 1;
+	return 0;
+}
+
+static void bl_add(struct rv_pool *p, uint64_t h)
+{
+	if (bl_has(p, h))
+		return;
+	p->bl[p->bl_next] = h;
+	p->bl_next = (p->bl_next + 1) % RV_POOL_BLACKLIST_MAX;
+	if (p->bl_n < RV_POOL_BLACKLIST_MAX)
+		p->bl_n++;
+	p->st.blacklisted++;
+}
 
 static uint32_t key_hash(const char *s)
 {
@@ -151,9 +206,25 @@ static void spare_unlink(struct rv_pool *p, struct rv_pool_spare *s)
 static void spare_evict(struct rv_pool *p, struct rv_pool_spare *s)
 {
 	spare_unlink(p, s);
+	rv_loop_fd_del(s->w);
 	close(s->fd);
 	free(s);
 	p->st.evictions++;
+}
+
+static void dest_blacklist(struct rv_pool *p, struct rv_pool_dest *d, const char *why);
+
+/* The target sent data or closed a spare nobody uses yet. */
+static void spare_event(struct rv_loop_fd *w, int fd, unsigned revents, void *arg)
+{
+	struct rv_pool_spare *s = arg;
+	struct rv_pool *p = s->d->pool;
+
+	(void)w;
+	(void)fd;
+	(void)revents;
+	p->st.target_spoke++;
+	dest_blacklist(p, s->d, "the target sent data or closed an unused connection");
 }
 
 static void spare_add(struct rv_pool_dest *d, int fd, const struct rv_sockaddr *local,
@@ -168,6 +239,12 @@ static void spare_add(struct rv_pool_dest *d, int fd, const struct rv_sockaddr *
 	}
 	s->d = d;
 	s->fd = fd;
+	if (rv_loop_fd_add(p->loop, fd, RV_LOOP_READ, spare_event, s, &s->w) != RV_OK) {
+		/* Unwatched spares could go stale unseen: do without. */
+		close(fd);
+		free(s);
+		return;
+	}
 	s->since_ms = rv_loop_now_ms(p->loop);
 	s->local = *local;
 	s->peer = *peer;
@@ -188,15 +265,17 @@ static void spare_add(struct rv_pool_dest *d, int fd, const struct rv_sockaddr *
 	rearm(p);
 }
 
-/* Still connected?  "Would block" or waiting data: yes.  EOF/error: no. */
-static int spare_alive(int fd)
+/* Untouched since connect?  Waiting data (a greeting, stale by now), a
+ * half-close, a hang-up or an error all say no. */
+static int spare_untouched(int fd)
 {
-	char b;
-	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	int n;
 
-	if (n > 0)
-		return 1;
-	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	do
+		n = poll(&pfd, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
 }
 
 static void idle_cb(struct rv_loop_timer *t, void *arg)
@@ -269,6 +348,14 @@ static void dest_free(struct rv_pool *p, struct rv_pool_dest *d)
 	}
 	p->ndests--;
 	free(d);
+}
+
+static void dest_blacklist(struct rv_pool *p, struct rv_pool_dest *d, const char *why)
+{
+	rv_log_info("pool: not pre-connecting to %s any more: %s", d->key, why);
+	bl_add(p, key_hash64(d->key));
+	dest_free(p, d); /* closes its spares, cancels its pre-connects */
+	rearm(p);
 }
 
 static struct rv_pool_dest *dest_get(struct rv_pool *p, const char *key, int create)
@@ -384,8 +471,16 @@ int rv_pool_new(struct rv_loop *loop, const struct rv_pool_config *cfg, struct r
 		p->cfg.hot_requests = RV_POOL_MAX_HOT_REQUESTS;
 	if (p->cfg.window_ms == 0)
 		p->cfg.window_ms = RV_POOL_DEFAULT_WINDOW_MS;
-	if (p->cfg.idle_timeout_ms == 0)
+	if (p->cfg.idle_timeout_ms == 0 || p->cfg.idle_timeout_ms > RV_POOL_SPARE_MAX_MS)
 		p->cfg.idle_timeout_ms = RV_POOL_DEFAULT_IDLE_MS;
+	if (p->cfg.n_ports == 0) {
+		p->cfg.ports[0] = 80;
+		p->cfg.ports[1] = 443;
+		p->cfg.n_ports = 2;
+	} else if (p->cfg.n_ports > RV_POOL_MAX_PORTS) {
+		free(p);
+		return RV_ERR_INVALID_ARG;
+	}
 	if (p->cfg.max_dests == 0)
 		p->cfg.max_dests = RV_POOL_DEFAULT_MAX_DESTS;
 	ret = rv_loop_timer_new(loop, idle_cb, p, &p->idle_timer);
@@ -417,6 +512,8 @@ int rv_pool_take(struct rv_pool *p, const char *key, int *fd, struct rv_sockaddr
 	if (p == NULL || key == NULL || fd == NULL)
 		return RV_ERR_INVALID_ARG;
 	*fd = -1;
+	if (!rv_pool_port_wanted(p, key_port(key)) || rv_pool_blacklisted(p, key))
+		return RV_ERR_NOT_FOUND; /* not the pool's business: no count */
 	p->st.requests++;
 	d = dest_get(p, key, 1);
 	if (d == NULL) {
@@ -428,13 +525,16 @@ int rv_pool_take(struct rv_pool *p, const char *key, int *fd, struct rv_sockaddr
 	d->req_head = (d->req_head + 1) % p->cfg.hot_requests;
 	if (d->req_count < p->cfg.hot_requests)
 		d->req_count++;
-	while ((s = d->sp_tail) != NULL) {
-		if (!spare_alive(s->fd)) {
+	if ((s = d->sp_tail) != NULL) {
+		if (!spare_untouched(s->fd)) {
 			p->st.dead++;
-			spare_evict(p, s);
-			continue;
+			p->st.target_spoke++;
+			dest_blacklist(p, d, "the target sent data or closed an unused connection");
+			p->st.misses++;
+			return RV_ERR_NOT_FOUND;
 		}
 		spare_unlink(p, s);
+		rv_loop_fd_del(s->w);
 		*fd = s->fd;
 		if (local != NULL)
 			*local = s->local;
@@ -442,6 +542,10 @@ int rv_pool_take(struct rv_pool *p, const char *key, int *fd, struct rv_sockaddr
 			*peer = s->peer;
 		free(s);
 		p->st.hits++;
+		if (d->connect_known)
+			p->st.saved_us += d->connect_us;
+		else if (p->st.miss_connects > 0)
+			p->st.saved_us += p->st.miss_connect_us / p->st.miss_connects;
 		rearm(p);
 		refill(p, d);
 		return RV_OK;
@@ -460,6 +564,8 @@ int rv_pool_learn(struct rv_pool *p, const char *key, const struct rv_sockaddr *
 
 	if (p == NULL || key == NULL || (addrs == NULL && n > 0))
 		return RV_ERR_INVALID_ARG;
+	if (!rv_pool_port_wanted(p, key_port(key)) || rv_pool_blacklisted(p, key))
+		return RV_OK; /* never pre-connected */
 	d = dest_get(p, key, 1);
 	if (d == NULL)
 		return RV_ERR_NOMEM;
@@ -473,6 +579,39 @@ int rv_pool_learn(struct rv_pool *p, const char *key, const struct rv_sockaddr *
 	d->naddrs = n;
 	refill(p, d);
 	return RV_OK;
+}
+
+int rv_pool_port_wanted(const struct rv_pool *p, uint16_t port)
+{
+	size_t i;
+
+	if (p == NULL || port == 0)
+		return 0;
+	for (i = 0; i < p->cfg.n_ports; i++)
+		if (p->cfg.ports[i] == port)
+			return 1;
+	return 0;
+}
+
+int rv_pool_blacklisted(const struct rv_pool *p, const char *key)
+{
+	return p != NULL && key != NULL && bl_has(p, key_hash64(key));
+}
+
+void rv_pool_note_connect(struct rv_pool *p, const char *key, uint64_t us)
+{
+	struct rv_pool_dest *d;
+
+	if (p == NULL || key == NULL || !rv_pool_port_wanted(p, key_port(key)) ||
+	    rv_pool_blacklisted(p, key))
+		return; /* not one of the pool's misses */
+	p->st.miss_connects++;
+	p->st.miss_connect_us += us;
+	d = dest_get(p, key, 0);
+	if (d != NULL) {
+		d->connect_us = us;
+		d->connect_known = 1;
+	}
 }
 
 void rv_pool_get_stats(const struct rv_pool *p, struct rv_pool_stats *st)
@@ -494,12 +633,18 @@ const char *rv_pool_stats_str(const struct rv_pool *p, char *out, size_t outlen)
 
 	rv_pool_get_stats(p, &st);
 	snprintf(out, outlen,
-		 "pool: %llu requests, %llu hits (%.1f%%), %llu misses, %llu evictions "
-		 "(%llu dead), %llu pre-connects (%llu failed), %zu spares now",
+		 "pool: %llu requests, %llu hits (%.1f%%), %llu misses, %.2f ms saved per hit "
+		 "(miss connect %.2f ms avg), %llu pre-connects (%llu failed), %llu evictions "
+		 "(%llu dead, %llu touched by target), %llu blacklisted, %zu spares now",
 		 (unsigned long long)st.requests, (unsigned long long)st.hits,
 		 st.requests ? 100.0 * (double)st.hits / (double)st.requests : 0.0,
-		 (unsigned long long)st.misses, (unsigned long long)st.evictions,
-		 (unsigned long long)st.dead, (unsigned long long)st.preconnects,
-		 (unsigned long long)st.preconnect_failures, st.spares);
+		 (unsigned long long)st.misses,
+		 st.hits ? (double)st.saved_us / 1000.0 / (double)st.hits : 0.0,
+		 st.miss_connects ?
+			 (double)st.miss_connect_us / 1000.0 / (double)st.miss_connects : 0.0,
+		 (unsigned long long)st.preconnects, (unsigned long long)st.preconnect_failures,
+		 (unsigned long long)st.evictions, (unsigned long long)st.dead,
+		 (unsigned long long)st.target_spoke, (unsigned long long)st.blacklisted,
+		 st.spares);
 	return out;
 }

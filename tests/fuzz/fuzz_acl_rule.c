@@ -7,8 +7,9 @@
  * fixed addresses and against the rule's own network address.  Checks:
  * only the documented results; a refusal names the value and leaves the ACL
  * unchanged; the two single-rule ACLs agree on what the rule matches; a
- * rule without ports always matches its own network address; an
- * IPv4-mapped IPv6 address is judged exactly as its IPv4 address.
+ * rule without ports always matches its own network address; an IPv6
+ * address in a folded form (mapped, compatible, NAT64, 6to4: see rv_acl.h)
+ * is judged exactly as its IPv4 address.
  * Afterwards every '\n'-separated line is added to one more ACL (alternating
  * allow/deny) so rule interaction and the rule limit are exercised too.
  */
@@ -39,6 +40,7 @@ static const struct fz_addr fz_fixed[] = {
 	{AF_INET6, "2001:db8::1", 80},   {AF_INET6, "fe80::1", 22},
 	{AF_INET6, "2606:4700::1111", 443}, {AF_INET6, "2002:a00:1::", 8080},
 	{AF_INET6, "::ffff:127.0.0.1", 80}, {AF_INET6, "64:ff9b::808:808", 53},
+	{AF_INET6, "64:ff9b:1:a00:0:100::", 80}, {AF_INET6, "::10.0.0.1", 25},
 };
 
 static const uint16_t fz_ports[] = {0, 1, 22, 80, 443, 8080, 65535};
@@ -61,9 +63,9 @@ static void fz_check_err(const char *err)
 static int fz_check_one(const struct rv_acl *acl, const struct rv_sockaddr *sa,
 			const char **rule)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	const char *r = NULL, *r4 = NULL;
 	struct rv_sockaddr v4;
+	uint8_t folded[4];
 	const uint8_t *ip;
 	size_t len;
 	int ret, ret4;
@@ -74,9 +76,9 @@ static int fz_check_one(const struct rv_acl *acl, const struct rv_sockaddr *sa,
 	fz_check(ret == RV_OK || strcmp(r, "no rule") != 0);
 	fz_check(rv_acl_check(acl, sa, NULL) == ret);
 	ip = rv_sockaddr_ip(sa, &len);
-	if (len == 16 && memcmp(ip, mapped, sizeof(mapped)) == 0) {
-		/* Mapped form and plain IPv4 must be one decision. */
-		fz_check(rv_sockaddr_from_ip(&v4, AF_INET, ip + 12, rv_sockaddr_port(sa)) ==
+	if (len == 16 && rv_acl_fold_v4(ip, folded)) {
+		/* Folded form and plain IPv4 must be one decision. */
+		fz_check(rv_sockaddr_from_ip(&v4, AF_INET, folded, rv_sockaddr_port(sa)) ==
 			 RV_OK);
 		ret4 = rv_acl_check(acl, &v4, &r4);
 		fz_check(ret4 == ret && r4 == r);
@@ -148,9 +150,8 @@ static int fz_rule_addr(const char *spec, int *family, uint8_t ip[16], int *has_
 static void fz_check_single(const struct rv_acl *deny, const struct rv_acl *allow,
 			    const char *spec)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	struct rv_sockaddr sa;
-	uint8_t ip[16];
+	uint8_t ip[16], folded[4];
 	int family, has_ports;
 	size_t i;
 
@@ -169,9 +170,10 @@ static void fz_check_single(const struct rv_acl *deny, const struct rv_acl *allo
 		if (d == RV_ERR_DENIED)
 			fz_check(strncmp(rd, "deny ", 5) == 0 && strncmp(ra, "allow ", 6) == 0 &&
 				 strcmp(rd + 5, ra + 6) == 0);
-		/* A network always contains its own address (IPv6 rules never
-		 * apply to mapped addresses, see rv_acl.h). */
-		if (!has_ports && !(family == AF_INET6 && memcmp(ip, mapped, 12) == 0))
+		/* A network always contains its own address (an address in a
+		 * folded form is IPv4, which an unfolded IPv6 rule never
+		 * matches; a folded rule still does, see rv_acl.h). */
+		if (!has_ports && !(family == AF_INET6 && rv_acl_fold_v4(ip, folded)))
 			fz_check(d == RV_ERR_DENIED);
 	}
 }

@@ -42,6 +42,11 @@ def parse_pool_counts(text):
 
 @R.test(timeout=300, fresh=True)
 def pool_repeated_destination_hit_rate(w):
+    # The pool pre-connects only to --pool-ports (default 80,443): add the
+    # HTTP target's port, then let the client reconnect.
+    w.stop_proc(w.server, "rvpn-server")
+    w.start_server(extra=["--pool-ports", "80,443,%d" % w.targets.http_port])
+    w.wait_client()
     t0 = time.monotonic()
     for i in range(N_REPEAT):
         host = "127.0.0.1" if i % 2 == 0 else NAME_V4

@@ -97,6 +97,8 @@ static void fake_answer(struct fake_dns *fd_, const uint8_t *q, size_t qlen,
 	olen = off;
 	if (strcmp(name, "servfail.test") == 0) {
 		rcode = 2;
+	} else if (strcmp(name, "refused.test") == 0) {
+		rcode = 5;
 	} else if (strcmp(name, "many.test") == 0) {
 		known = 1;
 		for (i = 0; qtype == 1 && i < 20; i++) {
@@ -358,8 +360,12 @@ static void test_servfail_and_timeout(void **state)
 	struct got g;
 	uint64_t t0;
 
+	/* PROTOCOL.md section 11: every DNS failure is status 4. */
 	resolve_wait(fx, "servfail.test", 80, &g);
-	assert_int_equal(g.status, RV_STATUS_GENERAL_FAILURE);
+	assert_int_equal(g.status, RV_STATUS_HOST_UNREACHABLE);
+	assert_int_equal(g.err, RV_ERR_IO);
+	resolve_wait(fx, "refused.test", 80, &g);
+	assert_int_equal(g.status, RV_STATUS_HOST_UNREACHABLE);
 	assert_int_equal(g.err, RV_ERR_IO);
 
 	/* 500 ms per try, 1 try: the answer must come, as a timeout. */
@@ -572,6 +578,40 @@ static void test_bad_server_config(void **state)
 	rv_dns_free(d);
 }
 
+/* RFC 6761: localhost and *.localhost are loopback, invalid and
+ * *.invalid do not exist; neither is ever sent to a server. */
+static void test_special_names(void **state)
+{
+	static const char *const lo[] = {"localhost", "localhost.", "LocalHost",
+					 "foo.localhost", "a.b.localhost."};
+	static const char *const inval[] = {"invalid", "invalid.", "x.invalid", "a.b.INVALID"};
+	struct fx *fx = *state;
+	struct got g;
+	unsigned q = fx->srv.queries;
+	size_t i;
+
+	for (i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
+		char s4[RV_SOCKADDR_STRLEN], s6[RV_SOCKADDR_STRLEN];
+
+		resolve_wait(fx, lo[i], 8080, &g);
+		assert_int_equal(g.status, RV_STATUS_OK);
+		assert_int_equal(g.n, 2);
+		assert_string_equal(rv_sockaddr_str(&g.addrs[0], 1, s4), "127.0.0.1:8080");
+		assert_string_equal(rv_sockaddr_str(&g.addrs[1], 1, s6), "[::1]:8080");
+	}
+	for (i = 0; i < sizeof(inval) / sizeof(inval[0]); i++) {
+		resolve_wait(fx, inval[i], 80, &g);
+		assert_int_equal(g.status, RV_STATUS_HOST_UNREACHABLE);
+		assert_int_equal(g.err, RV_ERR_NOT_FOUND);
+		assert_int_equal(g.n, 0);
+	}
+	/* Look-alikes are ordinary names and do go to the server. */
+	resolve_wait(fx, "notlocalhost", 80, &g);
+	resolve_wait(fx, "localhost.test", 80, &g);
+	assert_int_equal(g.status, RV_STATUS_HOST_UNREACHABLE);
+	assert_int_equal(fx->srv.queries, q + 4); /* A and AAAA for each */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +619,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nxdomain_negative_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_servfail_and_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_literals_and_bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coalesce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl_expiry, setup, teardown),

@@ -27,6 +27,7 @@ struct fx {
 	int lfd;
 	struct rv_sockaddr addr;
 	char key[RV_POOL_KEY_MAX];
+	uint16_t extra_port; /* a second pooled port (0: none) */
 };
 
 static int listener_v4(struct rv_sockaddr *addr)
@@ -77,6 +78,10 @@ static int new_pool(struct fx *fx, size_t per_dest, size_t max_spares, uint32_t 
 	cfg.window_ms = 10000;
 	cfg.idle_timeout_ms = idle_ms;
 	cfg.connect_timeout_ms = 2000;
+	/* Listeners have ephemeral ports: pool those, as --pool-ports would. */
+	cfg.ports[cfg.n_ports++] = rv_sockaddr_port(&fx->addr);
+	if (fx->extra_port != 0)
+		cfg.ports[cfg.n_ports++] = fx->extra_port;
 	return rv_pool_new(fx->loop, &cfg, &fx->pool);
 }
 
@@ -221,6 +226,8 @@ static void test_hot_then_hit(void **state)
 		close(acc[i]);
 }
 
+/* The target closes its ends of the idle spares: the watcher sees it, the
+ * spares go, and the destination is never pre-connected again. */
 static void test_dead_spares(void **state)
 {
 	struct fx *fx = *state;
@@ -233,18 +240,149 @@ static void test_dead_spares(void **state)
 	wait_spares(fx, 2);
 	na = accept_all(fx->lfd, acc, 8);
 	assert_int_equal(na, 2);
-	/* The target closes both idle connections.  Loopback delivers the
-	 * FIN within close(); one bounded loop turn anyway. */
 	for (i = 0; i < na; i++)
 		close(acc[i]);
-	(void)rv_loop_poll_run_once(fx->loop, 10);
+	wait_spares(fx, 0);
+	assert_true(rv_pool_blacklisted(fx->pool, fx->key));
 	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
 	assert_int_equal(fd, -1);
+	assert_int_equal(rv_pool_learn(fx->pool, fx->key, &fx->addr, 1), RV_OK);
 	rv_pool_get_stats(fx->pool, &st);
-	assert_int_equal(st.dead, 2);
 	assert_int_equal(st.evictions, 2);
 	assert_int_equal(st.hits, 0);
-	/* The miss on a hot destination refills right away. */
+	assert_int_equal(st.blacklisted, 1);
+	assert_int_equal(st.target_spoke, 1);
+	assert_int_equal(st.preconnects, 2); /* nothing new */
+	assert_int_equal(st.connecting, 0);
+	assert_int_equal(accept_all(fx->lfd, acc, 8), 0);
+}
+
+/* The hand-out check alone (the loop never ran since the target acted):
+ * a spare with a greeting waiting, or one the target closed, is never
+ * handed out.  The old MSG_PEEK check passed a greeted spare. */
+static void test_handout_check(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_pool_stats st;
+	int fd = -1, acc[8], na, i, round;
+
+	for (round = 0; round < 2; round++) {
+		rv_pool_free(fx->pool);
+		assert_int_equal(new_pool(fx, 2, 16, 10000), RV_OK);
+		assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL),
+				 RV_ERR_NOT_FOUND);
+		assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL),
+				 RV_ERR_NOT_FOUND);
+		assert_int_equal(rv_pool_learn(fx->pool, fx->key, &fx->addr, 1), RV_OK);
+		wait_spares(fx, 2);
+		na = accept_all(fx->lfd, acc, 8);
+		assert_int_equal(na, 2);
+		for (i = 0; i < na; i++) {
+			if (round == 0)
+				assert_int_equal(write(acc[i], "220 hello\r\n", 11), 11);
+			else
+				assert_int_equal(shutdown(acc[i], SHUT_WR), 0);
+		}
+		assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL),
+				 RV_ERR_NOT_FOUND);
+		assert_int_equal(fd, -1);
+		rv_pool_get_stats(fx->pool, &st);
+		assert_int_equal(st.hits, 0);
+		assert_int_equal(st.dead, 1);
+		assert_int_equal(st.spares, 0);
+		assert_int_equal(st.connecting, 0);
+		assert_true(rv_pool_blacklisted(fx->pool, fx->key));
+		for (i = 0; i < na; i++)
+			close(acc[i]);
+	}
+}
+
+/* Only the configured ports: the default set is 80 and 443, and a
+ * destination on any other port is never counted nor pre-connected. */
+static void test_ports(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_pool_config cfg;
+	struct rv_pool_stats st;
+	struct rv_pool *p;
+	int fd = -1, acc[8], i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hot_requests = 1;
+	assert_int_equal(rv_pool_new(fx->loop, &cfg, &p), RV_OK);
+	assert_true(rv_pool_port_wanted(p, 80));
+	assert_true(rv_pool_port_wanted(p, 443));
+	assert_false(rv_pool_port_wanted(p, 25));
+	assert_false(rv_pool_port_wanted(p, 22));
+	assert_false(rv_pool_port_wanted(p, rv_sockaddr_port(&fx->addr)));
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(rv_pool_take(p, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
+		assert_int_equal(rv_pool_learn(p, fx->key, &fx->addr, 1), RV_OK);
+	}
+	(void)rv_loop_poll_run_once(fx->loop, 50);
+	rv_pool_get_stats(p, &st);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.preconnects, 0);
+	assert_int_equal(st.dests, 0);
+	assert_int_equal(accept_all(fx->lfd, acc, 8), 0);
+	rv_pool_free(p);
+	cfg.n_ports = RV_POOL_MAX_PORTS + 1;
+	assert_int_equal(rv_pool_new(fx->loop, &cfg, &p), RV_ERR_INVALID_ARG);
+}
+
+/* However long the configured idle time, a spare lives at most
+ * RV_POOL_SPARE_MAX_MS. */
+static void test_spare_max_life(void **state)
+{
+	struct fx *fx = *state;
+	int fd = -1, acc[8], na, i;
+	uint64_t t0;
+
+	rv_pool_free(fx->pool);
+	assert_int_equal(new_pool(fx, 1, 16, 600000), RV_OK);
+	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
+	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
+	assert_int_equal(rv_pool_learn(fx->pool, fx->key, &fx->addr, 1), RV_OK);
+	wait_spares(fx, 1);
+	t0 = rv_loop_now_ms(fx->loop);
+	{
+		struct want w = {fx->pool, 0, 0};
+
+		assert_int_equal(rv_loop_poll_run_until(fx->loop, pool_settled, &w,
+							RV_POOL_SPARE_MAX_MS + 1000), 0);
+	}
+	assert_true(rv_loop_now_ms(fx->loop) - t0 <= RV_POOL_SPARE_MAX_MS + 100);
+	na = accept_all(fx->lfd, acc, 8);
+	assert_int_equal(na, 1);
+	for (i = 0; i < na; i++)
+		close(acc[i]);
+}
+
+/* The stats line reports what hits save: the destination's measured
+ * resolve+connect time of a miss. */
+static void test_saved_time(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_pool_stats st;
+	char line[256];
+	int fd = -1, acc[8], na, i;
+
+	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
+	rv_pool_note_connect(fx->pool, fx->key, 40000);
+	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
+	rv_pool_note_connect(fx->pool, fx->key, 20000);
+	assert_int_equal(rv_pool_learn(fx->pool, fx->key, &fx->addr, 1), RV_OK);
+	wait_spares(fx, 2);
+	assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL), RV_OK);
+	close(fd);
+	rv_pool_get_stats(fx->pool, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.miss_connects, 2);
+	assert_int_equal(st.miss_connect_us, 60000);
+	assert_int_equal(st.saved_us, 20000);
+	assert_non_null(strstr(rv_pool_stats_str(fx->pool, line, sizeof(line)),
+			       "3 requests, 1 hits (33.3%), 2 misses, 20.00 ms saved per hit "
+			       "(miss connect 30.00 ms avg)"));
 	wait_spares(fx, 2);
 	na = accept_all(fx->lfd, acc, 8);
 	for (i = 0; i < na; i++)
@@ -289,6 +427,7 @@ static void test_global_cap(void **state)
 
 	addr_key(&addr2, key2);
 	rv_pool_free(fx->pool);
+	fx->extra_port = rv_sockaddr_port(&addr2);
 	assert_int_equal(new_pool(fx, 2, 3, 10000), RV_OK);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(rv_pool_take(fx->pool, fx->key, &fd, NULL, NULL),
@@ -326,6 +465,9 @@ static void test_preconnect_failure_backs_off(void **state)
 
 	close(l); /* nobody listens there now */
 	addr_key(&dead, key);
+	rv_pool_free(fx->pool);
+	fx->extra_port = rv_sockaddr_port(&dead);
+	assert_int_equal(new_pool(fx, 2, 16, 10000), RV_OK);
 	assert_int_equal(rv_pool_take(fx->pool, key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
 	assert_int_equal(rv_pool_take(fx->pool, key, &fd, NULL, NULL), RV_ERR_NOT_FOUND);
 	assert_int_equal(rv_pool_learn(fx->pool, key, &dead, 1), RV_OK);
@@ -376,6 +518,10 @@ int main(void)
 		cmocka_unit_test(test_key),
 		cmocka_unit_test_setup_teardown(test_hot_then_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_spares, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handout_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spare_max_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_saved_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_global_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preconnect_failure_backs_off, setup,
