@@ -2,7 +2,8 @@
 """A tampering relay on the path (tamper_relay.py) between rvpn-client and
 rvpn-server, over ws:// and over wss:// with the client's --insecure-tls
 (the relay terminates TLS on both legs with its own certificate).  While
-several streams carry deterministic data both ways, the relay drops,
+several streams carry deterministic data both ways (checked byte by byte
+and by SHA-256 against what was sent), the relay drops,
 swaps, duplicates, bit-flips or truncates one WebSocket message, or cuts
 the connection in the middle of one.
 
@@ -13,6 +14,7 @@ that received the tampered message logs the reason once; the client
 reconnects and a new stream works; the server's descriptors come back.
 Owner: ordering helper."""
 
+import hashlib
 import os
 import random
 import socket
@@ -69,6 +71,8 @@ class End:
         self.name = name
         self.size = size
         self.got = 0
+        self.sha = hashlib.sha256()  # of everything received
+        self.pat = None              # what should have been received
         self.mismatch_at = None
         self.end = None  # reading: "eof", "reset", "timeout", "error: ..."
         # A reset is reported once per socket, to whichever call comes
@@ -79,11 +83,21 @@ class End:
     def reset_seen(self):
         return self.end == "reset" or self.send_reset
 
+    def prefix_sha_ok(self):
+        """SHA-256 of what arrived = SHA-256 of the first `got` bytes sent."""
+        want = hashlib.sha256()
+        for pos in range(0, self.got, MiB):
+            want.update(self.pat.slice(pos, min(MiB, self.got - pos)))
+        return want.digest() == self.sha.digest()
+
     def verdict(self):
         """None if acceptable: intact, or a prefix that ended with an error."""
         if self.mismatch_at is not None:
             return "%s: received bytes differ from those sent at offset %d" % (
                 self.name, self.mismatch_at)
+        if not self.prefix_sha_ok():
+            return "%s: SHA-256 of the %d bytes received is not that of the bytes sent" % (
+                self.name, self.got)
         if self.end == "eof" and self.got != self.size and not self.reset_seen():
             return "%s: clean end of data after %d of %d bytes" % (self.name, self.got, self.size)
         if self.end in (None, "timeout"):
@@ -106,6 +120,7 @@ def pump_out(sock, pat, size, stop, end):
 
 
 def check_in(sock, pat, end, stop):
+    end.pat = pat
     try:
         while not stop.is_set():
             d = sock.recv(65536)
@@ -114,6 +129,7 @@ def check_in(sock, pat, end, stop):
                 return
             if end.mismatch_at is None and d != pat.slice(end.got, len(d)):
                 end.mismatch_at = end.got
+            end.sha.update(d)
             end.got += len(d)
         end.end = "stopped"
     except socket.timeout:
