@@ -26,8 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
-from rvpn_it import (MiB, Runner, TestFailure, World, check, http_get_raw, log,  # noqa: E402
-                     make_self_signed, metric, socks_open, wait_until)
+from rvpn_it import (MiB, RssSampler, Runner, TestFailure, World, check,  # noqa: E402
+                     http_get_raw, log, make_self_signed, metric, socks_open, wait_until)
 from tamper_relay import C2S, DIR_NAMES, S2C, TamperRelay, tls_contexts  # noqa: E402
 
 R = Runner("tamper")
@@ -284,22 +284,33 @@ def scenario(w, relay, target, kind, d, seed0):
     return elapsed, time.monotonic() - t1
 
 
-def run_all(w, relay, plan):
+def run_all(w, relay, plan, tag):
     target = PatternTarget()
     try:
         wait_until(lambda: tunnel_works(w), 30, "the tunnel to work", interval=0.1)
-        fds0 = fd_count(w.server.pid)
+        procs = (w.server, w.client)
+        fds0 = {p.name: fd_count(p.pid) for p in procs}
         worst_reset = worst_back = 0.0
-        for i, (kind, d) in enumerate(plan):
-            r, b = scenario(w, relay, target, kind, d, 100 * (i + 1))
-            worst_reset = max(worst_reset, r)
-            worst_back = max(worst_back, b)
+        with RssSampler(list(procs)) as rss:
+            for i, (kind, d) in enumerate(plan):
+                r, b = scenario(w, relay, target, kind, d, 100 * (i + 1))
+                worst_reset = max(worst_reset, r)
+                worst_back = max(worst_back, b)
         check(relay.conns >= len(plan) + 1, "only %d WebSocket connections for %d acts" % (
             relay.conns, len(plan)))
-        # Every reset stream's descriptors are gone again.
-        wait_until(lambda: fd_count(w.server.pid) <= fds0 + 2, 10,
-                   "rvpn-server's descriptors to come back to %d (now %d)" % (
-                       fds0, fd_count(w.server.pid)))
+        # Every reset stream's descriptors are gone again (the server's
+        # warm pool may hold a spare or two more).
+        for p in procs:
+            wait_until(lambda: fd_count(p.pid) <= fds0[p.name] + 3, 10,
+                       "%s's descriptors to come back to %d (now %d)" % (
+                           p.name, fds0[p.name], fd_count(p.pid)))
+        # Memory stays bounded however many sessions end this way.
+        bound = (256 if w.sanitize else 64) * 1024
+        for p in procs:
+            grew = rss.max[p.name] - (rss.first[p.name] or 0)
+            metric("tamper_%s_%s_rss_growth_kib" % (tag, p.name.replace("-", "_")), grew, "KiB")
+            check(grew <= bound, "%s grew by %d KiB over %d sessions ended by tampering" % (
+                p.name, grew, len(plan)))
         return worst_reset, worst_back
     finally:
         target.close()
@@ -339,7 +350,7 @@ PLAN_WSS = [("drop", C2S), ("swap", S2C), ("dup", C2S), ("flip", S2C), ("truncat
 @R.test(timeout=240, world=lambda a: relay_world(a, False))
 def tamper_ws(w):
     try:
-        r, b = run_all(w, w.relay, PLAN_WS)
+        r, b = run_all(w, w.relay, PLAN_WS, "ws")
     finally:
         w.relay.close()
     metric("tamper_ws_worst_reset_s", round(r, 3), "s")
@@ -349,7 +360,7 @@ def tamper_ws(w):
 @R.test(timeout=240, world=lambda a: relay_world(a, True))
 def tamper_wss_insecure_tls(w):
     try:
-        r, b = run_all(w, w.relay, PLAN_WSS)
+        r, b = run_all(w, w.relay, PLAN_WSS, "wss")
     finally:
         w.relay.close()
     metric("tamper_wss_worst_reset_s", round(r, 3), "s")
