@@ -1,7 +1,6 @@
 /* rv_ratchet.c - Double Ratchet state: initialisation, lifecycle, clone,
  * comparison, statistics.  Encrypt: rv_ratchet_encrypt.c; decrypt:
- * rv_ratchet_decrypt.c; KDFs: rv_ratchet_kdf.c; skipped keys:
- * rv_ratchet_skipped.c.  Owner: ratchet helper.
+ * rv_ratchet_decrypt.c; KDFs: rv_ratchet_kdf.c.  Owner: ratchet helper.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,6 @@
 #include "rv_err.h"
 #include "rv_ratchet_int.h"
 
-/* Local sanity bounds on configuration (memory per session), not wire limits. */
-enum {
-	RV_RATCHET_MAX_SKIP_LIMIT = 1u << 16,
-	RV_RATCHET_SKIPPED_TOTAL_LIMIT = 1u << 20,
-};
-
 static int rv_ratchet_new(struct rv_ratchet **out, const struct rv_ratchet_config *cfg,
 			  const uint8_t ad[RV_HASH_LEN])
 {
@@ -27,9 +20,6 @@ static int rv_ratchet_new(struct rv_ratchet **out, const struct rv_ratchet_confi
 		return RV_ERR_INVALID_ARG;
 	if (cfg->aead != RV_AEAD_CHACHA20POLY1305 && cfg->aead != RV_AEAD_AES256GCM)
 		return RV_ERR_INVALID_ARG;
-	if (cfg->max_skip > RV_RATCHET_MAX_SKIP_LIMIT ||
-	    cfg->max_skipped_total > RV_RATCHET_SKIPPED_TOTAL_LIMIT)
-		return RV_ERR_INVALID_ARG;
 	if (sodium_init() < 0)
 		return RV_ERR_CRYPTO;
 	if (!rv_aead_available(cfg->aead))
@@ -38,10 +28,6 @@ static int rv_ratchet_new(struct rv_ratchet **out, const struct rv_ratchet_confi
 	if (r == NULL)
 		return RV_ERR_NOMEM;
 	r->cfg = *cfg;
-	if (r->cfg.max_skip == 0)
-		r->cfg.max_skip = RV_RATCHET_MAX_SKIP;
-	if (r->cfg.max_skipped_total == 0)
-		r->cfg.max_skipped_total = RV_RATCHET_MAX_SKIPPED_TOTAL;
 	memcpy(r->ad, ad, RV_HASH_LEN);
 	*out = r;
 	return RV_OK;
@@ -108,7 +94,6 @@ void rv_ratchet_free(struct rv_ratchet *r)
 {
 	if (r == NULL)
 		return;
-	rv_skipped_wipe(&r->skipped);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
@@ -121,7 +106,6 @@ int rv_ratchet_can_send(const struct rv_ratchet *r)
 int rv_ratchet_clone(const struct rv_ratchet *r, struct rv_ratchet **out)
 {
 	struct rv_ratchet *c;
-	int ret;
 
 	if (out != NULL)
 		*out = NULL;
@@ -131,12 +115,6 @@ int rv_ratchet_clone(const struct rv_ratchet *r, struct rv_ratchet **out)
 	if (c == NULL)
 		return RV_ERR_NOMEM;
 	memcpy(c, r, sizeof(*c));
-	ret = rv_skipped_clone(&r->skipped, &c->skipped);
-	if (ret != RV_OK) {
-		sodium_memzero(c, sizeof(*c));
-		free(c);
-		return ret;
-	}
 	*out = c;
 	return RV_OK;
 }
@@ -145,8 +123,7 @@ static int rv_ratchet_stats_equal(const struct rv_ratchet_stats *a,
 				  const struct rv_ratchet_stats *b)
 {
 	return a->sent == b->sent && a->received == b->received &&
-	       a->dh_send_steps == b->dh_send_steps && a->dh_recv_steps == b->dh_recv_steps &&
-	       a->skipped_stored == b->skipped_stored && a->skipped_evicted == b->skipped_evicted;
+	       a->dh_send_steps == b->dh_send_steps && a->dh_recv_steps == b->dh_recv_steps;
 }
 
 int rv_ratchet_equal(const struct rv_ratchet *a, const struct rv_ratchet *b)
@@ -155,9 +132,7 @@ int rv_ratchet_equal(const struct rv_ratchet *a, const struct rv_ratchet *b)
 		return a == b;
 	/* Field by field: struct padding is not state. */
 	if (a->role != b->role || a->state != b->state || a->cfg.aead != b->cfg.aead ||
-	    a->cfg.min_interval_ms != b->cfg.min_interval_ms ||
-	    a->cfg.max_skip != b->cfg.max_skip ||
-	    a->cfg.max_skipped_total != b->cfg.max_skipped_total)
+	    a->cfg.min_interval_ms != b->cfg.min_interval_ms)
 		return 0;
 	if (a->has_dhr != b->has_dhr || a->has_prev_dhr != b->has_prev_dhr ||
 	    a->has_cks != b->has_cks || a->has_ckr != b->has_ckr ||
@@ -174,9 +149,7 @@ int rv_ratchet_equal(const struct rv_ratchet *a, const struct rv_ratchet *b)
 	    sodium_memcmp(a->cks, b->cks, RV_KEY_LEN) != 0 ||
 	    sodium_memcmp(a->ckr, b->ckr, RV_KEY_LEN) != 0)
 		return 0;
-	if (!rv_ratchet_stats_equal(&a->stats, &b->stats))
-		return 0;
-	return rv_skipped_equal(&a->skipped, &b->skipped);
+	return rv_ratchet_stats_equal(&a->stats, &b->stats);
 }
 
 void rv_ratchet_get_stats(const struct rv_ratchet *r, struct rv_ratchet_stats *st)
@@ -188,5 +161,4 @@ void rv_ratchet_get_stats(const struct rv_ratchet *r, struct rv_ratchet_stats *s
 		return;
 	}
 	*st = r->stats;
-	st->skipped_stored = r->skipped.count;
 }

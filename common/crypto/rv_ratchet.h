@@ -17,8 +17,17 @@
  * must be sent in the order they were produced: only rv_session calls it,
  * and it sends each message as soon as it is sealed.
  *
- * Decrypt is all-or-nothing: on any error the state and the output buffer
- * are unchanged.  A replayed, too-old (evicted) or forged message fails.
+ * Decrypt accepts only the next message in send order (the transport is a
+ * reliable ordered byte stream, so anything else is tampering): in the
+ * current receiving chain exactly n == Nr; with a new remote ratchet key
+ * exactly pn == Nr and n == 0.  There is no store of skipped message keys.
+ * Work before the tag check is at most one X25519 and one chain step.
+ * Errors: RV_ERR_ORDER (gap or reorder), RV_ERR_REPLAY (a message already
+ * received: duplicate, replay, earlier chain), RV_ERR_AUTH (tag failed, or
+ * a chain that does not exist), RV_ERR_MALFORMED / RV_ERR_UNSUPPORTED
+ * (structure), RV_ERR_CRYPTO (low-order ratchet key).  Decrypt is
+ * all-or-nothing: on any error the state and the output buffer are
+ * unchanged.  The caller (rv_session) ends the session on any of them.
  *
  * Ownership: rv_ratchet_init_* allocate *out; rv_ratchet_free(NULL) is safe
  * and wipes every key.
@@ -38,16 +47,12 @@ struct rv_ratchet;
 struct rv_ratchet_config {
 	enum rv_aead aead;            /* RV_AEAD_CHACHA20POLY1305 or _AES256GCM */
 	uint32_t min_interval_ms;     /* deferral of the sending DH half */
-	uint32_t max_skip;            /* 0 = RV_RATCHET_MAX_SKIP */
-	uint32_t max_skipped_total;   /* 0 = RV_RATCHET_MAX_SKIPPED_TOTAL */
 };
 
 struct rv_ratchet_stats {
 	uint64_t sent, received;
 	uint64_t dh_send_steps;       /* new key pairs made */
 	uint64_t dh_recv_steps;       /* new remote keys accepted */
-	uint32_t skipped_stored;      /* message keys held for later */
-	uint64_t skipped_evicted;
 };
 
 /* sk: shared secret from the handshake; ad: the handshake hash. */

@@ -1,12 +1,21 @@
 /* rv_ratchet_decrypt.c - opening transport messages: structure checks,
- * skipped keys, the receiving half of the DH step.  Owner: ratchet helper.
+ * the strict order rule, the receiving half of the DH step.  Owner:
+ * ratchet helper.
  *
- * All-or-nothing: every key that would change (root key, receiving chain,
- * newly skipped keys) is computed into locals; only after the AEAD tag has
- * verified is anything written back.  So a forged, replayed or too-old
- * message leaves the state exactly as it was.
+ * Strict order: the only acceptable message is the next one the peer
+ * sent.  The transport (one WebSocket) is reliable and ordered, so a gap,
+ * a reorder or a repeat can only be tampering; accepting it would let a
+ * relay cut bytes out of the middle of a stream.  Without skipped keys the
+ * work before the tag check is bounded by construction: at most one
+ * X25519 (a new remote key) and one chain step.
+ *
+ * The order checks read the header before it is authenticated, so a forged
+ * header may be reported as RV_ERR_ORDER or RV_ERR_REPLAY rather than
+ * RV_ERR_AUTH; every one of them ends the session anyway.
+ *
+ * All-or-nothing: the root and receiving chain keys are computed into
+ * locals; only after the AEAD tag has verified is anything written back.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -18,22 +27,6 @@
 static uint32_t rv_get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Derive message keys for n = from..until-1 of chain dh into add[], advancing ck. */
-static void rv_ratchet_skip(uint8_t ck[RV_KEY_LEN], const uint8_t dh[RV_KEY_LEN],
-			    uint32_t from, uint32_t until, struct rv_skipped_key *add,
-			    uint32_t *n_add)
-{
-	uint32_t i;
-
-	for (i = from; i < until; i++) {
-		struct rv_skipped_key *k = &add[(*n_add)++];
-
-		memcpy(k->dh, dh, RV_KEY_LEN);
-		k->n = i;
-		rv_ratchet_kdf_ck(ck, k->mk, ck);
-	}
 }
 
 /* Exact structure before any crypto. */
@@ -59,11 +52,9 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 	const uint8_t *dh, *ct;
 	uint8_t rk[RV_KEY_LEN], ckr[RV_KEY_LEN], mk[RV_KEY_LEN], key[RV_KEY_LEN];
 	uint8_t nonce[RV_AEAD_NONCE_LEN], ad[RV_RATCHET_AD_LEN];
-	struct rv_skipped_key *add = NULL;
-	uint32_t pn, n, nr = 0, n_add = 0, n_old = 0, evicted;
-	size_t ct_len, add_cap = 0;
-	long found = -1;
-	int advance = 0, new_chain = 0, ret;
+	uint32_t pn, n;
+	size_t ct_len;
+	int new_chain = 0, ret;
 
 	if (r == NULL || out == NULL || (msg == NULL && len > 0))
 		return RV_ERR_INVALID_ARG;
@@ -78,78 +69,35 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 	if (rv_buf_room(out) < ct_len - RV_TAG_LEN)
 		return RV_ERR_NO_SPACE;
 
-	memcpy(rk, r->rk, RV_KEY_LEN);
-	memcpy(ckr, r->ckr, RV_KEY_LEN);
+	/* The order rule, on public header values only (plain compares). */
 	if (r->has_dhr && memcmp(dh, r->dhr, RV_KEY_LEN) == 0) {
-		if (n < r->nr) {
-			/* Earlier message of the current chain: skipped or used. */
-			found = rv_skipped_find(&r->skipped, dh, n);
-			if (found < 0) {
-				ret = RV_ERR_REPLAY;
-				goto out;
-			}
-		} else if (!r->has_ckr) {
-			/* Alice before Bob's first message: nobody sends on B0. */
-			ret = RV_ERR_AUTH;
-			goto out;
-		} else if (n - r->nr > r->cfg.max_skip) {
-			ret = RV_ERR_TOO_MANY_SKIPPED;
-			goto out;
-		} else {
-			add_cap = n - r->nr;
-			advance = 1;
-		}
+		if (!r->has_ckr)
+			return RV_ERR_AUTH; /* Alice before Bob's first: nobody sends on B0 */
+		if (n < r->nr)
+			return RV_ERR_REPLAY;
+		if (n > r->nr)
+			return RV_ERR_ORDER;
+	} else if (r->has_prev_dhr && memcmp(dh, r->prev_dhr, RV_KEY_LEN) == 0) {
+		return RV_ERR_REPLAY; /* a chain we have already left */
 	} else {
-		found = rv_skipped_find(&r->skipped, dh, n);
-		if (found < 0 && r->has_prev_dhr &&
-		    memcmp(dh, r->prev_dhr, RV_KEY_LEN) == 0) {
-			/* Previous chain, key not held: used or evicted. */
-			ret = RV_ERR_REPLAY;
-			goto out;
-		}
-		if (found < 0) {
-			/* A new remote ratchet key. */
-			n_old = r->has_ckr && pn > r->nr ? pn - r->nr : 0;
-			if (n_old > r->cfg.max_skip || n > r->cfg.max_skip) {
-				ret = RV_ERR_TOO_MANY_SKIPPED;
-				goto out;
-			}
-			add_cap = (size_t)n_old + n;
-			advance = 1;
-			new_chain = 1;
-		}
+		/* A new remote key: the old chain must be complete (pn == Nr;
+		 * Nr is 0 before the first receiving chain) and this must be
+		 * the first message of the new one. */
+		if (pn != r->nr || n != 0)
+			return RV_ERR_ORDER;
+		new_chain = 1;
 	}
 
-	if (add_cap > 0) {
-		add = calloc(add_cap, sizeof(*add));
-		if (add == NULL) {
-			ret = RV_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (found >= 0) {
-		memcpy(mk, r->skipped.keys[found].mk, RV_KEY_LEN);
-	} else if (new_chain) {
-		/* Keys left in the old receiving chain, then the receiving half:
-		 * RK, CKr = KDF_RK(RK, DH(DHs, new DHr)). */
-		if (n_old > 0)
-			rv_ratchet_skip(ckr, r->dhr, r->nr, r->nr + n_old, add, &n_add);
+	memcpy(rk, r->rk, RV_KEY_LEN);
+	memcpy(ckr, r->ckr, RV_KEY_LEN);
+	if (new_chain) {
+		/* Receiving half: RK, CKr = KDF_RK(RK, DH(DHs, new DHr)). */
 		ret = rv_ratchet_kdf_rk(rk, ckr, rk, r->dhs.priv, dh);
 		if (ret != RV_OK)
 			goto out;
-		rv_ratchet_skip(ckr, dh, 0, n, add, &n_add);
-		rv_ratchet_kdf_ck(ckr, mk, ckr);
-		nr = n + 1;
-	} else {
-		rv_ratchet_skip(ckr, dh, r->nr, n, add, &n_add);
-		rv_ratchet_kdf_ck(ckr, mk, ckr);
-		nr = n + 1;
 	}
+	rv_ratchet_kdf_ck(ckr, mk, ckr);
 	ret = rv_ratchet_kdf_msg(key, nonce, mk);
-	if (ret != RV_OK)
-		goto out;
-	/* Capacity only (not state), so the commit below cannot fail. */
-	ret = rv_skipped_reserve(&r->skipped, n_add, r->cfg.max_skipped_total);
 	if (ret != RV_OK)
 		goto out;
 
@@ -160,8 +108,6 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		goto out;
 
 	/* Commit. */
-	evicted = rv_skipped_commit(&r->skipped, found, add, n_add,
-				    r->cfg.max_skipped_total);
 	if (new_chain) {
 		memcpy(r->prev_dhr, r->dhr, RV_KEY_LEN);
 		r->has_prev_dhr = r->has_dhr;
@@ -173,18 +119,10 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		r->state = RV_RATCHET_RUNNING;
 		r->stats.dh_recv_steps++;
 	}
-	if (advance) {
-		memcpy(r->ckr, ckr, RV_KEY_LEN);
-		r->nr = nr;
-	}
+	memcpy(r->ckr, ckr, RV_KEY_LEN);
+	r->nr = n + 1;
 	r->stats.received++;
-	r->stats.skipped_evicted += evicted;
-	r->stats.skipped_stored = r->skipped.count;
 out:
-	if (add != NULL) {
-		sodium_memzero(add, add_cap * sizeof(*add));
-		free(add);
-	}
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(ckr, sizeof(ckr));
 	sodium_memzero(mk, sizeof(mk));

@@ -1,11 +1,5 @@
 /* rv_ratchet_int.h - private to rv_ratchet*.c: the state object and the
- * skipped-message-key store.  Owner: ratchet helper.
- *
- * The skipped store is an array ordered by age (index 0 = oldest), so
- * oldest-first eviction is "drop from the front".  Lookups only happen for
- * out-of-order or old-chain messages; in-order traffic never touches it.
- * Its capacity grows on demand (reserved before a decrypt verifies the tag,
- * so the commit that follows cannot fail).
+ * KDFs.  Owner: ratchet helper.
  */
 #ifndef RV_RATCHET_INT_H
 #define RV_RATCHET_INT_H
@@ -16,33 +10,6 @@
 #include "rv_keys.h"
 #include "rv_ratchet.h"
 #include "rv_wire.h"
-
-struct rv_skipped_key {
-	uint8_t dh[RV_KEY_LEN]; /* remote ratchet key of the chain */
-	uint32_t n;             /* message number in that chain */
-	uint8_t mk[RV_KEY_LEN]; /* message key */
-};
-
-struct rv_skipped_store {
-	struct rv_skipped_key *keys;
-	uint32_t count; /* entries in use, oldest first */
-	uint32_t cap;   /* entries allocated (not part of the logical state) */
-};
-
-/* Index of (dh, n), or -1. */
-long rv_skipped_find(const struct rv_skipped_store *s, const uint8_t dh[RV_KEY_LEN],
-		     uint32_t n);
-/* Make room so that rv_skipped_commit with n_add new keys cannot fail. */
-int rv_skipped_reserve(struct rv_skipped_store *s, uint32_t n_add, uint32_t max_total);
-/* Remove entry rm (if rm >= 0), append add[0..n_add), then evict the oldest
- * until count <= max_total.  Returns the number evicted.  Never fails after
- * a successful rv_skipped_reserve(s, n_add, max_total). */
-uint32_t rv_skipped_commit(struct rv_skipped_store *s, long rm,
-			   const struct rv_skipped_key *add, uint32_t n_add,
-			   uint32_t max_total);
-void rv_skipped_wipe(struct rv_skipped_store *s);
-int rv_skipped_clone(const struct rv_skipped_store *s, struct rv_skipped_store *out);
-int rv_skipped_equal(const struct rv_skipped_store *a, const struct rv_skipped_store *b);
 
 enum rv_ratchet_role {
 	RV_RATCHET_ROLE_INVALID = 0,
@@ -65,7 +32,7 @@ struct rv_ratchet {
 	uint8_t rk[RV_KEY_LEN];       /* root key */
 	struct rv_keypair dhs;        /* our current ratchet key pair */
 	uint8_t dhr[RV_KEY_LEN];      /* peer's current ratchet key */
-	uint8_t prev_dhr[RV_KEY_LEN]; /* peer's previous key (tells "too old" from forged) */
+	uint8_t prev_dhr[RV_KEY_LEN]; /* peer's previous key (tells replay from forged) */
 	uint8_t cks[RV_KEY_LEN];      /* sending chain key */
 	uint8_t ckr[RV_KEY_LEN];      /* receiving chain key */
 	uint8_t has_dhr, has_prev_dhr, has_cks, has_ckr;
@@ -77,7 +44,6 @@ struct rv_ratchet {
 	uint32_t ns, nr, pn;
 
 	struct rv_ratchet_stats stats;
-	struct rv_skipped_store skipped;
 };
 
 /* ---- KDFs (rv_ratchet_kdf.c), exactly as rv_ratchet.h defines them ---- */

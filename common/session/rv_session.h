@@ -19,8 +19,8 @@
  *     writable scratch space, e.g. LWS_PRE), then rv_session_message_sent();
  *     with lws: one lws_write per WRITEABLE, and ask for the next WRITEABLE
  *     while rv_session_send_queue_bytes() > 0;
- *   - when on_closed fires: the session is dead (protocol error, keepalive
- *     timeout, or GOAWAY drained).  Drain rv_session_next_message() if the
+ *   - when on_closed fires: the session is dead (protocol error, a message
+ *     that did not open, keepalive timeout, or GOAWAY drained).  Drain rv_session_next_message() if the
  *     WebSocket is still usable (a GOAWAY may be queued), then close the
  *     WebSocket and rv_session_free() the session.
  *
@@ -87,8 +87,12 @@ struct rv_session_callbacks {
 	/* The outbox went from empty to non-empty: request a WRITEABLE. */
 	void (*on_want_write)(struct rv_session *s, void *arg);
 	/* The session died.  err: RV_ERR_TIMEOUT (keepalive), RV_ERR_MALFORMED
-	 * (peer protocol error), RV_ERR_CLOSED (GOAWAY and no streams left),
-	 * RV_ERR_NOMEM/RV_ERR_INTERNAL.  Called at most once. */
+	 * (peer protocol error, or a message too large or badly framed),
+	 * RV_ERR_AUTH / RV_ERR_ORDER / RV_ERR_REPLAY / RV_ERR_UNSUPPORTED /
+	 * RV_ERR_CRYPTO (a transport message did not open: see rv_ratchet.h),
+	 * RV_ERR_CLOSED (GOAWAY and no streams left), RV_ERR_NOMEM/
+	 * RV_ERR_INTERNAL.  Every stream has been reset (local sockets closed
+	 * with an RST) before this is called.  Called at most once. */
 	void (*on_closed)(struct rv_session *s, int err, void *arg);
 	/* Server: the peer asked for a stream to dst.  Resolve/connect (may be
 	 * asynchronous), then rv_stream_accept() or rv_stream_reject().  If the
@@ -155,7 +159,7 @@ struct rv_session_config {
 struct rv_session_stats {
 	uint64_t msgs_out, msgs_in;      /* transport messages */
 	uint64_t bytes_out, bytes_in;    /* WebSocket payload bytes */
-	uint64_t msgs_dropped;           /* undecryptable / forged / replayed */
+	uint64_t msgs_dropped;           /* refused (0 or 1: the first ends the session) */
 	uint64_t data_out, data_in;      /* stream payload bytes */
 	uint64_t streams_opened, streams_closed, streams_refused;
 	uint64_t streams_reset_sent, streams_reset_received;
@@ -177,9 +181,11 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
  * safe; from inside a callback the free is deferred. */
 void rv_session_free(struct rv_session *s);
 
-/* One received WebSocket message.  Returns 0 when it was handled or
- * dropped (undecryptable: logged and counted), or a negative error when the
- * session died because of it (on_closed has been called). */
+/* One received WebSocket message.  Returns 0 when it was handled, or a
+ * negative error when the session died because of it (on_closed has been
+ * called).  A message that does not open (forged, out of order, replayed,
+ * truncated, too large) is fatal: the session sends GOAWAY(PROTOCOL_ERROR),
+ * resets every stream and logs the reason once. */
 int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len);
 
 /* Next sealed message to send: 1 and (*msg, *len) set, or 0 if nothing is

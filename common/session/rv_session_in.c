@@ -1,6 +1,6 @@
-/* rv_session_in.c - the session's intake: decrypt a received message,
- * parse every frame before acting on any, validate, dispatch.  See
- * rv_session.h.
+/* rv_session_in.c - the session's intake: decrypt a received message
+ * (strictly the peer's next one: anything else ends the session), parse
+ * every frame before acting on any, validate, dispatch.  See rv_session.h.
  */
 #include "rv_session.h"
 
@@ -155,14 +155,19 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 	}
 }
 
-static void rv_session_log_drop(struct rv_session *s, int rc, size_t len)
+/* A message that does not open is fatal, like a bad record MAC in TLS:
+ * the transport is reliable and ordered, so a gap, a reorder, a replay or
+ * a failed tag can only be tampering (or a broken peer), and carrying on
+ * would hand the streams a byte sequence with a hole in it.  The session
+ * ends, every stream is reset (the local socket sees an RST, never a clean
+ * end of data) and the reason is logged once. */
+static int rv_session_refuse(struct rv_session *s, int rc, size_t len)
 {
-	uint64_t n = ++s->stats.msgs_dropped;
-
-	/* A flood of garbage must not become a flood of log lines. */
-	if (n <= 10 || n % 1000 == 0)
-		rv_log_warn("%s: dropped undecryptable message (%zu bytes): %s [%llu dropped]",
-			    s->name, len, rv_err_str(rc), (unsigned long long)n);
+	s->stats.msgs_dropped++;
+	rv_log_warn("%s: transport message %llu (%zu bytes) refused: %s; ending the session "
+		    "and resetting %u streams", s->name,
+		    (unsigned long long)s->stats.msgs_in + 1, len, rv_err_str(rc), s->nstreams);
+	return rv_session_fail(s, rc, RV_GOAWAY_PROTOCOL_ERROR);
 }
 
 int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
@@ -178,13 +183,12 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 	rv_session_enter(s);
 	rv_buf_reset(&s->rxplain);
 	if (len > RV_MSG_MAX) {
-		rv_session_log_drop(s, RV_ERR_MALFORMED, len);
+		rc = rv_session_refuse(s, RV_ERR_MALFORMED, len);
 		goto out;
 	}
 	rc = rv_ratchet_decrypt(s->ratchet, msg, len, &s->rxplain);
 	if (rc < 0) {
-		rv_session_log_drop(s, rc, len);
-		rc = RV_OK;
+		rc = rv_session_refuse(s, rc, len);
 		goto out;
 	}
 	s->stats.msgs_in++;

@@ -18,7 +18,7 @@ enum rv_err {
 	RV_ERR_UNSUPPORTED = -7,   /* valid but not supported (version, type) */
 	RV_ERR_AUTH = -8,          /* AEAD tag or MAC did not verify */
 	RV_ERR_REPLAY = -9,        /* message or timestamp seen before / too old */
-	RV_ERR_TOO_MANY_SKIPPED = -10, /* ratchet MAX_SKIP exceeded */
+	RV_ERR_ORDER = -10,        /* ratchet message out of order (gap, reorder) */
 	RV_ERR_CRYPTO = -11,       /* primitive failed (e.g. low-order point) */
 	RV_ERR_STATE = -12,        /* operation not valid in the current state */
 	RV_ERR_IO = -13,           /* system call failed; see errno / log */

@@ -77,9 +77,9 @@ enum rv_aead {
 
 /* ---- Double Ratchet parameters ------------------------------------ */
 
+/* No skipped-key limits: the receiver takes messages strictly in order
+ * (PROTOCOL.md section 5.5), so it never stores or derives skipped keys. */
 enum rv_ratchet_limits {
-	RV_RATCHET_MAX_SKIP = 1000,       /* skipped keys in one chain */
-	RV_RATCHET_MAX_SKIPPED_TOTAL = 2000, /* stored keys, oldest evicted */
 	RV_RATCHET_DEFAULT_INTERVAL_MS = 1000, /* min time between new key pairs */
 };
 

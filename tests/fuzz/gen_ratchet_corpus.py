@@ -11,8 +11,8 @@ import sys
 ENC_A, ENC_B, DEL_AB, DEL_BA, TAMPER, REPLAY, CLOCK, RAW = range(8)
 
 
-def cfg(aes=0, interval=0, skip=0, total=3):
-    return bytes([aes | interval << 1 | skip << 3 | total << 6])
+def cfg(aes=0, interval=0):
+    return bytes([aes | interval << 1])
 
 
 def ops(*seq):
@@ -36,20 +36,27 @@ def seeds():
     yield "deferred_10", cfg(interval=1) + ping_pong(6, clock=1)
     # Bob before Alice's first message, empty plaintext
     yield "bob_first", cfg() + ops((ENC_B, 1), (ENC_A, 0), (DEL_AB, 0), (ENC_B, 0), (DEL_BA, 0))
-    # reverse order within a chain, then replays
-    s = [(ENC_A, 10)] * 8 + [(DEL_AB, i) for i in (7, 6, 5, 4, 3, 2, 1, 0)]
-    s += [(REPLAY, i) for i in range(8)]
-    yield "reverse", cfg(skip=1) + ops(*s)
-    # late messages of the old chain after a DH step (pn skipping)
+    # reorder attempts within a chain (refused, stay queued), then in
+    # order, then replays
+    s = [(ENC_A, 10)] * 8 + [(DEL_AB, i) for i in (7, 6, 5, 4, 3, 2, 1)]
+    s += [(DEL_AB, 0)] * 8 + [(REPLAY, i) for i in range(8)]
+    yield "reverse", cfg() + ops(*s)
+    # a new chain before the old one is complete (pn gap), then in order
     s = [(ENC_A, 5)] * 4 + [(DEL_AB, 0), (ENC_B, 5), (DEL_BA, 0)] + [(ENC_A, 6)] * 2
-    s += [(DEL_AB, 3), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0)]
+    s += [(DEL_AB, 3), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0)]
     yield "old_chain", cfg() + ops(*s)
-    # MAX_SKIP exceeded (max_skip 4), then in range
-    s = [(ENC_A, 1)] * 8 + [(DEL_AB, 7), (DEL_AB, 4), (DEL_AB, 0), (DEL_AB, 4), (DEL_AB, 0)]
-    yield "max_skip", cfg(skip=0) + ops(*s)
-    # eviction: cap 8, max_skip 32
-    s = [(ENC_A, 2)] * 20 + [(DEL_AB, 19)] + [(DEL_AB, 0)] * 19
-    yield "evict", cfg(skip=3, total=0) + ops(*s)
+    # drop one in the middle: everything after it on that link is refused,
+    # the other direction goes on
+    s = [(ENC_A, 3)] * 6 + [(DEL_AB, 0), (DEL_AB, 0x80), (DEL_AB, 0), (DEL_AB, 0)]
+    s += [(ENC_B, 4), (DEL_BA, 0), (ENC_A, 7), (DEL_AB, 0), (DEL_AB, 0)]
+    yield "drop", cfg() + ops(*s)
+    # drop the last message of a chain: the next chain is refused (pn gap)
+    s = [(ENC_A, 3)] * 2 + [(DEL_AB, 0), (DEL_AB, 0x80), (ENC_B, 1), (DEL_BA, 0)]
+    s += [(ENC_A, 2), (DEL_AB, 0)]
+    yield "drop_chain_end", cfg(interval=0) + ops(*s)
+    # swap two: the second first is refused, then both in order
+    s = [(ENC_A, 9)] * 3 + [(DEL_AB, 1), (DEL_AB, 0), (DEL_AB, 0), (DEL_AB, 0)]
+    yield "swap", cfg(aes=1) + ops(*s)
     # tampering of every header region
     s = [(ENC_A, 30), (ENC_A, 30)]
     for pos in (0, 1, 2, 3, 4, 20, 35, 36, 39, 40, 43, 44, 60, 89):

@@ -1,12 +1,17 @@
 /* Tests for rv_session/rv_stream: a client and a server session paired in
  * memory on one rv_loop_poll (messages handed over by a pump with
- * interception), streams over socketpair()s.  Every wait is bounded. */
+ * interception and a tampering relay), streams over socketpair()s (TCP
+ * pairs on 127.0.0.1 where a reset must be visible).  Every wait is
+ * bounded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -54,6 +59,13 @@ struct h {
 	int cli_closed, srv_closed, cli_err, srv_err;
 	int block_c2s, block_s2c;       /* stalled WebSocket */
 	int drop_c2s;                   /* silent client */
+	int tcp;                        /* stream fds are TCP pairs, not socketpairs */
+	/* Tampering relay: on message number tamper_at (counted per
+	 * direction from 0) of direction tamper_dir (0 = c2s), do tamper. */
+	int tamper, tamper_dir;
+	uint64_t tamper_at, nmsg[2];
+	uint8_t held[RV_MSG_MAX], prev[2][RV_MSG_MAX];
+	size_t held_len, prev_len[2];
 	int cli_free_on_close, srv_free_on_close;
 
 	enum srv_mode mode;
@@ -75,6 +87,8 @@ struct h {
 	uint32_t goaway_last;
 	int input_off, input_on;        /* on_input_flow calls (server) */
 };
+
+static void stream_pair(struct h *h, int sv[2]);
 
 /* ---- endpoints ------------------------------------------------------- */
 
@@ -203,7 +217,7 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		assert_int_equal(rv_stream_reject(st, h->reject_status), RV_OK);
 		return;
 	}
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	stream_pair(h, sv);
 	rv_addr_set_ipv4(&bound, lo, 4242);
 	h->srv_streams[h->nep] = st;
 	ep_new(h, sv[1]);
@@ -335,22 +349,111 @@ static void h_free(struct h *h)
 	rv_loop_poll_free(h->loop);
 }
 
+/* A connected TCP pair on 127.0.0.1, both ends non-blocking: unlike a
+ * socketpair, an abortive close (SO_LINGER 0) shows as ECONNRESET. */
+static void tcp_pair(int sv[2])
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	assert_true(l >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(sv[0] >= 0);
+	assert_int_equal(connect(sv[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	sv[1] = accept(l, NULL, NULL);
+	assert_true(sv[1] >= 0);
+	close(l);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
+		(void)setsockopt(sv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+}
+
+static void stream_pair(struct h *h, int sv[2])
+{
+	if (h->tcp)
+		tcp_pair(sv);
+	else
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+}
+
+enum tamper_kind { T_NONE, T_DROP, T_SWAP, T_DUP, T_REPLAY, T_FLIP, T_TRUNC };
+
+static void deliver(struct rv_session *to, const uint8_t *m, size_t len)
+{
+	if (to != NULL && rv_session_get_state(to) != RV_SESSION_CLOSED)
+		(void)rv_session_on_message(to, m, len);
+}
+
+/* The relay's one act of tampering on message m of direction dir.
+ * Returns 1 if it took over delivery of m. */
+static int tamper_msg(struct h *h, int dir, struct rv_session *to, const uint8_t *m, size_t len)
+{
+	uint64_t n = h->nmsg[dir];
+	uint8_t f[RV_MSG_MAX];
+
+	if (h->tamper == T_NONE || dir != h->tamper_dir)
+		return 0;
+	if (h->tamper == T_SWAP && n == h->tamper_at + 1) {
+		deliver(to, m, len); /* the later one first */
+		deliver(to, h->held, h->held_len);
+		return 1;
+	}
+	if (n != h->tamper_at)
+		return 0;
+	switch (h->tamper) {
+	case T_DROP:
+		return 1;
+	case T_SWAP:
+		memcpy(h->held, m, len);
+		h->held_len = len;
+		return 1;
+	case T_DUP:
+		deliver(to, m, len);
+		deliver(to, m, len);
+		return 1;
+	case T_REPLAY: /* the previous message again, then this one */
+		deliver(to, h->prev[dir], h->prev_len[dir]);
+		deliver(to, m, len);
+		return 1;
+	case T_FLIP:
+		memcpy(f, m, len);
+		f[RV_OUTER_HDR_LEN + RV_RATCHET_HDR_LEN + (len - RV_TRANSPORT_OVERHEAD) / 2] ^= 0x10;
+		deliver(to, f, len);
+		return 1;
+	case T_TRUNC:
+		deliver(to, m, len - 1);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Move messages from one session to the other; returns how many. */
 static int pump_dir(struct h *h, struct rv_session *from, struct rv_session *to, int drop)
 {
 	uint8_t *m;
 	size_t len;
-	int n = 0, rc;
+	int n = 0, rc, dir = from == h->srv;
 
 	while (n < 64 && from != NULL && (rc = rv_session_next_message(from, &m, &len)) == 1) {
 		/* headroom is scratch space for the transport: scribble on it */
 		memset(m - 16, 0xAA, 16);
-		if (!drop && to != NULL && rv_session_get_state(to) != RV_SESSION_CLOSED)
-			(void)rv_session_on_message(to, m, len);
+		if (!drop && !tamper_msg(h, dir, to, m, len))
+			deliver(to, m, len);
+		memcpy(h->prev[dir], m, len);
+		h->prev_len[dir] = len;
+		h->nmsg[dir]++;
 		rv_session_message_sent(from);
 		n++;
 	}
-	(void)h;
 	return n;
 }
 
@@ -394,7 +497,7 @@ static int open_stream(struct h *h, const struct rv_addr *dst, const void *early
 	int sv[2], rc;
 	struct rv_stream *st = NULL;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	stream_pair(h, sv);
 	rc = rv_session_stream_open(h->cli, sv[0], dst, early, elen, NULL, &st);
 	if (rc < 0) {
 		close(sv[0]);
@@ -827,8 +930,9 @@ static void test_flow_control_violation(void **state)
 
 	(void)state;
 	h_init(&h, NULL, &sc);
-	/* The clone speaks for the client from the start: the real client's
-	 * messages then replay the clone's numbers and are dropped. */
+	/* The clone speaks for the client from the start; the real client's
+	 * messages are never delivered (they would replay the clone's numbers
+	 * and end the session). */
 	h.block_c2s = 1;
 	dst_domain(&dst);
 	memset(f, 0, sizeof(f));
@@ -1034,38 +1138,172 @@ static void test_goaway(void **state)
 	free(u);
 }
 
+/* Any transport message that does not open ends the session at once,
+ * reason logged and reported: a forged tag, a changed header, a truncated
+ * or an empty message, and a replay of a genuine one. */
 static void test_forged_and_replayed(void **state)
 {
+	static const struct {
+		size_t pos; /* byte to flip, or SIZE_MAX */
+		size_t len; /* 0 = the whole message */
+		int err;
+	} cases[] = {
+		{ SIZE_MAX - 1, 0, RV_ERR_AUTH },          /* last byte: tag */
+		{ RV_OUTER_HDR_LEN + 2, 0, RV_ERR_AUTH },  /* ratchet key: DH, tag fails */
+		{ 43, 0, RV_ERR_ORDER },                   /* n (bytes 40..43) = 1: gap */
+		{ SIZE_MAX, 3, RV_ERR_MALFORMED },         /* truncated */
+		{ SIZE_MAX, 0, RV_OK },                    /* genuine, then replayed */
+	};
 	struct h h;
 	struct rv_session_stats ss;
 	uint8_t *m, copy[RV_MSG_MAX];
-	size_t len;
+	size_t len, i;
 
 	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h_init(&h, NULL, NULL);
+		/* The client's first message (its PING) by hand. */
+		assert_int_equal(rv_session_next_message(h.cli, &m, &len), 1);
+		memcpy(copy, m, len);
+		rv_session_message_sent(h.cli);
+		if (cases[i].pos == SIZE_MAX - 1)
+			copy[len - 1] ^= 0x01;
+		else if (cases[i].pos != SIZE_MAX)
+			copy[cases[i].pos] ^= cases[i].err == RV_ERR_ORDER ? 0x01 : 0x80;
+		if (cases[i].len != 0)
+			len = cases[i].len;
+		if (cases[i].err == RV_OK) {
+			assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_OK);
+			rv_session_get_stats(h.srv, &ss);
+			assert_int_equal(ss.msgs_in, 1);
+			assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_ERR_REPLAY);
+			assert_int_equal(h.srv_err, RV_ERR_REPLAY);
+		} else {
+			assert_int_equal(rv_session_on_message(h.srv, copy, len), cases[i].err);
+			assert_int_equal(h.srv_err, cases[i].err);
+		}
+		rv_session_get_stats(h.srv, &ss);
+		assert_int_equal(ss.msgs_dropped, 1);
+		assert_int_equal(rv_session_get_state(h.srv), RV_SESSION_CLOSED);
+		assert_int_equal(h.srv_closed, 1);
+		/* Dead: nothing more is taken, on_closed does not fire again. */
+		assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_ERR_CLOSED);
+		assert_int_equal(h.srv_closed, 1);
+		/* It says why when it can (Bob seals nothing before the first
+		 * genuine message): GOAWAY(PROTOCOL_ERROR) reaches the client. */
+		if (cases[i].err == RV_OK)
+			assert_true(run(&h, pred_goaway, WAIT_MS));
+		h_free(&h);
+	}
+	/* An empty message and an oversized one end a session too. */
 	h_init(&h, NULL, NULL);
-	/* The client's first message (its PING) by hand. */
-	assert_int_equal(rv_session_next_message(h.cli, &m, &len), 1);
-	memcpy(copy, m, len);
-	rv_session_message_sent(h.cli);
-	copy[len - 1] ^= 0x01; /* tag */
-	assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_OK);
-	copy[len - 1] ^= 0x01;
-	copy[RV_OUTER_HDR_LEN + 2] ^= 0x80; /* ratchet header */
-	assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_OK);
-	copy[RV_OUTER_HDR_LEN + 2] ^= 0x80;
-	assert_int_equal(rv_session_on_message(h.srv, copy, 3), RV_OK); /* truncated */
-	rv_session_get_stats(h.srv, &ss);
-	assert_int_equal(ss.msgs_dropped, 3);
-	assert_int_equal(ss.msgs_in, 0);
-	/* The genuine one, then its replay. */
-	assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_OK);
-	assert_int_equal(rv_session_on_message(h.srv, copy, len), RV_OK);
-	rv_session_get_stats(h.srv, &ss);
-	assert_int_equal(ss.msgs_in, 1);
-	assert_int_equal(ss.msgs_dropped, 4);
-	assert_int_equal(rv_session_get_state(h.srv), RV_SESSION_OPEN);
-	assert_int_equal(h.srv_closed, 0);
+	assert_int_equal(rv_session_on_message(h.srv, NULL, 0), RV_ERR_MALFORMED);
+	assert_int_equal(h.srv_err, RV_ERR_MALFORMED);
 	h_free(&h);
+	h_init(&h, NULL, NULL);
+	memset(copy, 0, sizeof(copy));
+	assert_int_equal(rv_session_on_message(h.cli, copy, RV_MSG_MAX + 1), RV_ERR_MALFORMED);
+	assert_int_equal(h.cli_closed, 1);
+	h_free(&h);
+}
+
+static int pred_victim_closed(struct h *h)
+{
+	return h->tamper_dir == 0 ? h->srv_closed > 0 : h->cli_closed > 0;
+}
+
+static int pred_eps_done(struct h *h)
+{
+	for (int i = 0; i < h->nep; i++)
+		if (!h->ep[i].eof && !h->ep[i].err)
+			return 0;
+	return 1;
+}
+
+/* A relay on the path tampers once with one message while streams carry
+ * data both ways.  The receiving session must end at the first bad
+ * message with the right reason; every stream on both sides must then end
+ * with a reset, and no application may see a byte stream that is not a
+ * prefix of what was sent, or a clean end of data after a gap. */
+static void test_tampering_relay(void **state)
+{
+	static const struct {
+		enum tamper_kind kind;
+		int err;
+		const char *name;
+	} kinds[] = {
+		{ T_DROP, RV_ERR_ORDER, "drop" },     { T_SWAP, RV_ERR_ORDER, "swap" },
+		{ T_DUP, RV_ERR_REPLAY, "duplicate" }, { T_REPLAY, RV_ERR_REPLAY, "replay" },
+		{ T_FLIP, RV_ERR_AUTH, "flip" },      { T_TRUNC, RV_ERR_AUTH, "truncate" },
+	};
+	enum { NSTREAMS = 3, SIZE = 1 << 20 };
+	uint8_t *up = random_bytes(SIZE), *down = random_bytes(SIZE);
+	struct rv_session_stats ss;
+	struct rv_addr dst;
+	struct ep *app[NSTREAMS];
+	unsigned k, dir;
+	int i, resets;
+	struct h h;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (dir = 0; dir < 2; dir++) {
+			h_init(&h, NULL, NULL);
+			h.tcp = 1;
+			dst_domain(&dst);
+			for (i = 0; i < NSTREAMS; i++) {
+				assert_int_equal(open_stream(&h, &dst, NULL, 0, &app[i], NULL), RV_OK);
+				h.resp_calls = 0;
+				assert_true(run(&h, pred_response, WAIT_MS));
+			}
+			/* ep[2i] is app i, ep[2i+1] its target. */
+			for (i = 0; i < NSTREAMS; i++) {
+				ep_send(&h.ep[2 * i], up, SIZE, 1);
+				ep_expect(&h.ep[2 * i], down, SIZE);
+				ep_send(&h.ep[2 * i + 1], down, SIZE, 1);
+				ep_expect(&h.ep[2 * i + 1], up, SIZE);
+			}
+			h.tamper_dir = (int)dir;
+			h.tamper_at = h.nmsg[dir] + 3;
+			h.tamper = kinds[k].kind;
+			assert_true(run(&h, pred_victim_closed, WAIT_MS));
+			/* The victim: one refused message, the right reason. */
+			rv_session_get_stats(dir == 0 ? h.srv : h.cli, &ss);
+			assert_int_equal(ss.msgs_dropped, 1);
+			assert_int_equal(dir == 0 ? h.srv_err : h.cli_err, kinds[k].err);
+			assert_int_equal(rv_session_stream_count(dir == 0 ? h.srv : h.cli), 0);
+			/* Its owner closes the WebSocket: the other side's owner
+			 * frees its session. */
+			if (dir == 0) {
+				rv_session_free(h.cli);
+				h.cli = NULL;
+			} else {
+				rv_session_free(h.srv);
+				h.srv = NULL;
+			}
+			assert_true(run(&h, pred_eps_done, WAIT_MS));
+			resets = 0;
+			for (i = 0; i < h.nep; i++) {
+				struct ep *e = &h.ep[i];
+
+				assert_false(e->mismatch);
+				/* A clean end only after every byte. */
+				if (e->eof && !e->err)
+					assert_int_equal(e->got, e->expect_len);
+				resets += e->err == ECONNRESET || e->err == EPIPE;
+			}
+			print_message("  %-9s %s: %s after %llu+%llu messages, %d of %d sockets reset\n",
+				      kinds[k].name, dir == 0 ? "c2s" : "s2c",
+				      rv_err_str(kinds[k].err), (unsigned long long)h.nmsg[0],
+				      (unsigned long long)h.nmsg[1], resets, h.nep);
+			/* Far from done when the tampering hit: every socket on
+			 * both sides was reset. */
+			assert_int_equal(resets, h.nep);
+			h_free(&h);
+		}
+	}
+	free(up);
+	free(down);
 }
 
 static void test_stream_limit(void **state)
@@ -1199,7 +1437,6 @@ static void test_api_misuse(void **state)
 	assert_int_equal(rv_session_stream_open(h.cli, -1, &dst, NULL, 0, NULL, &st),
 			 RV_ERR_INVALID_ARG);
 	assert_int_equal(rv_session_next_message(NULL, &m, &len), RV_ERR_INVALID_ARG);
-	assert_int_equal(rv_session_on_message(h.srv, NULL, 0), RV_OK); /* dropped */
 	/* The server cannot send before the client's first message. */
 	assert_int_equal(rv_session_goaway(h.srv, RV_GOAWAY_SHUTDOWN), RV_OK);
 	assert_int_equal(rv_session_next_message(h.srv, &m, &len), 0);
@@ -1288,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_goaway),
 		cmocka_unit_test(test_forged_and_replayed),
+		cmocka_unit_test(test_tampering_relay),
 		cmocka_unit_test(test_stream_limit),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_free_with_streams),
