@@ -335,5 +335,18 @@ def descriptor_budget(world):
     world.assert_works()
 
 
+@R.test(timeout=120)
+def forged_message_ends_session(world):
+    """A forged transport message after a valid one ends the session at once."""
+    p = run_peer(world, "forge")
+    out, _ = p.communicate(timeout=60)
+    res = results(out)
+    it.check(res.get("handshake") == "ok", "forge: the hostile peer did not get in: %s" % out[-500:])
+    it.metric("forge.close_ms", res.get("close_ms"), "ms")
+    it.check(res.get("forged_closed") == "1" and int(res.get("close_ms", 1e9)) < 3000,
+             "forge: the server kept the session after a forged message (%s)" % res)
+    world.assert_works()
+
+
 if __name__ == "__main__":
     R.main()
