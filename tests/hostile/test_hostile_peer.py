@@ -348,5 +348,48 @@ def forged_message_ends_session(world):
     world.assert_works()
 
 
+@R.test(timeout=120)
+def replayed_handshake(world):
+    """A captured handshake message 1, replayed on a new connection, gets no
+    answer and is logged as a replay."""
+    p = run_peer(world, "replay")
+    out, _ = p.communicate(timeout=60)
+    res = results(out)
+    it.check(res.get("handshake") == "ok", "replay: the peer did not get in: %s" % out[-500:])
+    it.check(res.get("replay_answered") == "0", "replay: the server answered a replayed "
+             "message 1 (%s)" % res)
+    it.check("replayed handshake refused" in world.server.log_text(), "the replay was not logged")
+    world.assert_works()
+
+
+@R.test(timeout=120)
+def revoked_key_session_ends(world):
+    """A hostile peer holding a session: its key is removed and the server
+    reloaded; the session ends within a bound, other clients go on."""
+    key = attacker_key(world)
+    p = run_peer(world, "hold", 30)
+    line = p.stdout.readline()
+    it.check("handshake=ok" in line, "revoke: the peer did not get in: %r" % line)
+    with open(world.authorized) as f:
+        lines = [l for l in f if not l.rstrip().endswith(" attacker")]
+    with open(world.authorized, "w") as f:
+        f.writelines(lines)
+    t0 = time.monotonic()
+    world.server.send_signal(signal.SIGHUP)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise it.TestFailure("revoke: the revoked session was still open after 20 s")
+    took = time.monotonic() - t0
+    it.metric("revoke.session_end", round(took, 2), "s")
+    it.check("closed_by_server=1" in out, "revoke: the peer's session did not end: %r" % out)
+    it.check(took < 6, "revoke: the revoked session ended only after %.1f s" % took)
+    world.attacker_key = None
+    del key
+    world.assert_works()
+
+
 if __name__ == "__main__":
     R.main()

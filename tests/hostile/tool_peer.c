@@ -22,6 +22,9 @@
  *                               read the WebSocket, stay SECS
  *     forge                     after one valid message, send a forged one;
  *                               report how long until the server closes
+ *     replay                    after a complete session start, send the
+ *                               same handshake message 1 on a new
+ *                               connection; report whether it was answered
  * Exit: 0 done, 1 setup/handshake failure, 2 usage.
  */
 #include <arpa/inet.h>
@@ -62,6 +65,8 @@ struct peer {
 	struct rv_hs_server_params params;
 	uint32_t next_stream;
 	uint64_t sent_bytes;
+	uint8_t msg1[RV_HS_INIT_MSG_LEN]; /* kept for the replay mode */
+	size_t msg1_len;
 };
 
 static uint64_t now_ms(void)
@@ -285,6 +290,10 @@ static void handshake(struct peer *pe, const char *keyfile, const char *server_p
 		die("handshake start");
 	if (ws_send(pe, rv_buf_ptr(&m1), rv_buf_len(&m1)) != 0)
 		die("message 1 not sent");
+	if (rv_buf_len(&m1) == sizeof(pe->msg1)) {
+		memcpy(pe->msg1, rv_buf_ptr(&m1), sizeof(pe->msg1));
+		pe->msg1_len = sizeof(pe->msg1);
+	}
 	op = ws_recv(pe, &m2, 10000);
 	if (op != 2)
 		die("no handshake response");
@@ -466,6 +475,25 @@ static void forge(struct peer *pe)
 	rv_buf_cleanup(&in);
 }
 
+/* A captured message 1, sent again on a new connection, must get no answer. */
+static void replay(struct peer *pe, const char *server, const char *path)
+{
+	struct rv_buf in;
+	int op;
+
+	if (pe->msg1_len == 0 || send_ping(pe) != 0)
+		die("nothing to replay");
+	close(pe->fd);
+	pe->fd = tcp_connect(server);
+	ws_upgrade(pe, server, path);
+	if (ws_send(pe, pe->msg1, pe->msg1_len) != 0)
+		die("replayed message 1 not sent");
+	rv_buf_init(&in, RV_MSG_MAX + 16);
+	op = ws_recv(pe, &in, 5000);
+	printf("RESULT replay_answered=%d\n", op == 2 && rv_buf_len(&in) == RV_HS_RESP_MSG_LEN);
+	rv_buf_cleanup(&in);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: hostile_peer -s HOST:PORT -p PATH -k CLIENT_KEY -P SERVER_PUB "
@@ -514,6 +542,8 @@ int main(int argc, char **argv)
 		hold(&pe, atoi(argv[optind + 3]), 0);
 	} else if (strcmp(mode, "forge") == 0 && argc - optind == 0) {
 		forge(&pe);
+	} else if (strcmp(mode, "replay") == 0 && argc - optind == 0) {
+		replay(&pe, server, path);
 	} else {
 		usage();
 	}
