@@ -71,6 +71,7 @@ struct rv_http_relay {
 	struct rv_addr origin;
 	int leg_reusable;                  /* last response allowed keep-alive */
 	int leg_eof;                       /* EOF or error reading sfd */
+	int leg_wdead;                     /* writing sfd failed: never reuse */
 	int leg_failed;                    /* the leg reported a failure */
 	enum rv_status leg_status;
 	int leg_down;                      /* it gave up waiting for the tunnel */
@@ -289,7 +290,7 @@ static void rv_http_relay_drop_leg(struct rv_http_relay *r)
 	if (r->sfd >= 0)
 		close(r->sfd);
 	r->sfd = -1;
-	r->leg_reusable = r->leg_eof = r->leg_failed = 0;
+	r->leg_reusable = r->leg_eof = r->leg_failed = r->leg_wdead = 0;
 	rv_buf_reset(&r->to_origin);
 	rv_buf_reset(&r->from_origin);
 	r->r_pass = 0;
@@ -360,7 +361,7 @@ static void rv_http_relay_forward(struct rv_http_relay *r)
 	struct rv_conn *leg = NULL;
 	int sp[2], ret;
 
-	if (r->sfd >= 0 && (!r->leg_reusable || r->leg_eof || r->leg_failed ||
+	if (r->sfd >= 0 && (!r->leg_reusable || r->leg_eof || r->leg_failed || r->leg_wdead ||
 			    !rv_addr_equal(&r->origin, &req->dst)))
 		rv_http_relay_drop_leg(r);
 	r->req_flags = (strcmp(req->method, "HEAD") == 0 ? RV_HTTP_REQ_WAS_HEAD : 0) |
@@ -498,7 +499,10 @@ static int rv_http_relay_req_body(struct rv_http_relay *r)
 	rv_buf_init_view(&v, rv_buf_ptr(&c->in), n);
 	ret = rv_http_body_scan(&r->qbody, &v, &pass, &why);
 	if (ret != RV_OK && ret != RV_ERR_NEED_MORE) {
-		rv_http_relay_answer(r, 400, why != NULL ? why : "bad request body");
+		if (r->resp_started)
+			rv_http_relay_finish(r, why != NULL ? why : "bad request body");
+		else
+			rv_http_relay_answer(r, 400, why != NULL ? why : "bad request body");
 		return 0;
 	}
 	if (pass > 0) {
@@ -521,7 +525,9 @@ static int rv_http_relay_resp(struct rv_http_relay *r)
 	rv_buf_init_view(&v, rv_buf_ptr(&r->from_origin) + r->r_pass, len);
 	if (r->phase == RV_HTTP_RESP_PHASE_HEAD) {
 		ret = rv_http_parse_response(&v, &r->resp, r->req_flags, &why);
-		if (ret == RV_ERR_NEED_MORE && !r->leg_eof && rv_buf_room(&r->from_origin) > 0)
+		/* Full only counts once our 1xx heads before it are sent. */
+		if (ret == RV_ERR_NEED_MORE && !r->leg_eof &&
+		    (rv_buf_room(&r->from_origin) > 0 || r->r_pass > 0))
 			return 0;
 		if (ret != RV_OK) {
 			if (ret == RV_ERR_NEED_MORE)
@@ -647,7 +653,7 @@ static int rv_http_relay_step(struct rv_http_relay *r)
 				rv_http_relay_finish(r, "response before the end of the request body");
 				return 1;
 			}
-			if (!r->resp.keep_alive || r->leg_eof)
+			if (!r->resp.keep_alive || r->leg_eof || r->leg_wdead)
 				rv_http_relay_drop_leg(r);
 			else
 				r->leg_reusable = 1;
@@ -684,20 +690,23 @@ static int rv_http_relay_step(struct rv_http_relay *r)
 	}
 }
 
-/* Flush both ways; 1 if bytes went to the client, 0 if not, -1 if the
- * relay is gone. */
+/* Flush both ways; 1 if bytes moved, 0 if not, -1 if the relay is gone. */
 static int rv_http_relay_flush(struct rv_http_relay *r)
 {
 	struct rv_conn *c = r->c;
 	size_t len0;
 	int ret, moved = 0;
 
-	if (r->sfd >= 0 && rv_buf_len(&r->to_origin) > 0) {
-		ret = rv_http_relay_send(r->sfd, &r->to_origin, rv_buf_len(&r->to_origin));
+	if (r->sfd >= 0 && !r->leg_wdead && rv_buf_len(&r->to_origin) > 0) {
+		len0 = rv_buf_len(&r->to_origin);
+		ret = rv_http_relay_send(r->sfd, &r->to_origin, len0);
 		if (ret < 0) {
-			r->leg_eof = 1;
+			/* The stream is gone; what it delivered is still
+			 * readable from sfd, so keep reading. */
+			r->leg_wdead = 1;
 			rv_buf_reset(&r->to_origin);
 		}
+		moved = len0 != rv_buf_len(&r->to_origin); /* room for more body */
 	}
 	if (r->r_pass > 0) {
 		len0 = rv_buf_len(&r->from_origin);
@@ -707,7 +716,7 @@ static int rv_http_relay_flush(struct rv_http_relay *r)
 			rv_http_relay_abort(r, "client socket failed");
 			return -1;
 		}
-		moved = len0 != rv_buf_len(&r->from_origin);
+		moved |= len0 != rv_buf_len(&r->from_origin);
 	}
 	return moved;
 }
@@ -726,7 +735,7 @@ static void rv_http_relay_events(struct rv_http_relay *r)
 		return;
 	if (!r->leg_eof && rv_buf_room(&r->from_origin) > 0 && r->state != RV_HTTP_RELAY_FLUSH)
 		sev |= RV_LOOP_READ;
-	if (rv_buf_len(&r->to_origin) > 0 && !r->leg_eof)
+	if (rv_buf_len(&r->to_origin) > 0 && !r->leg_wdead)
 		sev |= RV_LOOP_WRITE;
 	(void)rv_loop_fd_set_events(r->sw, sev);
 }

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (NAME_V4, Runner, TestFailure, TestSkip, World, check, free_port,  # noqa: E402
+from rvpn_it import (MiB, NAME_DENIED, NAME_UNKNOWN, NAME_V4, Runner, TestFailure, TestSkip, World, check, free_port,  # noqa: E402
                      log, recv_exact, wait_closed)
 
 R = Runner("mixed")
@@ -228,6 +228,16 @@ def get_req(host, port, path, extra=""):
         host, port, path, host, port, extra)).encode()
 
 
+def raw_status(w, req):
+    s = connect(w)
+    try:
+        s.sendall(req)
+        code, h, _ = Reader(s).response()
+        return code, h
+    finally:
+        s.close()
+
+
 # ------------------------------------------------------------ HTTP proxy
 
 @R.test(timeout=60)
@@ -362,6 +372,51 @@ def http_origin_unreachable_502(w):
 
 
 @R.test(timeout=60)
+def http_denied_and_unknown(w):
+    s = connect(w)
+    try:
+        s.sendall(get_req(NAME_DENIED, w.ka.port, "/small"))
+        code, _, _ = Reader(s).response()
+        check(code == 403, "GET to a destination the server refuses: %d, want 403" % code)
+    finally:
+        s.close()
+    code, _ = raw_status(w, ("CONNECT %s:%d HTTP/1.1\r\nHost: x\r\n\r\n" % (
+        NAME_DENIED, w.ka.port)).encode())
+    check(code == 403, "CONNECT to a refused destination: %d, want 403" % code)
+    code, _ = raw_status(w, ("CONNECT %s:80 HTTP/1.1\r\nHost: x\r\n\r\n" %
+                             NAME_UNKNOWN).encode())
+    check(code == 502, "CONNECT to an unknown name: %d, want 502" % code)
+    code, _ = raw_status(w, b"GET https://x/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(code == 400, "https:// absolute URI: %d, want 400" % code)
+
+
+@R.test(timeout=90)
+def http_pipelined_and_big_upload(w):
+    """Two requests in one send are answered in order; an upload larger
+    than every buffer on the way goes through intact."""
+    s = connect(w)
+    rd = Reader(s)
+    try:
+        s.sendall(get_req("127.0.0.1", w.ka.port, "/small") +
+                  get_req("127.0.0.1", w.ka.port, "/204"))
+        code1, _, body1 = rd.response()
+        code2, _, _ = rd.response()
+        check((code1, code2) == (200, 204) and body1 == KaHandler.body,
+              "pipelined: %d, %d" % (code1, code2))
+        n = (1 if w.sanitize else 4) * MiB
+        data = os.urandom(n)
+        t0 = time.monotonic()
+        s.sendall(("POST http://127.0.0.1:%d/echo HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Length: %d\r\n\r\n" % (w.ka.port, n)).encode() + data)
+        code, _, body = rd.response()
+        want = ("%d %s" % (n, hashlib.sha256(data).hexdigest())).encode()
+        check(code == 200 and body == want, "big POST: %d %r" % (code, body))
+        log("%d MiB POST through the HTTP relay in %.2f s" % (n // MiB, time.monotonic() - t0))
+    finally:
+        s.close()
+
+
+@R.test(timeout=60)
 def pac_file(w):
     for path in ("/proxy.pac", "/wpad.dat"):
         s = connect(w)
@@ -442,16 +497,6 @@ def http_connect_every_prefix_and_bytewise(w):
 
 
 # ------------------------------------------------------------ --socks-auth
-
-def raw_status(w, req):
-    s = connect(w)
-    try:
-        s.sendall(req)
-        code, h, _ = Reader(s).response()
-        return code, h
-    finally:
-        s.close()
-
 
 @R.test(timeout=90, world=make_auth_world)
 def auth_http_and_socks4(w):
