@@ -52,6 +52,20 @@ class KaHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/small":
             self._send(200, self.body)
+        elif self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            with self.lock:
+                self.served.append((self.client_address, self.path))
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            while True:  # raw echo until EOF
+                d = self.connection.recv(4096)
+                if not d:
+                    break
+                self.connection.sendall(d)
+            self.close_connection = True
         elif self.path == "/204":
             self._send(204, b"")
         elif self.path == "/close":
@@ -355,6 +369,28 @@ def http_keepalive_switch_origin(w):
         code, _, body = rd.response()
         check(code == 200 and body == b"until close\n", "close-delimited: %d %r" % (code, body))
         check(wait_closed(s, 10), "the proxy kept the connection after a close-delimited body")
+    finally:
+        s.close()
+
+
+@R.test(timeout=60)
+def http_websocket_upgrade_tunnel(w):
+    """GET with Upgrade: websocket through the relay: after 101 the
+    connection is a raw tunnel both ways."""
+    s = connect(w)
+    rd = Reader(s)
+    try:
+        s.sendall(get_req("127.0.0.1", w.ka.port, "/ws",
+                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n"))
+        code, h, _ = rd.response()
+        check(code == 101 and h.get("upgrade", "").lower() == "websocket",
+              "upgrade: %d %r" % (code, h))
+        for msg in (b"ping", os.urandom(70000)):
+            s.sendall(msg)
+            got = rd.exact(len(msg))
+            check(got == msg, "tunnel echo of %d bytes differs" % len(msg))
     finally:
         s.close()
 
