@@ -532,6 +532,26 @@ def http_connect_every_prefix_and_bytewise(w):
     log("CONNECT split at %d prefixes and fed byte by byte: all answered 200" % n)
 
 
+@R.test(timeout=60, world=make_world)
+def sigterm_closes_idle_keepalive_at_once(w):
+    """SIGTERM: an idle kept HTTP connection (whose leg is still open)
+    is closed at once, so the client exits well before its 5 s drain
+    limit; a busy one would finish its response first."""
+    s = connect(w)
+    rd = Reader(s)
+    try:
+        s.sendall(get_req("127.0.0.1", w.ka.port, "/small"))
+        check(rd.response()[0] == 200, "keep-alive request")
+        rc, secs = w.stop_proc(w.client, "rvpn-client")
+        check(rc == 0, "rvpn-client exit %s" % rc)
+        check(secs < 4.0, "rvpn-client took %.1f s to exit with an idle keep-alive HTTP "
+              "connection (its leg must be closed on SIGTERM)" % secs)
+        log("rvpn-client exited %.2f s after SIGTERM with an idle keep-alive connection" % secs)
+        check(wait_closed(s, 5), "the idle keep-alive connection was not closed")
+    finally:
+        s.close()
+
+
 # ------------------------------------------------------------ --socks-auth
 
 @R.test(timeout=90, world=make_auth_world)
