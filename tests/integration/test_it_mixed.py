@@ -424,6 +424,13 @@ def http_denied_and_unknown(w):
     check(code == 502, "CONNECT to an unknown name: %d, want 502" % code)
     code, _ = raw_status(w, b"GET https://x/ HTTP/1.1\r\nHost: x\r\n\r\n")
     check(code == 400, "https:// absolute URI: %d, want 400" % code)
+    code, _ = raw_status(w, ("GET http://x/%s HTTP/1.1\r\nHost: x\r\n\r\n" %
+                             ("a" * 9000)).encode())
+    check(code == 414, "9000-byte request line: %d, want 414" % code)
+    code, _ = raw_status(w, b"GET http://x/ HTTP/1.1\r\n" +
+                         b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 1000) for i in range(17)) +
+                         b"\r\n")
+    check(code == 431, "17 KiB request head: %d, want 431" % code)
 
 
 @R.test(timeout=90)
