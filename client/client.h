@@ -3,7 +3,10 @@
  *
  *   client.c  run loop, lws context, signals, teardown
  *   listen.c  -D / -L listening sockets, accept
+ *   mixed.c   -D: protocol detection, per-protocol replies
  *   socks.c   SOCKS5 negotiation on an accepted socket
+ *   socks4.c  SOCKS4/4a negotiation
+ *   httprelay.c  HTTP CONNECT, plain-HTTP proxying (the relay), /proxy.pac
  *   conn.c    local connections: waiting for the tunnel, stream open,
  *             SOCKS reply from PROXY_RESPONSE, bounded wait queue
  *   tunnel.c  the WebSocket (lws), Noise handshake, session, reconnect
@@ -15,6 +18,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "authlimit.h"
 #include "options.h"
@@ -51,6 +55,13 @@ enum rv_client_limits {
 	RV_CLIENT_DRAIN_MS = 5000,
 };
 
+/* A rate-limited log line: at most one per RV_CLIENT_FLOOD_LOG_MS, with the
+ * number suppressed since the last one (mixed.c: rv_client_ratelog). */
+struct rv_client_ratelog {
+	uint64_t last_ms;
+	uint64_t suppressed;
+};
+
 struct rv_client {
 	const struct rv_client_opts *opts;
 	struct lws_context *ctx;
@@ -72,6 +83,8 @@ struct rv_client {
 	uint64_t n_evicted, n_refused; /* since the last flood warning */
 	uint64_t flood_logged_ms;
 	struct rv_authlimit authlimit;
+	struct rv_client_ratelog log_unknown; /* -D: neither SOCKS nor HTTP */
+	struct rv_client_ratelog log_socks4;  /* -D: SOCKS4 refused (--socks-auth) */
 	/* First signal: draining (no listeners, GOAWAY, streams finish until
 	 * drain_deadline); stop: leave the run loop now. */
 	int draining;

@@ -10,13 +10,26 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
+#include "rv_http_proxy.h"
 #include "rv_log.h"
 #include "rv_session.h"
 #include "tunnel.h"
 
 static const char *rv_conn_kind_str(const struct rv_conn *c)
 {
-	return c->kind == RV_CONN_SOCKS ? "socks" : "forward";
+	if (c->kind == RV_CONN_FORWARD)
+		return "forward";
+	if (c->kind == RV_CONN_HTTP_LEG)
+		return "http";
+	switch (c->proto) {
+	case RV_CONN_PROTO_SOCKS4:
+		return "socks4";
+	case RV_CONN_PROTO_HTTP:
+	case RV_CONN_PROTO_CONNECT:
+		return "http";
+	default:
+		return "socks";
+	}
 }
 
 /* rv_addr_str escapes: a SOCKS domain may hold any byte. */
@@ -72,7 +85,7 @@ static void rv_conn_unwait(struct rv_conn *c)
 	cl->n_waiting--;
 }
 
-static void rv_conn_nego_link(struct rv_conn *c)
+void rv_conn_nego_link(struct rv_conn *c)
 {
 	struct rv_client *cl = c->cl;
 
@@ -86,7 +99,7 @@ static void rv_conn_nego_link(struct rv_conn *c)
 	c->in_nego = 1;
 }
 
-static void rv_conn_nego_unlink(struct rv_conn *c)
+void rv_conn_nego_unlink(struct rv_conn *c)
 {
 	struct rv_client *cl = c->cl;
 
@@ -111,6 +124,14 @@ void rv_conn_free(struct rv_conn *c)
 	if (c == NULL)
 		return;
 	cl = c->cl;
+	if (c->relay != NULL)
+		rv_http_relay_free(c); /* may free a leg of ours: before unlinking c */
+	if (c->leg_of != NULL) {
+		struct rv_http_relay *r = c->leg_of;
+
+		c->leg_of = NULL;
+		rv_http_relay_leg_gone(r);
+	}
 	rv_conn_unwait(c);
 	rv_conn_nego_unlink(c);
 	rv_loop_fd_del(c->w);
@@ -121,6 +142,10 @@ void rv_conn_free(struct rv_conn *c)
 		rv_stream_set_user(c->st, NULL);
 	rv_buf_cleanup(&c->in);
 	rv_buf_cleanup(&c->out);
+	if (c->http != NULL) {
+		rv_http_request_wipe(c->http);
+		free(c->http);
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -128,7 +153,7 @@ void rv_conn_free(struct rv_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	cl->n_conns--;
-	if (c->state == RV_CONN_OPEN)
+	if (c->counted_open)
 		cl->n_open--;
 	free(c);
 }
@@ -200,7 +225,7 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 	if (salen > 0 && salen <= sizeof(c->peer_sa))
 		memcpy(&c->peer_sa, sa, salen);
 	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
-	rv_buf_init(&c->out, 2 * RV_SOCKS5_REPLY_MAX);
+	rv_buf_init(&c->out, RV_CONN_OUT_MAX);
 	c->next = cl->conns;
 	if (cl->conns != NULL)
 		cl->conns->prev = c;
@@ -218,8 +243,76 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 	c->state = RV_CONN_NEGOTIATING;
 	rv_conn_nego_link(c);
 	rv_loop_timer_set(c->timer, RV_CLIENT_SOCKS_TIMEOUT_MS);
-	if (rv_socks_start(c) != RV_OK)
+	if (rv_mixed_start(c) != RV_OK)
 		rv_conn_free(c);
+}
+
+void rv_conn_set_open(struct rv_conn *c, int open)
+{
+	if (open && !c->counted_open)
+		c->cl->n_open++;
+	else if (!open && c->counted_open)
+		c->cl->n_open--;
+	c->counted_open = open != 0;
+}
+
+int rv_conn_new_leg(struct rv_client *cl, int fd, const struct rv_addr *dst,
+		    const char *peer, struct rv_http_relay *relay, struct rv_conn **out)
+{
+	struct rv_conn *c;
+
+	*out = NULL;
+	if (!rv_conn_make_room(cl)) {
+		close(fd);
+		return RV_ERR_LIMIT;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return RV_ERR_NOMEM;
+	}
+	c->cl = cl;
+	c->kind = RV_CONN_HTTP_LEG;
+	c->fd = fd;
+	c->dst = *dst;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
+	rv_buf_init(&c->out, RV_CONN_OUT_MAX);
+	c->next = cl->conns;
+	if (cl->conns != NULL)
+		cl->conns->prev = c;
+	cl->conns = c;
+	cl->n_conns++;
+	if (rv_loop_timer_new(cl->loop, rv_conn_on_timer, c, &c->timer) != RV_OK) {
+		rv_conn_free(c);
+		return RV_ERR_NOMEM;
+	}
+	c->leg_of = relay;
+	*out = c;
+	return RV_OK;
+}
+
+int rv_conn_read(struct rv_conn *c)
+{
+	size_t want = rv_buf_room(&c->in);
+	uint8_t *p;
+	ssize_t n;
+
+	if (want == 0)
+		return 0;
+	if (want > RV_CONN_READ_CHUNK)
+		want = RV_CONN_READ_CHUNK;
+	if (rv_buf_reserve(&c->in, want, &p) != RV_OK)
+		return -1;
+	do {
+		n = recv(c->fd, p, want, 0);
+	} while (n < 0 && errno == EINTR);
+	(void)rv_buf_unput(&c->in, want - (n > 0 ? (size_t)n : 0));
+	if (n > 0)
+		return 1;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return -1;
 }
 
 int rv_conn_flush(struct rv_conn *c)
@@ -277,13 +370,27 @@ void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
 		     c->dst.atyp != RV_ATYP_INVALID ? dst : "?", why);
 	rv_conn_unwait(c);
 	rv_conn_nego_unlink(c);
+	rv_http_relay_free(c); /* a relay ends here: no more relaying */
+	if (c->kind == RV_CONN_HTTP_LEG) {
+		/* The relay answers its client; the leg itself just goes. */
+		struct rv_http_relay *r = c->leg_of;
+		int down = c->state == RV_CONN_WAITING;
+
+		c->leg_of = NULL;
+		rv_conn_free(c);
+		if (r != NULL)
+			rv_http_relay_leg_response(r, status == RV_STATUS_OK ?
+						   RV_STATUS_GENERAL_FAILURE : status, down);
+		return;
+	}
 	if (c->fd < 0) {
 		rv_conn_free(c);
 		return;
 	}
-	if (c->kind == RV_CONN_SOCKS && status != RV_STATUS_OK &&
+	if (status != RV_STATUS_OK &&
 	    (c->state == RV_CONN_WAITING || c->state == RV_CONN_CONNECTING))
-		(void)rv_socks5_build_reply(&c->out, status, NULL);
+		(void)rv_mixed_build_reply(c, status, NULL, c->state == RV_CONN_WAITING, &c->out);
+	rv_conn_set_open(c, 0);
 	c->state = RV_CONN_CLOSING;
 	rv_loop_fd_del(c->w);
 	c->w = NULL;
@@ -303,6 +410,9 @@ static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg)
 	switch (c->state) {
 	case RV_CONN_NEGOTIATING:
 		rv_conn_fail(c, RV_STATUS_OK, "SOCKS negotiation timed out");
+		break;
+	case RV_CONN_RELAY:
+		rv_http_relay_on_timer(c);
 		break;
 	case RV_CONN_WAITING:
 		rv_log_info("%s %s: gave up after waiting %d ms for the tunnel",
@@ -401,14 +511,23 @@ void rv_conn_free_all(struct rv_client *cl)
 
 void rv_conn_drain(struct rv_client *cl)
 {
-	struct rv_conn *c, *next;
+	struct rv_conn *c;
 
-	for (c = cl->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->state == RV_CONN_NEGOTIATING)
+	/* Restart after every change: failing a relay's leg may close or
+	 * free the relay's conn, which can be the next one in the list.
+	 * Each restart follows a state change, so this ends. */
+restart:
+	for (c = cl->conns; c != NULL; c = c->next) {
+		if (c->state == RV_CONN_NEGOTIATING) {
 			rv_conn_free(c);
-		else if (c->state == RV_CONN_WAITING)
+			goto restart;
+		}
+		if (c->state == RV_CONN_WAITING) {
 			rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, "the client is shutting down");
+			goto restart;
+		}
+		if (c->state == RV_CONN_RELAY && rv_http_relay_drain(c))
+			goto restart;
 	}
 }
 
@@ -417,7 +536,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 {
 	struct rv_conn *c = rv_stream_get_user(st);
 	char dst[RV_ADDR_STRLEN], bnd[RV_ADDR_STRLEN];
-	uint8_t reply[RV_SOCKS5_REPLY_MAX];
+	uint8_t reply[RV_CONN_OUT_MAX];
 	char why[96];
 	struct rv_buf rb;
 	int fd;
@@ -427,15 +546,20 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 	rv_conn_dst_str(c, dst, sizeof(dst));
 	if (status == RV_STATUS_OK) {
 		c->state = RV_CONN_OPEN;
-		c->cl->n_open++;
+		rv_conn_set_open(c, 1);
 		rv_buf_reset(&c->in); /* early data now belongs to the stream */
 		rv_addr_str(bound, bnd, sizeof(bnd));
-		rv_log_debug("stream %u: %s -> %s: open (server bound %s)", rv_stream_id(st),
-			     c->peer, dst, bnd);
+		rv_log_debug("stream %u: %s %s -> %s: open (server bound %s)", rv_stream_id(st),
+			     rv_conn_kind_str(c), c->peer, dst, bnd);
+		if (c->kind == RV_CONN_HTTP_LEG) {
+			if (c->leg_of != NULL)
+				rv_http_relay_leg_response(c->leg_of, RV_STATUS_OK, 0);
+			return;
+		}
 		if (c->kind != RV_CONN_SOCKS)
 			return;
 		rv_buf_init(&rb, sizeof(reply));
-		if (rv_socks5_build_reply(&rb, RV_STATUS_OK, bound) != RV_OK ||
+		if (rv_mixed_build_reply(c, RV_STATUS_OK, bound, 0, &rb) != RV_OK ||
 		    rv_stream_write_local(st, rv_buf_ptr(&rb), rv_buf_len(&rb)) != RV_OK)
 			rv_stream_reset(st, RV_RESET_LOCAL_ERROR);
 		rv_buf_cleanup(&rb);
@@ -456,7 +580,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 		return;
 	}
 	/* Our own graceful close, so the reply is not lost to an RST. */
-	snprintf(why, sizeof(why), "stream %u: %s (SOCKS reply %d)", rv_stream_id(st),
+	snprintf(why, sizeof(why), "stream %u: %s (status %d)", rv_stream_id(st),
 		 rv_conn_status_str(status), (int)status);
 	rv_conn_fail(c, status, why);
 }

@@ -127,8 +127,9 @@ static int rv_listener_open(struct rv_client *cl, const struct rv_cli_sockaddr *
 	l->next = cl->listeners;
 	cl->listeners = l;
 	if (kind == RV_CONN_SOCKS)
-		rv_log_info("SOCKS5 proxy listening on %s%s", l->name,
-			    cl->socks_cfg.require_auth ? " (username/password required)" : "");
+		rv_log_info("proxy (SOCKS5, SOCKS4/4a, HTTP; PAC at /proxy.pac) listening on %s%s",
+			    l->name, cl->socks_cfg.require_auth ?
+			    " (username/password required; SOCKS4 refused)" : "");
 	else
 		rv_log_info("forwarding %s to %s (via the server)", l->name,
 			    rv_addr_str(&l->target, tgt, sizeof(tgt)));

@@ -1,42 +1,12 @@
-/* socks.c - SOCKS5 negotiation on an accepted -D socket (owner: client
- * helper).  Parsing is rv_socks5_feed (common/proxy/rv_socks5.c); this file only
+/* socks.c - SOCKS5 negotiation on an accepted -D socket, once mixed.c saw
+ * the 0x05 (owner: client helper).  Parsing is rv_socks5_feed (common/proxy/rv_socks5.c); this file only
  * moves bytes.  Bytes that arrive after the request are early data for the
  * stream (conn->in). */
-#include <errno.h>
-#include <sys/socket.h>
-
 #include "conn.h"
 #include "rv_err.h"
 #include "rv_log.h"
 
-enum { RV_SOCKS_READ_CHUNK = 4096 };
-
-/* Read what is there into c->in.  1: got bytes, 0: nothing now, -1: EOF or
- * error (c is still valid). */
-static int rv_socks_read(struct rv_conn *c)
-{
-	size_t want = rv_buf_room(&c->in);
-	uint8_t *p;
-	ssize_t n;
-
-	if (want == 0)
-		return 0;
-	if (want > RV_SOCKS_READ_CHUNK)
-		want = RV_SOCKS_READ_CHUNK;
-	if (rv_buf_reserve(&c->in, want, &p) != RV_OK)
-		return -1;
-	do {
-		n = recv(c->fd, p, want, 0);
-	} while (n < 0 && errno == EINTR);
-	(void)rv_buf_unput(&c->in, want - (n > 0 ? (size_t)n : 0));
-	if (n > 0)
-		return 1;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	return -1;
-}
-
-static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 {
 	struct rv_conn *c = arg;
 	int r, ret;
@@ -53,7 +23,7 @@ static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		return;
 	}
 	if (ev & (RV_LOOP_READ | RV_LOOP_ERROR)) {
-		r = rv_socks_read(c);
+		r = rv_conn_read(c);
 		if (r < 0) {
 			rv_log_debug("socks %s: closed during negotiation (%s)", c->peer,
 				     rv_socks5_state_str(c->socks.state));
@@ -88,8 +58,7 @@ static void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 	rv_conn_start_stream(c);
 }
 
-int rv_socks_start(struct rv_conn *c)
+void rv_socks_init(struct rv_conn *c)
 {
 	rv_socks5_init(&c->socks, &c->cl->socks_cfg);
-	return rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_READ, rv_socks_on_io, c, &c->w);
 }

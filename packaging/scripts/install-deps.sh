@@ -9,7 +9,9 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-# One list, grouped by purpose; keep it in sync with README.md.
+# One list, grouped by purpose; keep it in sync with README.md.  chromium
+# (about 120 MB download, 410 MB installed) is only for
+# tests/integration/test_it_browser.py, which skips without it.
 pkgs="
 build-essential cmake ninja-build pkg-config git
 libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev
@@ -17,6 +19,7 @@ clang libclang-rt-14-dev
 dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
 apt debian-archive-keyring
 debhelper dpkg-dev fakeroot
+chromium
 "
 
 missing=""
