@@ -184,8 +184,7 @@ static int rv_server_parse_listen(struct rv_server_opts *o, const char *text)
 	char err[160], ip[RV_SOCKADDR_STRLEN];
 
 	if (rv_sockaddr_parse(text, 0, 0, &sa, err, sizeof(err)) != RV_OK) {
-		fprintf(stderr, "rvpn-server: -l: %s (want ADDR:PORT, IPv6 as [ADDR]:PORT)\n",
-			err);
+		fprintf(stderr, "rvpn-server: -l: %s\n", err);
 		return RV_ERR_CONFIG;
 	}
 	rv_sockaddr_str(&sa, 0, ip);

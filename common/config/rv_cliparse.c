@@ -257,6 +257,16 @@ int rv_cliparse_forward(const char *flag, const char *text, const char *default_
 	port_f = &f[n - 3];
 	host = &f[n - 2];
 	hport_f = &f[n - 1];
+	/* "2222:h:22:x": four fields read as BIND:PORT:HOST:HOSTPORT, but the
+	 * first is a port and the second a name: the user gave one field too
+	 * many, so say that instead of "the local port 'h' is not a number". */
+	if (n == 4 && rv_cli_port_span(f[0].p, f[0].len, &port) == RV_OK &&
+	    rv_cli_port_span(port_f->p, port_f->len, &port) != RV_OK)
+		return rv_cli_fail(err, errlen,
+				   "%s: '%s': too many fields: the form is [BIND:]PORT:HOST:HOSTPORT, "
+				   "so '%.*s' was read as the bind address (e.g. -L %.*s:%.*s:%.*s)",
+				   flag, text, (int)f[0].len, f[0].p, (int)f[0].len, f[0].p,
+				   (int)port_f->len, port_f->p, (int)host->len, host->p);
 	if (port_f->bracketed || rv_cli_port_span(port_f->p, port_f->len, &port) != RV_OK)
 		return rv_cli_fail(err, errlen, "%s: '%s': the local port '%.*s' is not a number "
 				   "in 1-65535", flag, text, (int)port_f->len, port_f->p);

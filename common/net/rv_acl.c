@@ -221,8 +221,15 @@ static int parse_cidr(const char *s, size_t len, int want6, struct rv_acl_rule *
 	} else if (want6 != 0 && inet_pton(AF_INET6, addr, r->net) == 1) {
 		r->family = 6;
 	} else {
-		*why = want6 == 1 ? "bad IPv6 address inside [ ]" :
-				    "bad address (IPv6 with a port needs brackets: [ADDR/LEN]:PORTS)";
+		/* A letter that is not a hex digit means a host name, not a
+		 * malformed IPv6 address: rules are judged on resolved
+		 * addresses, so a name cannot be a rule. */
+		*why = strpbrk(addr, "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-_") != NULL
+			       ? "a host name: rules take IP addresses or CIDR ranges, because they "
+				 "judge the addresses a name resolves to (use the host's address)"
+			       : want6 == 1 ? "bad IPv6 address inside [ ]"
+					    : "bad address (IPv6 with a port needs brackets: "
+					      "[ADDR/LEN]:PORTS)";
 		return RV_ERR_CONFIG;
 	}
 	maxlen = r->family == 4 ? 32 : 128;

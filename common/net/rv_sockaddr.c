@@ -177,6 +177,7 @@ int rv_sockaddr_parse(const char *text, uint16_t default_port, int allow_port0,
 	size_t hlen;
 	uint16_t port = default_port;
 	int ret = RV_ERR_MALFORMED;
+	const char *why = "not an address";
 
 	if (text == NULL || out == NULL)
 		return RV_ERR_INVALID_ARG;
@@ -211,17 +212,29 @@ int rv_sockaddr_parse(const char *text, uint16_t default_port, int allow_port0,
 		memcpy(host, text, hlen);
 		host[hlen] = '\0';
 	}
-	if (port_s != NULL && parse_port(port_s, &port) != RV_OK)
+	if (port_s != NULL && parse_port(port_s, &port) != RV_OK) {
+		why = "the port is not a number in 1-65535";
 		goto out;
-	if (port == 0 && !allow_port0)
+	}
+	if (port == 0 && !allow_port0) {
+		why = port_s != NULL ? "port 0 is not allowed here" : "a port is needed (ADDR:PORT)";
 		goto out;
-	if (rv_sockaddr_from_literal(host, port, out) != RV_OK)
+	}
+	/* Listeners never wait for DNS: the one name everybody means is
+	 * localhost; any other name gets its own hint. */
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (rv_sockaddr_from_literal(host, port, out) != RV_OK) {
+		why = strchr(host, ':') != NULL || strspn(host, "0123456789.") == strlen(host)
+			      ? "not an IP address"
+			      : "a host name; an IP address is needed here (e.g. 127.0.0.1, 0.0.0.0 "
+				"or [::])";
 		goto out;
+	}
 	ret = RV_OK;
 out:
 	if (ret != RV_OK && err != NULL)
-		snprintf(err, errlen, "bad address '%s' (expected IP, IP:PORT or [IPv6]:PORT)",
-			 text);
+		snprintf(err, errlen, "'%s': %s (forms: IP:PORT, [IPv6]:PORT)", text, why);
 	return ret;
 }
 

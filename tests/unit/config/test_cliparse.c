@@ -196,6 +196,23 @@ static void url_bad(const char *text, const char *must_contain)
 	assert_non_null(strstr(err, must_contain));
 }
 
+/* Error texts name the real mistake (issue: "-L 2222:h:22:x" was reported
+ * as a bad local port). */
+static void test_forward_messages(void **state)
+{
+	struct rv_cli_forward f;
+	char err[256];
+
+	(void)state;
+	assert_int_not_equal(rv_cliparse_forward("-L", "2222:h:22:x", "127.0.0.1", &f, err,
+						 sizeof(err)), RV_OK);
+	assert_non_null(strstr(err, "too many fields"));
+	assert_non_null(strstr(err, "-L 2222:h:22"));
+	assert_int_not_equal(rv_cliparse_forward("-L", "2222:h:x", "127.0.0.1", &f, err,
+						 sizeof(err)), RV_OK);
+	assert_non_null(strstr(err, "target port 'x'"));
+}
+
 static void test_url(void **state)
 {
 	(void)state;
@@ -268,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_listen_ipv6_default_bind),
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_forward_long_host),
+		cmocka_unit_test(test_forward_messages),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_url_long_path),
 		cmocka_unit_test(test_addr_str),

@@ -528,9 +528,27 @@ static void test_watch_sees_new_address(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A name is not a rule, and the message says so (it used to blame IPv6). */
+static void test_rule_name_message(void **state)
+{
+	struct rv_acl *acl;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(rv_acl_new(1, &acl), RV_OK);
+	assert_int_not_equal(rv_acl_add(acl, RV_ACL_ALLOW, "git.internal:22", err, sizeof(err)),
+			     RV_OK);
+	assert_non_null(strstr(err, "host name"));
+	assert_null(strstr(err, "IPv6"));
+	assert_int_not_equal(rv_acl_add(acl, RV_ACL_ALLOW, "1:2:3:4:5:6:7:8:9", err, sizeof(err)), RV_OK);
+	assert_non_null(strstr(err, "brackets"));
+	rv_acl_free(acl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rule_name_message),
 		cmocka_unit_test(test_defaults_deny),
 		cmocka_unit_test(test_defaults_allow_public),
 		cmocka_unit_test(test_no_defaults),

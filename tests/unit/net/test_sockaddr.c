@@ -54,6 +54,26 @@ static void test_parse_bad(void **state)
 	}
 }
 
+static void test_parse_messages(void **state)
+{
+	struct rv_sockaddr sa;
+	char err[200], ip[RV_SOCKADDR_STRLEN];
+
+	(void)state;
+	/* localhost is the one name a listener accepts (no DNS at start). */
+	assert_int_equal(rv_sockaddr_parse("localhost:1", 0, 0, &sa, err, sizeof(err)), RV_OK);
+	assert_string_equal(rv_sockaddr_str(&sa, 1, ip), "127.0.0.1:1");
+	assert_int_equal(rv_sockaddr_parse("git.internal:22", 0, 0, &sa, err, sizeof(err)),
+			 RV_ERR_MALFORMED);
+	assert_non_null(strstr(err, "host name"));
+	assert_int_equal(rv_sockaddr_parse("1.2.3.4:0", 0, 0, &sa, err, sizeof(err)),
+			 RV_ERR_MALFORMED);
+	assert_non_null(strstr(err, "port 0"));
+	assert_int_equal(rv_sockaddr_parse("1.2.3.4:x", 0, 0, &sa, err, sizeof(err)),
+			 RV_ERR_MALFORMED);
+	assert_non_null(strstr(err, "not a number"));
+}
+
 static void test_addr_roundtrip(void **state)
 {
 	struct rv_sockaddr sa, sb;
@@ -84,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_parse_messages),
 		cmocka_unit_test(test_addr_roundtrip),
 	};
 
