@@ -400,7 +400,7 @@ static void rv_admin_print_client(FILE *out, const struct rv_admin_args *a,
 
 	rv_clienturl_ws_url(u, ws, sizeof(ws));
 	fprintf(out, "# rvpn-client configuration for \"%s\" (from rvpn-server add-client).\n"
-		"# On the client, either run:  rvpn-client import 'THE rvpn:// URL BELOW'\n"
+		"# On the client, either run:  rvpn-client import 'URL'  (the URL is below)\n"
 		"# or save these lines as ~/.config/rvpn/client.conf%s\n",
 		u->name, u->has_key ? " and the private key as the key file:" : ":");
 	fprintf(out, "url = %s\n", ws);
