@@ -614,12 +614,14 @@ static int rv_admin_find_long(const char *name, size_t len)
 	return hits == 1 ? hit : -1;
 }
 
-static size_t rv_admin_scan(int argc, char **argv, struct rv_admin_seen *seen)
+/* Options in argv, at most cap of them (a short-option cluster like "-vvv"
+ * is several). */
+static size_t rv_admin_scan(int argc, char **argv, struct rv_admin_seen *seen, size_t cap)
 {
 	size_t n = 0;
 	int i;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc && n < cap; i++) {
 		const char *s = argv[i];
 
 		if (strcmp(s, "--") == 0 || s[0] != '-' || s[1] == '\0')
@@ -639,7 +641,7 @@ static size_t rv_admin_scan(int argc, char **argv, struct rv_admin_seen *seen)
 			n++;
 			continue;
 		}
-		for (s++; *s != '\0'; s++) {
+		for (s++; *s != '\0' && n < cap; s++) {
 			int k;
 
 			for (k = 0; k < RV_ADMIN_NOPTS; k++)
@@ -739,15 +741,17 @@ static int rv_admin_show(const struct rv_server_opts *o)
 {
 	struct rv_admin_seen *seen;
 	char src[1100], note[1200], val[256];
-	size_t n, i, j;
+	size_t n, i, j, cap;
 	int argc = 0, k;
 
 	while (o->merged_argv[argc] != NULL)
 		argc++;
-	seen = calloc((size_t)argc + 1, sizeof(*seen) * 2);
+	for (i = 0, cap = 1; i < (size_t)argc; i++)
+		cap += strlen(o->merged_argv[i]) + 1;
+	seen = calloc(cap, sizeof(*seen));
 	if (seen == NULL)
 		return 1;
-	n = rv_admin_scan(argc, o->merged_argv, seen);
+	n = rv_admin_scan(argc, o->merged_argv, seen, cap);
 	printf("# rvpn-server effective configuration: %s%s and the command line;\n"
 	       "# after each value, where it came from\n",
 	       o->config != NULL ? "config file " : "no config file",
