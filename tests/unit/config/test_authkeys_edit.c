@@ -212,6 +212,33 @@ static void test_remove_text(void **state)
 	rv_buf_cleanup(&out);
 }
 
+/* Every prefix of a file (cut mid-line, mid-key, mid-CRLF) is a file of its
+ * own: add keeps it byte for byte and ends the last line first. */
+static void test_every_prefix(void **state)
+{
+	uint8_t pa[RV_KEY_LEN], pb[RV_KEY_LEN];
+	char ba[RV_KEY_B64_SIZE], bb[RV_KEY_B64_SIZE], in[256], err[256];
+	struct rv_buf out;
+	size_t i, len, nl;
+
+	(void)state;
+	key_b64(1, pa, ba);
+	key_b64(2, pb, bb);
+	snprintf(in, sizeof(in), "# keys\r\n%s alice\r\nbroken\n", ba);
+	len = strlen(in);
+	rv_buf_init(&out, 4096);
+	for (i = 0; i <= len; i++) {
+		rv_buf_reset(&out);
+		assert_int_equal(rv_authkeys_edit_add_text((const uint8_t *)in, i, pb, "bob", &out,
+							   err, sizeof(err)), RV_OK);
+		nl = i > 0 && in[i - 1] != '\n';
+		assert_int_equal(rv_buf_len(&out), i + nl + RV_KEY_B64_LEN + 5);
+		assert_memory_equal(rv_buf_ptr(&out), in, i);
+		assert_memory_equal(rv_buf_ptr(&out) + i + nl, bb, RV_KEY_B64_LEN);
+	}
+	rv_buf_cleanup(&out);
+}
+
 static void test_long_line(void **state)
 {
 	char in[RV_AUTHKEYS_LINE_MAX + 8], err[256];
@@ -324,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_add_text_keeps_everything),
 		cmocka_unit_test(test_remove_text),
+		cmocka_unit_test(test_every_prefix),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test_setup_teardown(test_file_edit_mode_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_adders, setup, teardown),
