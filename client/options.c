@@ -48,6 +48,7 @@ void rv_client_usage(FILE *out)
 		"Subcommands:\n"
 		"  genkey              print a new private key\n"
 		"  pubkey              read a private key on stdin, print its public key\n"
+		"  import URL|FILE [-o FILE]  write a client config from an rvpn:// URL\n"
 		"\n"
 		"The tunnel is kept up with keepalives (a dead one is noticed within %d s) and\n"
 		"re-established with exponential backoff.  Meanwhile new local connections wait\n"

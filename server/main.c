@@ -5,6 +5,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "admin.h"
 #include "options.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
 		return code;
 	if (argc >= 2 && strcmp(argv[1], "url") == 0)
 		return rv_server_cmd_url(argc, argv);
+	if (rv_server_admin_dispatch(argc, argv, &code))
+		return code;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-server: libsodium failed to initialise\n");
 		return 1;

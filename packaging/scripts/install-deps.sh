@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # tests/integration/test_it_browser.py, which skips without it.
 pkgs="
 build-essential cmake ninja-build pkg-config git
-libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev
+libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev libqrencode-dev
 clang libclang-rt-14-dev
 dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
 apt debian-archive-keyring
