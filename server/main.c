@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "options.h"
+#include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
 #include "rv_keypath.h"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
 		return code;
 	if (argc >= 2 && strcmp(argv[1], "url") == 0)
 		return rv_server_cmd_url(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return rv_ctl_cmd_status("rvpn-server", "server", argc - 1, argv + 1);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-server: libsodium failed to initialise\n");
 		return 1;

@@ -6,6 +6,7 @@
 #define RV_SERVER_OPTIONS_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "rv_acl.h"
 #include "rv_config.h"
@@ -51,6 +52,13 @@ struct rv_server_opts {
 	uint32_t pool_max;           /* global cap on spares */
 	uint32_t pool_idle_s;
 	int verbose;
+	/* live status (status.c): --control PATH (NULL: default, "none": off),
+	 * --metrics ADDR:PORT (NULL: off; parsed into metrics_sa), --metrics-any */
+	const char *control;
+	const char *metrics;
+	int metrics_any;
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_salen;
 	struct rv_config *config;    /* -c FILE; strings above may point into it */
 	char **merged_argv;          /* config arguments + command line */
 };
