@@ -2,12 +2,14 @@
  * options, then the client run loop (client.c). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
 
 #include "client.h"
 #include "options.h"
+#include "rv_ctl.h"
 #include "rv_keycmd.h"
 #include "rv_log.h"
 
@@ -18,6 +20,8 @@ int main(int argc, char **argv)
 
 	if (rv_keycmd_dispatch(argc, argv, "rvpn-client", &code))
 		return code;
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return rv_ctl_cmd_status("rvpn-client", "client", argc - 1, argv + 1);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-client: libsodium failed to initialise\n");
 		return 1;

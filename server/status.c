@@ -129,7 +129,7 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 			snprintf(line, sizeof(line), "%ums", s.st.rtt_ms);
 		else
 			snprintf(line, sizeof(line), "-");
-		rv_ctl_w_printf(w, "%-20s %-24s %10s %7u %14llu %14llu %7s %8llu%s\n",
+		rv_ctl_w_printf(w, "%-20.20s %-24s %10s %7u %14llu %14llu %7s %8llu%s\n",
 				c->name[0] ? c->name : "-", c->peer,
 				rv_ctl_fmt_duration(s.up_s, d1, sizeof(d1)), s.st.streams_active,
 				(unsigned long long)s.st.data_in, (unsigned long long)s.st.data_out,
