@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -312,6 +313,66 @@ static void test_http(void **state)
 	rv_ctl_free(c);
 }
 
+/* SO_PEERCRED: even with the file opened up, another uid gets nothing.
+ * Needs root (to become another user in a child); skipped otherwise. */
+static void test_other_uid(void **state)
+{
+	struct fixture *f = *state;
+	struct rv_ctl *c = NULL;
+	char err[256];
+	struct peer *own;
+	pid_t pid;
+	int st, pfd[2];
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(rv_ctl_open_unix(f->loop, f->path, answer, f, &c, err, sizeof(err)),
+			 RV_OK);
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	assert_int_equal(chmod(f->path, 0666), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa;
+		char buf[64];
+		ssize_t n;
+		int fd;
+
+		close(pfd[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(3);
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			_exit(4);
+		(void)send(fd, "status\n", 7, MSG_NOSIGNAL);
+		(void)write(pfd[1], "c", 1); /* connected: the parent may serve */
+		n = recv(fd, buf, sizeof(buf), 0);
+		_exit(n <= 0 ? 0 : 5); /* closed without an answer */
+	}
+	close(pfd[1]);
+	{
+		char ch;
+
+		assert_int_equal(read(pfd[0], &ch, 1), 1);
+	}
+	close(pfd[0]);
+	/* Our own request after it: served, so the other one was seen first. */
+	own = peer_unix(f, "status\n");
+	run_all(f, 3000);
+	assert_string_equal(own->buf, "answer 1\n");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(f->calls, 1);
+	rv_ctl_free(c);
+}
+
 static void test_metrics_addr(void **state)
 {
 	struct sockaddr_storage ss;
@@ -354,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_and_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_uid, setup, teardown),
 		cmocka_unit_test(test_metrics_addr),
 	};
 
