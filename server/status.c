@@ -12,6 +12,10 @@
 #include "rv_log.h"
 #include "server_int.h"
 
+/* Sessions listed one by one; the rest only count in the totals, so the
+ * answer stays far below RV_CTL_ANSWER_MAX at any --max-sessions. */
+enum { RV_SERVER_STATUS_LIST_MAX = 1000 };
+
 struct rv_server_status {
 	struct rv_server *srv;
 	uint64_t start_ms;         /* loop ms at open */
@@ -90,6 +94,7 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 	struct rv_dns_stats ds;
 	const struct rv_conn *c;
 	char d1[32], line[256];
+	uint32_t listed = 0;
 
 	rv_server_status_totals(srv, &t);
 	rv_ctl_w_printf(w, "rvpn-server %s, %s, up %s\n", RVPN_VERSION,
@@ -125,6 +130,11 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 	for (c = srv->conns; c != NULL; c = c->next) {
 		if (!rv_server_status_sess_get(c, &s))
 			continue;
+		if (listed++ == RV_SERVER_STATUS_LIST_MAX) {
+			rv_ctl_w_printf(w, "(%u more not listed)\n",
+					t.sessions - RV_SERVER_STATUS_LIST_MAX);
+			break;
+		}
 		if (s.st.pongs_received > 0)
 			snprintf(line, sizeof(line), "%ums", s.st.rtt_ms);
 		else
@@ -147,6 +157,7 @@ static void rv_server_status_json(struct rv_server_status *st, struct rv_ctl_w *
 	struct rv_pool_stats ps;
 	struct rv_dns_stats ds;
 	const struct rv_conn *c;
+	uint32_t listed = 0;
 	int first = 1;
 
 	rv_server_status_totals(srv, &t);
@@ -186,10 +197,13 @@ static void rv_server_status_json(struct rv_server_status *st, struct rv_ctl_w *
 			(unsigned long long)ds.queries, (unsigned long long)ds.cache_hits,
 			(unsigned long long)ds.lookups, (unsigned long long)ds.coalesced,
 			(unsigned long long)ds.failures, ds.cache_entries);
-	rv_ctl_w_printf(w, ",\"session_list\":[");
+	rv_ctl_w_printf(w, ",\"session_list_max\":%d,\"session_list\":[",
+			RV_SERVER_STATUS_LIST_MAX);
 	for (c = srv->conns; c != NULL; c = c->next) {
 		if (!rv_server_status_sess_get(c, &s))
 			continue;
+		if (listed++ == RV_SERVER_STATUS_LIST_MAX)
+			break;
 		rv_ctl_w_printf(w, "%s{\"key\":", first ? "" : ",");
 		first = 0;
 		rv_ctl_w_json_str(w, c->name);

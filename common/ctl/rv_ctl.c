@@ -175,6 +175,7 @@ static void rv_ctl_on_client(struct rv_loop_fd *w, int fd, unsigned ev, void *ar
 	int r;
 
 	(void)w;
+	(void)ev; /* errors show as a failed recv/send */
 	if (cc->state == RV_CTL_CLIENT_WRITING) {
 		r = rv_ctl_client_flush(cc);
 		if (r != 0) {
@@ -197,7 +198,6 @@ static void rv_ctl_on_client(struct rv_loop_fd *w, int fd, unsigned ev, void *ar
 		rv_ctl_client_close(cc);
 		return;
 	}
-	(void)ev;
 	if (cc->ctl->kind == RV_CTL_KIND_HTTP)
 		r = rv_ctl_parse_http(rv_buf_ptr(&cc->in), rv_buf_len(&cc->in), &req);
 	else
