@@ -20,6 +20,13 @@ enum rv_ctl_client_state {
 	RV_CTL_CLIENT_WRITING = 2, /* answer queued, flushing */
 };
 
+/* The listener: read while a client slot is free. */
+enum rv_ctl_state {
+	RV_CTL_STATE_INVALID = 0, /* being set up */
+	RV_CTL_ACCEPTING = 1,     /* listener watched for READ */
+	RV_CTL_FULL = 2,          /* every slot taken: not watched */
+};
+
 struct rv_ctl;
 
 struct rv_ctl_client {
@@ -33,11 +40,11 @@ struct rv_ctl_client {
 };
 
 struct rv_ctl {
+	enum rv_ctl_state state;
 	enum rv_ctl_kind kind;
 	struct rv_loop *loop;
 	int lfd;
 	struct rv_loop_fd *lw;
-	int accepting;                /* listener watched for READ */
 	rv_ctl_answer_cb cb;
 	void *arg;
 	uid_t owner;
@@ -64,9 +71,8 @@ static void rv_ctl_client_close(struct rv_ctl_client *cc)
 	memset(cc, 0, sizeof(*cc));
 	cc->fd = -1;
 	c->n_clients--;
-	if (!c->accepting && c->lw != NULL &&
-	    rv_loop_fd_set_events(c->lw, RV_LOOP_READ) == RV_OK)
-		c->accepting = 1;
+	if (c->state == RV_CTL_FULL && rv_loop_fd_set_events(c->lw, RV_LOOP_READ) == RV_OK)
+		c->state = RV_CTL_ACCEPTING;
 }
 
 static void rv_ctl_on_timeout(struct rv_loop_timer *t, void *arg)
@@ -294,7 +300,7 @@ static void rv_ctl_on_listen(struct rv_loop_fd *w, int fd, unsigned ev, void *ar
 	}
 	/* All slots taken: leave the rest in the backlog until one frees. */
 	if (rv_loop_fd_set_events(w, 0) == RV_OK)
-		c->accepting = 0;
+		c->state = RV_CTL_FULL;
 }
 
 static int rv_ctl_new(struct rv_loop *loop, enum rv_ctl_kind kind, rv_ctl_answer_cb cb,
@@ -330,7 +336,7 @@ static int rv_ctl_watch(struct rv_ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot watch the listener: %s", rv_err_str(r));
 		return r;
 	}
-	c->accepting = 1;
+	c->state = RV_CTL_ACCEPTING;
 	return RV_OK;
 }
 
