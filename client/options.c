@@ -49,6 +49,7 @@ void rv_client_usage(FILE *out)
 		"                      /run/rvpn/client.sock)\n"
 		"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                      (default off; loopback only unless --metrics-any)\n"
+		"  --metrics-any       allow --metrics on a non-loopback address\n"
 		"  -v                  debug logging (per-stream lines); -vv adds libwebsockets'\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       version\n"
