@@ -16,6 +16,7 @@
 #include "rv_err.h"
 #include "rv_log.h"
 #include "rv_rlimit.h"
+#include "status.h"
 #include "tunnel.h"
 
 #define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
@@ -169,6 +170,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 {
 	struct rv_client cl;
 	struct rv_loop_fd *sigw = NULL;
+	struct rv_client_status *status = NULL;
 	sigset_t set;
 	int sfd = -1, ret = RV_ERR_IO;
 
@@ -201,7 +203,8 @@ int rv_client_run(const struct rv_client_opts *opts)
 					 &cl.drain_tick)) != RV_OK ||
 	    (ret = rv_authlimit_init(&cl.authlimit, cl.loop)) != RV_OK)
 		goto out;
-	if ((ret = rv_listeners_open(&cl)) != RV_OK)
+	if ((ret = rv_client_status_open(&cl, &status)) != RV_OK ||
+	    (ret = rv_listeners_open(&cl)) != RV_OK)
 		goto out;
 	if (opts->url.scheme == RV_CLI_URL_WS)
 		rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
@@ -219,6 +222,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 	}
 	ret = RV_OK;
 out:
+	rv_client_status_close(status);
 	rv_listeners_close(&cl);
 	cl.stop = 1;
 	/* Session first: it closes the streams' fds and frees their conns. */

@@ -10,6 +10,7 @@
 #include "client.h"
 #include "import.h"
 #include "options.h"
+#include "rv_ctl.h"
 #include "rv_keycmd.h"
 #include "rv_log.h"
 
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
 		return code;
 	if (argc >= 2 && strcmp(argv[1], "import") == 0)
 		return sodium_init() < 0 ? 1 : rv_client_cmd_import(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return rv_ctl_cmd_status("rvpn-client", "client", argc - 1, argv + 1);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-client: libsodium failed to initialise\n");
 		return 1;

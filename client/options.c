@@ -7,12 +7,15 @@
 
 #include <sodium.h>
 
+#include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
 #include "client.h"
 #include "rv_wire.h"
 
 enum { RV_OPT_CA = 0x100, RV_OPT_INSECURE, RV_OPT_SOCKS_AUTH, RV_OPT_ERRLEN = 512 };
+/* live status (status.c) */
+enum { RV_OPT_CONTROL = 0x180, RV_OPT_METRICS, RV_OPT_METRICS_ANY };
 
 void rv_client_usage(FILE *out)
 {
@@ -41,6 +44,12 @@ void rv_client_usage(FILE *out)
 		"                      handshake still authenticates the server's key)\n"
 		"  --socks-auth FILE   require SOCKS5 username/password (RFC 1929); FILE holds\n"
 		"                      one line 'user:password' and must not be group/world-readable\n"
+		"  --control PATH|none control socket for 'status' (default $RUNTIME_DIRECTORY/\n"
+		"                      control, $XDG_RUNTIME_DIR/rvpn/client.sock or\n"
+		"                      /run/rvpn/client.sock)\n"
+		"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                      (default off; loopback only unless --metrics-any)\n"
+		"  --metrics-any       allow --metrics on a non-loopback address\n"
 		"  -v                  debug logging (per-stream lines); -vv adds libwebsockets'\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       version\n"
@@ -49,6 +58,8 @@ void rv_client_usage(FILE *out)
 		"  genkey              print a new private key\n"
 		"  pubkey              read a private key on stdin, print its public key\n"
 		"  import URL|FILE [-o FILE]  write a client config from an rvpn:// URL\n"
+		"  status [--json] [--control PATH]\n"
+		"                      show the running client's tunnel, streams and counters\n"
 		"\n"
 		"The tunnel is kept up with keepalives (a dead one is noticed within %d s) and\n"
 		"re-established with exponential backoff.  Meanwhile new local connections wait\n"
@@ -151,6 +162,9 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		{ "ca", required_argument, NULL, RV_OPT_CA },
 		{ "insecure-tls", no_argument, NULL, RV_OPT_INSECURE },
 		{ "socks-auth", required_argument, NULL, RV_OPT_SOCKS_AUTH },
+		{ "control", required_argument, NULL, RV_OPT_CONTROL },
+		{ "metrics", required_argument, NULL, RV_OPT_METRICS },
+		{ "metrics-any", no_argument, NULL, RV_OPT_METRICS_ANY },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[RV_OPT_ERRLEN];
@@ -211,6 +225,15 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		case RV_OPT_SOCKS_AUTH:
 			socks_auth = optarg;
 			break;
+		case RV_OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case RV_OPT_METRICS:
+			o->metrics = optarg;
+			break;
+		case RV_OPT_METRICS_ANY:
+			o->metrics_any = 1;
+			break;
 		case ':':
 			fprintf(stderr, "rvpn-client: option '%s' needs a value\n", argv[optind - 1]);
 			return RV_CLIENT_PARSE_EXIT_ERR;
@@ -233,6 +256,12 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	o->url_text = argv[optind];
 	if (rv_cliparse_url("URL", o->url_text, &o->url, err, sizeof(err)) != RV_OK) {
 		fprintf(stderr, "rvpn-client: %s\n", err);
+		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
+	if (o->metrics != NULL &&
+	    rv_ctl_parse_metrics_addr(o->metrics, o->metrics_any, &o->metrics_sa,
+				      &o->metrics_salen, err, sizeof(err)) != RV_OK) {
+		fprintf(stderr, "rvpn-client: --metrics: %s\n", err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->key_file == NULL) {

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "rv_cliparse.h"
 #include "rv_keys.h"
@@ -33,6 +34,13 @@ struct rv_client_opts {
 	char socks_user[RV_CLIENT_SOCKS_USER_MAX + 1];
 	char socks_pass[RV_CLIENT_SOCKS_USER_MAX + 1];
 	int socks_auth;
+	/* live status (status.c): --control PATH (NULL: default, "none": off),
+	 * --metrics ADDR:PORT (NULL: off; parsed into metrics_sa), --metrics-any */
+	const char *control;
+	const char *metrics;
+	int metrics_any;
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_salen;
 };
 
 enum rv_client_parse_result {

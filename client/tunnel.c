@@ -58,6 +58,7 @@ struct rv_tunnel {
 	lws_sorted_usec_list_t sul_hs_timeout;
 	uint16_t retry_count;
 	uint64_t attempts;
+	uint64_t up_since_ms;        /* loop ms cur came up (status.c) */
 	struct rv_handshake hs;
 	uint8_t hs_msg[LWS_PRE + RV_HS_INIT_MSG_LEN];
 	int hs_sent;
@@ -87,6 +88,18 @@ static const char *rv_tunnel_state_str(enum rv_tunnel_state st)
 enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t)
 {
 	return t->state;
+}
+
+void rv_tunnel_get_info(const struct rv_tunnel *t, struct rv_tunnel_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (t == NULL)
+		return;
+	out->state = t->state;
+	out->attempts = t->attempts;
+	out->up_since_ms = t->state == RV_TUNNEL_UP ? t->up_since_ms : 0;
+	out->session = t->cur != NULL ? t->cur->session : NULL;
+	out->draining = t->old != NULL ? t->old->session : NULL;
 }
 
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t)
@@ -356,6 +369,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	}
 	lws_sul_cancel(&t->sul_hs_timeout);
 	t->state = RV_TUNNEL_UP;
+	t->up_since_ms = rv_loop_now_ms(t->cl->loop);
 	t->retry_count = 0;
 	rv_log_info("tunnel up (%s, server allows %u streams, window %u bytes, messages up to "
 		    "%u bytes)", rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window,

@@ -50,6 +50,16 @@ int rv_tunnel_drained(const struct rv_tunnel *t, uint32_t *streams);
 /* The session if the tunnel is up and takes new streams, else NULL. */
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t);
 enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t);
+/* Read-only snapshot for status.c (sessions borrowed, valid until the
+ * next loop iteration). */
+struct rv_tunnel_info {
+	enum rv_tunnel_state state;
+	uint64_t attempts;                 /* connection attempts so far */
+	uint64_t up_since_ms;              /* loop ms the session came up, 0: not up */
+	const struct rv_session *session;  /* current, or NULL */
+	const struct rv_session *draining; /* after a GOAWAY, or NULL */
+};
+void rv_tunnel_get_info(const struct rv_tunnel *t, struct rv_tunnel_info *out);
 /* Protocol table entry for the client vhost.  rx/tx sizes: whole
  * messages per read and write (see ../shared/notes/libwebsockets-mbedtls.md). */
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

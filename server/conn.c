@@ -334,6 +334,8 @@ static void rv_conn_log_summary(struct rv_conn *c)
 	lws_usec_t dt = c->t_open ? lws_now_usecs() - c->t_open : 0;
 
 	rv_session_get_stats(c->sess, &st);
+	c->srv->data_in_ended += st.data_in;
+	c->srv->data_out_ended += st.data_out;
 	rv_log_info("client %s (%s) disconnected after %llu.%01llu s: %llu streams, "
 		    "%llu bytes up, %llu bytes down; end: %s", c->name, c->peer,
 		    (unsigned long long)(dt / LWS_US_PER_SEC),

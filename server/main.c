@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "options.h"
+#include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
 #include "rv_keypath.h"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 		return rv_server_cmd_url(argc, argv);
 	if (rv_server_admin_dispatch(argc, argv, &code))
 		return code;
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return rv_ctl_cmd_status("rvpn-server", "server", argc - 1, argv + 1);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "rvpn-server: libsodium failed to initialise\n");
 		return 1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_sockaddr.h"
 #include "rv_wire.h"
@@ -35,6 +36,9 @@ enum rv_server_longopt {
 	OPT_POOL_PORTS,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_CONTROL,
+	OPT_METRICS,
+	OPT_METRICS_ANY,
 };
 
 
@@ -63,6 +67,9 @@ static const struct option rv_server_longopts[] = {
 	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
 	{ "pool-idle", required_argument, NULL, OPT_POOL_IDLE },
 	{ "pool-ports", required_argument, NULL, OPT_POOL_PORTS },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-any", no_argument, NULL, OPT_METRICS_ANY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -77,6 +84,7 @@ static void rv_server_usage(FILE *f)
 		"                   [--allow CIDR[:PORT[-PORT]]]... [--deny CIDR[:PORTS]]...\n"
 		"                   [--dns ADDR[:PORT]]... [-v]\n"
 		"       rvpn-server genkey | pubkey | url [BASE] | --help | --version\n"
+		"       rvpn-server status [--json] [--control PATH]\n"
 		"\n"
 		"  -c, --config FILE          read options from FILE, one 'name = value' per line\n"
 		"                             (long option names; the command line wins)\n"
@@ -117,12 +125,19 @@ static void rv_server_usage(FILE *f)
 		"      --pool-idle S          close spares unused this long (default and most 2)\n"
 		"      --pool-ports P,P...    ports to pre-connect to, where clients speak first\n"
 		"                             (default 80,443; 'none' disables pooling)\n"
+		"      --control PATH|none    control socket for 'status' (default\n"
+		"                             $RUNTIME_DIRECTORY/control, $XDG_RUNTIME_DIR/rvpn/\n"
+		"                             server.sock or /run/rvpn/server.sock)\n"
+		"      --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                             (default off; loopback addresses only)\n"
+		"      --metrics-any          allow --metrics on a non-loopback address\n"
 		"  -v, --verbose              log per-stream events\n"
 		"\n"
 		"  genkey                     print a new private key\n"
 		"  pubkey                     read a private key on stdin, print its public key\n"
 		"  url [ws[s]://HOST[:PORT]]  read the server's private key on stdin, print the\n"
-		"                             default path (or the client URL with it)\n",
+		"                             default path (or the client URL with it)\n"
+		"  status [--json]            show the running server's sessions and counters\n",
 		RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
 		RV_SERVER_MAX_SESSIONS_PER_KEY, RV_SERVER_MAX_STREAMS_PER_KEY,
 		RV_SERVER_MAX_BUFFER_PER_KEY,
@@ -363,6 +378,15 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 		case OPT_POOL_PORTS:
 			r = rv_server_parse_pool_ports(o, optarg);
 			break;
+		case OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
+			break;
+		case OPT_METRICS_ANY:
+			o->metrics_any = 1;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -395,6 +419,12 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	}
 	if ((o->cert_file == NULL) != (o->cert_key_file == NULL)) {
 		fprintf(stderr, "rvpn-server: --cert and --cert-key go together\n");
+		return RV_SERVER_PARSE_ERROR;
+	}
+	if (o->metrics != NULL &&
+	    rv_ctl_parse_metrics_addr(o->metrics, o->metrics_any, &o->metrics_sa,
+				      &o->metrics_salen, err, sizeof(err)) != RV_OK) {
+		fprintf(stderr, "rvpn-server: --metrics: %s\n", err);
 		return RV_SERVER_PARSE_ERROR;
 	}
 	if (o->listen == NULL) {

@@ -6,6 +6,7 @@
 #define RV_SERVER_OPTIONS_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "rv_acl.h"
 #include "rv_config.h"
@@ -55,6 +56,13 @@ struct rv_server_opts {
 	size_t n_pool_ports;
 	int pool_ports_none;         /* --pool-ports none: no pool */
 	int verbose;
+	/* live status (status.c): --control PATH (NULL: default, "none": off),
+	 * --metrics ADDR:PORT (NULL: off; parsed into metrics_sa), --metrics-any */
+	const char *control;
+	const char *metrics;
+	int metrics_any;
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_salen;
 	struct rv_config *config;    /* -c FILE; strings above may point into it */
 	char **merged_argv;          /* config arguments + command line */
 };

@@ -14,6 +14,7 @@
 #include "rv_rlimit.h"
 #include "rv_wire.h"
 #include "server_int.h"
+#include "status.h"
 
 static volatile sig_atomic_t rv_server_sig_term, rv_server_sig_hup;
 static struct lws_context *rv_server_sig_ctx;
@@ -244,6 +245,7 @@ int rv_server_run(struct rv_server_opts *opts)
 	};
 	struct lws_context_creation_info info;
 	struct rv_server srv;
+	struct rv_server_status *status = NULL;
 	char pub[RV_KEY_B64_SIZE];
 	int r = RV_ERR_INTERNAL;
 
@@ -300,6 +302,9 @@ int rv_server_run(struct rv_server_opts *opts)
 	r = rv_server_setup_shared(&srv);
 	if (r != RV_OK)
 		goto out;
+	r = rv_server_status_open(&srv, &status);
+	if (r != RV_OK)
+		goto out;
 	r = rv_server_edge_open(&srv);
 	if (r != RV_OK)
 		goto out;
@@ -322,6 +327,7 @@ int rv_server_run(struct rv_server_opts *opts)
 	}
 	r = RV_OK;
 out:
+	rv_server_status_close(status);
 	if (srv.dns != NULL) {
 		struct rv_dns_stats ds;
 

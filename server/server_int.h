@@ -113,6 +113,7 @@ struct rv_server {
 	uint64_t fd_limit;             /* RLIMIT_NOFILE soft limit, read once */
 	uint64_t streams_refused_fds, streams_refused_key;
 	uint64_t sessions_total, handshakes_failed;
+	uint64_t data_in_ended, data_out_ended; /* stream bytes of ended sessions (status.c) */
 	lws_sorted_usec_list_t sul_drain;
 	/* edge (listen.c, preauth.c) */
 	struct rv_listener *listener;

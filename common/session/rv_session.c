@@ -478,6 +478,15 @@ void rv_session_get_stats(const struct rv_session *s, struct rv_session_stats *s
 	st->streams_active = s->nstreams;
 }
 
+void rv_session_get_ratchet_stats(const struct rv_session *s, struct rv_ratchet_stats *st)
+{
+	if (st == NULL)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (s != NULL && s->ratchet != NULL)
+		rv_ratchet_get_stats(s->ratchet, st);
+}
+
 uint32_t rv_session_stream_count(const struct rv_session *s)
 {
 	return s == NULL ? 0 : s->nstreams;

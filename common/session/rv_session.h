@@ -231,6 +231,8 @@ size_t rv_session_min_message(void);
 enum rv_session_state rv_session_get_state(const struct rv_session *s);
 enum rv_session_role rv_session_get_role(const struct rv_session *s);
 void rv_session_get_stats(const struct rv_session *s, struct rv_session_stats *st);
+/* Read-only: the ratchet's counters (DH steps); zeroes if s is NULL. */
+void rv_session_get_ratchet_stats(const struct rv_session *s, struct rv_ratchet_stats *st);
 uint32_t rv_session_stream_count(const struct rv_session *s);
 const char *rv_session_state_str(enum rv_session_state st);
 

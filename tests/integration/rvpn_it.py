@@ -176,6 +176,12 @@ class Proc:
         self._logf = open(self.log_path, "wb")
         self._logf.write(("# " + " ".join(self.argv) + "\n").encode())
         self._logf.flush()
+        # Each program gets its own runtime directory, so its default control
+        # socket ($XDG_RUNTIME_DIR/rvpn/*.sock) never meets another one's.
+        env = dict(env if env is not None else os.environ)
+        env.pop("RUNTIME_DIRECTORY", None)
+        self.xdg = tempfile.mkdtemp(prefix="xdg-", dir=logdir if len(logdir) < 60 else None)
+        env["XDG_RUNTIME_DIR"] = self.xdg
         self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._logf,
                                       stderr=subprocess.STDOUT, env=env)
         self.pid = self.popen.pid

@@ -1,0 +1,282 @@
+/* status.c - what `rvpn-client status` and /metrics show: the tunnel, its
+ * session, local listeners and connections (see status.h).  Only reads the
+ * client's state. */
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "rv_ctl.h"
+#include "rv_ctl_fmt.h"
+#include "rv_err.h"
+#include "rv_log.h"
+#include "tunnel.h"
+
+struct rv_client_status {
+	struct rv_client *cl;
+	uint64_t start_ms;       /* loop ms at open */
+	struct rv_ctl *ctl;      /* control socket, NULL with --control none */
+	struct rv_ctl *metrics;  /* --metrics, or NULL */
+};
+
+/* Everything shown, gathered once per answer. */
+struct rv_client_status_snap {
+	struct rv_tunnel_info ti;
+	struct rv_session_stats ss;   /* current session (zeroes if none) */
+	struct rv_ratchet_stats rs;
+	uint32_t streams_draining;    /* on the old WebSocket after GOAWAY */
+	uint64_t uptime_ms, session_up_ms;
+	uint64_t reconnects;
+	int has_session;
+};
+
+static const char *rv_client_tunnel_state_name(enum rv_tunnel_state s)
+{
+	switch (s) {
+	case RV_TUNNEL_CONNECTING:
+		return "connecting";
+	case RV_TUNNEL_HANDSHAKING:
+		return "handshaking";
+	case RV_TUNNEL_UP:
+		return "up";
+	case RV_TUNNEL_BACKOFF:
+		return "down";
+	case RV_TUNNEL_STOPPED:
+		return "stopped";
+	default:
+		return "invalid";
+	}
+}
+
+static void rv_client_status_snap(struct rv_client_status *st, struct rv_client_status_snap *s)
+{
+	uint64_t now = rv_loop_now_ms(st->cl->loop);
+
+	memset(s, 0, sizeof(*s));
+	rv_tunnel_get_info(st->cl->tunnel, &s->ti);
+	s->uptime_ms = now - st->start_ms;
+	s->reconnects = s->ti.attempts > 0 ? s->ti.attempts - 1 : 0;
+	if (s->ti.session != NULL) {
+		s->has_session = 1;
+		rv_session_get_stats(s->ti.session, &s->ss);
+		rv_session_get_ratchet_stats(s->ti.session, &s->rs);
+	}
+	if (s->ti.up_since_ms != 0 && now >= s->ti.up_since_ms)
+		s->session_up_ms = now - s->ti.up_since_ms;
+	if (s->ti.draining != NULL)
+		s->streams_draining = rv_session_stream_count(s->ti.draining);
+}
+
+static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *w)
+{
+	const struct rv_client *cl = st->cl;
+	const struct rv_client_opts *o = cl->opts;
+	struct rv_client_status_snap s;
+	char d1[32], a[RV_CLI_ADDRSTR_MAX], b[RV_CLI_ADDRSTR_MAX];
+	size_t i;
+
+	rv_client_status_snap(st, &s);
+	rv_ctl_w_printf(w, "rvpn-client %s, up %s%s\n", RVPN_VERSION,
+			rv_ctl_fmt_duration(s.uptime_ms / 1000, d1, sizeof(d1)),
+			cl->draining ? ", shutting down" : "");
+	rv_ctl_w_printf(w, "server: %s\n", o->url_text);
+	rv_ctl_w_printf(w, "tunnel: %s", rv_client_tunnel_state_name(s.ti.state));
+	if (s.ti.state == RV_TUNNEL_UP)
+		rv_ctl_w_printf(w, " for %s", rv_ctl_fmt_duration(s.session_up_ms / 1000, d1,
+								    sizeof(d1)));
+	rv_ctl_w_printf(w, ", %llu connection attempts (%llu reconnects)\n",
+			(unsigned long long)s.ti.attempts, (unsigned long long)s.reconnects);
+	if (s.has_session) {
+		rv_ctl_w_printf(w, "session: %u streams open, %llu opened; stream data %llu bytes "
+				"in, %llu bytes out; WebSocket %llu bytes in, %llu bytes out\n",
+				s.ss.streams_active, (unsigned long long)s.ss.streams_opened,
+				(unsigned long long)s.ss.data_in, (unsigned long long)s.ss.data_out,
+				(unsigned long long)s.ss.bytes_in, (unsigned long long)s.ss.bytes_out);
+		if (s.ss.pongs_received > 0)
+			rv_ctl_w_printf(w, "rtt: %u ms; ", s.ss.rtt_ms);
+		else
+			rv_ctl_w_printf(w, "rtt: not measured yet; ");
+		rv_ctl_w_printf(w, "ratchet: %llu DH steps\n",
+				(unsigned long long)(s.rs.dh_send_steps + s.rs.dh_recv_steps));
+	}
+	if (s.ti.draining != NULL)
+		rv_ctl_w_printf(w, "draining after GOAWAY: %u streams\n", s.streams_draining);
+	rv_ctl_w_printf(w, "local connections: %zu pending (%zu waiting for the tunnel)\n",
+			cl->n_conns - cl->n_open, cl->n_waiting);
+	for (i = 0; i < o->n_socks; i++) {
+		rv_cli_sockaddr_str((const struct sockaddr *)&o->socks[i].ss, a, sizeof(a));
+		rv_ctl_w_printf(w, "listener: SOCKS5 %s%s\n", a, cl->draining ? " (closed)" : "");
+	}
+	for (i = 0; i < o->n_fwd; i++) {
+		rv_cli_sockaddr_str((const struct sockaddr *)&o->fwd[i].bind.ss, a, sizeof(a));
+		rv_cli_addr_str(&o->fwd[i].target, b, sizeof(b));
+		rv_ctl_w_printf(w, "listener: forward %s -> %s%s\n", a, b,
+				cl->draining ? " (closed)" : "");
+	}
+}
+
+static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *w)
+{
+	const struct rv_client *cl = st->cl;
+	const struct rv_client_opts *o = cl->opts;
+	struct rv_client_status_snap s;
+	char a[RV_CLI_ADDRSTR_MAX], b[RV_CLI_ADDRSTR_MAX];
+	size_t i;
+
+	rv_client_status_snap(st, &s);
+	rv_ctl_w_printf(w, "{\"program\":\"rvpn-client\",\"version\":");
+	rv_ctl_w_json_str(w, RVPN_VERSION);
+	rv_ctl_w_printf(w, ",\"uptime_s\":%llu,\"draining\":%s,\"server\":",
+			(unsigned long long)(s.uptime_ms / 1000), cl->draining ? "true" : "false");
+	rv_ctl_w_json_str(w, o->url_text);
+	rv_ctl_w_printf(w, ",\"tunnel\":\"%s\",\"attempts\":%llu,\"reconnects\":%llu,"
+			"\"session_uptime_s\":%llu,\"streams_open\":%u,\"streams_opened\":%llu,"
+			"\"bytes_in\":%llu,\"bytes_out\":%llu,\"wire_bytes_in\":%llu,"
+			"\"wire_bytes_out\":%llu,", rv_client_tunnel_state_name(s.ti.state),
+			(unsigned long long)s.ti.attempts, (unsigned long long)s.reconnects,
+			(unsigned long long)(s.session_up_ms / 1000), s.ss.streams_active,
+			(unsigned long long)s.ss.streams_opened, (unsigned long long)s.ss.data_in,
+			(unsigned long long)s.ss.data_out, (unsigned long long)s.ss.bytes_in,
+			(unsigned long long)s.ss.bytes_out);
+	if (s.has_session && s.ss.pongs_received > 0)
+		rv_ctl_w_printf(w, "\"rtt_ms\":%u,", s.ss.rtt_ms);
+	else
+		rv_ctl_w_printf(w, "\"rtt_ms\":null,");
+	rv_ctl_w_printf(w, "\"dh_send_steps\":%llu,\"dh_recv_steps\":%llu,"
+			"\"streams_draining\":%u,\"local_pending\":%zu,\"local_waiting\":%zu,"
+			"\"listeners\":[", (unsigned long long)s.rs.dh_send_steps,
+			(unsigned long long)s.rs.dh_recv_steps, s.streams_draining,
+			cl->n_conns - cl->n_open, cl->n_waiting);
+	for (i = 0; i < o->n_socks; i++) {
+		rv_cli_sockaddr_str((const struct sockaddr *)&o->socks[i].ss, a, sizeof(a));
+		rv_ctl_w_printf(w, "%s{\"kind\":\"socks5\",\"bind\":", i > 0 ? "," : "");
+		rv_ctl_w_json_str(w, a);
+		rv_ctl_w_printf(w, "}");
+	}
+	for (i = 0; i < o->n_fwd; i++) {
+		rv_cli_sockaddr_str((const struct sockaddr *)&o->fwd[i].bind.ss, a, sizeof(a));
+		rv_cli_addr_str(&o->fwd[i].target, b, sizeof(b));
+		rv_ctl_w_printf(w, "%s{\"kind\":\"forward\",\"bind\":", i + o->n_socks > 0 ? "," : "");
+		rv_ctl_w_json_str(w, a);
+		rv_ctl_w_printf(w, ",\"target\":");
+		rv_ctl_w_json_str(w, b);
+		rv_ctl_w_printf(w, "}");
+	}
+	rv_ctl_w_printf(w, "]}\n");
+}
+
+static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *w)
+{
+	const struct rv_client *cl = st->cl;
+	struct rv_client_status_snap s;
+
+	rv_client_status_snap(st, &s);
+	rv_ctl_w_prom_meta(w, "rvpn_info", "gauge", "Program and version (always 1).");
+	rv_ctl_w_prom_val(w, "rvpn_info", "program=\"rvpn-client\",version=\"" RVPN_VERSION "\"",
+			  1);
+	rv_ctl_w_prom_meta(w, "rvpn_uptime_seconds", "gauge", "Seconds since the client started.");
+	rv_ctl_w_prom_val_ms(w, "rvpn_uptime_seconds", NULL, s.uptime_ms);
+	rv_ctl_w_prom(w, "rvpn_tunnel_up", "gauge", "1 while the tunnel is up.",
+		      s.ti.state == RV_TUNNEL_UP);
+	rv_ctl_w_prom(w, "rvpn_tunnel_attempts_total", "counter",
+		      "Tunnel connection attempts since start.", s.ti.attempts);
+	rv_ctl_w_prom(w, "rvpn_sessions", "gauge", "Sessions open (current and draining).",
+		      (uint64_t)(s.has_session + (s.ti.draining != NULL)));
+	rv_ctl_w_prom_meta(w, "rvpn_session_uptime_seconds", "gauge",
+			   "Seconds the current session has been up.");
+	rv_ctl_w_prom_val_ms(w, "rvpn_session_uptime_seconds", NULL, s.session_up_ms);
+	rv_ctl_w_prom(w, "rvpn_streams_open", "gauge", "Streams open on the current session.",
+		      s.ss.streams_active);
+	rv_ctl_w_prom_meta(w, "rvpn_bytes_total", "counter",
+			   "Stream payload bytes of the current session, received (in) and sent "
+			   "(out); resets on reconnect.");
+	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"in\"", s.ss.data_in);
+	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"out\"", s.ss.data_out);
+	if (s.has_session && s.ss.pongs_received > 0) {
+		rv_ctl_w_prom_meta(w, "rvpn_rtt_seconds", "gauge", "Last keepalive round trip.");
+		rv_ctl_w_prom_val_ms(w, "rvpn_rtt_seconds", NULL, s.ss.rtt_ms);
+	}
+	rv_ctl_w_prom(w, "rvpn_local_pending", "gauge",
+		      "Local connections not relaying yet (SOCKS, waiting).",
+		      cl->n_conns - cl->n_open);
+	rv_ctl_w_prom(w, "rvpn_local_waiting", "gauge",
+		      "Local connections waiting for the tunnel.", cl->n_waiting);
+}
+
+static int rv_client_status_answer(void *arg, enum rv_ctl_request req, struct rv_buf *out)
+{
+	struct rv_client_status *st = arg;
+	struct rv_ctl_w w;
+
+	rv_ctl_w_init(&w, out);
+	if (req == RV_CTL_REQ_STATUS)
+		rv_client_status_text(st, &w);
+	else if (req == RV_CTL_REQ_STATUS_JSON)
+		rv_client_status_json(st, &w);
+	else if (req == RV_CTL_REQ_METRICS)
+		rv_client_status_prom(st, &w);
+	else
+		return RV_ERR_INVALID_ARG;
+	return w.err;
+}
+
+int rv_client_status_open(struct rv_client *cl, struct rv_client_status **out)
+{
+	const struct rv_client_opts *o = cl->opts;
+	struct rv_client_status *st;
+	char path[RV_CTL_PATH_MAX], err[256];
+	const char *p = o->control;
+	int r = RV_OK;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return RV_ERR_NOMEM;
+	st->cl = cl;
+	st->start_ms = rv_loop_now_ms(cl->loop);
+	if (p == NULL) {
+		if (rv_ctl_default_path("client", path, sizeof(path)) == RV_OK) {
+			p = path;
+			(void)rv_ctl_make_parent(p);
+		} else {
+			rv_log_warn("no control socket ('status' will not work): no "
+				    "XDG_RUNTIME_DIR and not root; use --control PATH");
+		}
+	}
+	if (p != NULL && strcmp(p, "none") != 0) {
+		r = rv_ctl_open_unix(cl->loop, p, rv_client_status_answer, st, &st->ctl, err,
+				     sizeof(err));
+		if (r != RV_OK) {
+			rv_log_error("control socket: %s", err);
+			goto out;
+		}
+		rv_log_info("control socket %s (rvpn-client status)", p);
+	}
+	if (o->metrics != NULL) {
+		r = rv_ctl_open_http(cl->loop, (const struct sockaddr *)&o->metrics_sa,
+				     o->metrics_salen, rv_client_status_answer, st, &st->metrics,
+				     err, sizeof(err));
+		if (r != RV_OK) {
+			rv_log_error("--metrics %s: %s", o->metrics, err);
+			goto out;
+		}
+		rv_log_info("metrics at http://%s/metrics", o->metrics);
+	}
+out:
+	if (r != RV_OK) {
+		rv_client_status_close(st);
+		return r;
+	}
+	*out = st;
+	return RV_OK;
+}
+
+void rv_client_status_close(struct rv_client_status *st)
+{
+	if (st == NULL)
+		return;
+	rv_ctl_free(st->metrics);
+	rv_ctl_free(st->ctl);
+	free(st);
+}
