@@ -247,11 +247,18 @@ int rv_client_status_open(struct rv_client *cl, struct rv_client_status **out)
 	if (p != NULL && strcmp(p, "none") != 0) {
 		r = rv_ctl_open_unix(cl->loop, p, rv_client_status_answer, st, &st->ctl, err,
 				     sizeof(err));
-		if (r != RV_OK) {
+		if (r != RV_OK && o->control == NULL) {
+			/* The default path is a convenience: a second instance
+			 * of the same user runs on, without 'status'. */
+			rv_log_warn("no control socket ('status' will not work for this "
+				    "instance): %s", err);
+			r = RV_OK;
+		} else if (r != RV_OK) {
 			rv_log_error("control socket: %s", err);
 			goto out;
+		} else {
+			rv_log_info("control socket %s (rvpn-client status)", p);
 		}
-		rv_log_info("control socket %s (rvpn-client status)", p);
 	}
 	if (o->metrics != NULL) {
 		r = rv_ctl_open_http(cl->loop, (const struct sockaddr *)&o->metrics_sa,

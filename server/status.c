@@ -332,11 +332,18 @@ int rv_server_status_open(struct rv_server *srv, struct rv_server_status **out)
 	if (p != NULL && strcmp(p, "none") != 0) {
 		r = rv_ctl_open_unix(srv->loop, p, rv_server_status_answer, st, &st->ctl, err,
 				     sizeof(err));
-		if (r != RV_OK) {
+		if (r != RV_OK && o->control == NULL) {
+			/* The default path is a convenience: a second instance
+			 * of the same user runs on, without 'status'. */
+			rv_log_warn("no control socket ('status' will not work for this "
+				    "instance): %s", err);
+			r = RV_OK;
+		} else if (r != RV_OK) {
 			rv_log_error("control socket: %s", err);
 			goto out;
+		} else {
+			rv_log_info("control socket %s (rvpn-server status)", p);
 		}
-		rv_log_info("control socket %s (rvpn-server status)", p);
 	}
 	if (o->metrics != NULL) {
 		r = rv_ctl_open_http(srv->loop, (const struct sockaddr *)&o->metrics_sa,

@@ -169,7 +169,7 @@ def read_rss_kib(pid):
 class Proc:
     """One program we started; output (stdout+stderr) goes to a log file."""
 
-    def __init__(self, name, argv, logdir, env=None):
+    def __init__(self, name, argv, logdir, env=None, xdg=None):
         self.name = name
         self.argv = list(argv)
         self.log_path = os.path.join(logdir, "%s.%d.log" % (name, int(time.time() * 1000) % 10**8))
@@ -180,7 +180,7 @@ class Proc:
         # socket ($XDG_RUNTIME_DIR/rvpn/*.sock) never meets another one's.
         env = dict(env if env is not None else os.environ)
         env.pop("RUNTIME_DIRECTORY", None)
-        self.xdg = tempfile.mkdtemp(prefix="xdg-", dir=logdir if len(logdir) < 60 else None)
+        self.xdg = xdg or tempfile.mkdtemp(prefix="xdg-", dir=logdir if len(logdir) < 60 else None)
         env["XDG_RUNTIME_DIR"] = self.xdg
         self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._logf,
                                       stderr=subprocess.STDOUT, env=env)

@@ -20,7 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (MiB, Proc, Runner, TestSkip, World, check, free_port,  # noqa: E402
-                     http_get_raw, log, metric, socks_open, wait_until)
+                     http_get_raw, log, metric, port_accepts, socks_open, wait_until)
 
 R = Runner("status")
 
@@ -182,6 +182,22 @@ def one_instance_per_socket(w):
     check("another instance is running" in p.log_text(), "no clear message:\n" + p.tail())
     # The first one still answers.
     check(status_json(w.server_bin, server_sock(w))["sessions"] == 1, "first server lost")
+
+
+@R.test(timeout=60)
+def second_instance_on_default_path_runs(w):
+    """Without --control the socket is a convenience: a second server of the
+    same user (same runtime dir) starts anyway, without 'status', and says so."""
+    port = free_port()
+    a = argv_no_metrics(w, ["-l", "127.0.0.1:%d" % port])
+    p = Proc("rvpn-server-second-default", a, w.tmp, env=w.env(), xdg=w.server.xdg)
+    try:
+        wait_until(lambda: w._check_alive(p) and port_accepts("127.0.0.1", port), 20,
+                   "the second server to listen")
+        check("no control socket" in p.log_text(), "no warning:\n" + p.tail())
+        check(status_json(w.server_bin, server_sock(w))["sessions"] == 1, "first server lost")
+    finally:
+        w.stop_proc(p, "second server")
 
 
 @R.test(timeout=60)
