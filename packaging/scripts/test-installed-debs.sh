@@ -24,7 +24,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 debdir=$(cd "${1:-$root/build-deb}" && pwd)
 
 say() { echo "test-installed-debs: $*"; }
-fail() { say "FAILED: $*" >&2; exit 1; }
+fail() {
+	local f
+	for f in "${tmp:-/nonexistent}"/*.log; do
+		[ -f "$f" ] && { echo "--- $f (last 30 lines)"; tail -30 "$f"; }
+	done
+	say "FAILED: $*" >&2
+	exit 1
+}
 skip() { say "skipped: $*"; exit 77; }
 
 [ "${CI:-}" = true ] || [ $yes = 1 ] || skip "CI-only (it installs and purges packages); set CI=true or pass --yes"
@@ -128,7 +135,7 @@ say "server: $cmd (as rvpn; RVPN_SERVER_ARGS from /etc/default/rvpn-server)"
 pids+=($!)
 srv_pid=$!
 wait_for 20 "rvpn-server to listen on 127.0.0.1:$srv_port" \
-	sh -c "kill -0 $srv_pid && (exec 3<>/dev/tcp/127.0.0.1/$srv_port)" || true
+	bash -c "kill -0 $srv_pid && (exec 3<>/dev/tcp/127.0.0.1/$srv_port)"
 alive $srv_pid || { cat "$tmp/server.log"; fail "rvpn-server exited"; }
 url=$(sh -c 'rvpn-server url "$1" < /etc/rvpn/server.key' sh "ws://127.0.0.1:$srv_port")
 
@@ -146,7 +153,7 @@ install -d -o $DYN_UID -g $DYN_UID -m 0500 "$creds"
 install -o $DYN_UID -g $DYN_UID -m 0400 /etc/rvpn/client-test.key "$creds/client.key"
 cmd=$(exec_start rvpn-client@.service test)
 run_client() { # as the dynamic user, with the unit's credentials
-	env -i PATH=/usr/bin:/bin HOME=/nonexistent CREDENTIALS_DIRECTORY="$creds" \
+	exec env -i PATH=/usr/bin:/bin HOME=/nonexistent CREDENTIALS_DIRECTORY="$creds" \
 		setpriv --reuid $DYN_UID --regid $DYN_UID --clear-groups -- "$@"
 }
 # Exit status 2 (RestartPreventExitStatus=2) for a config error, as a unit would see it:
@@ -164,7 +171,7 @@ eval "set -- $cmd"
 pids+=($!)
 cli_pid=$!
 wait_for 20 "rvpn-client's SOCKS port $socks_port" \
-	sh -c "kill -0 $cli_pid && (exec 3<>/dev/tcp/127.0.0.1/$socks_port)" || true
+	bash -c "kill -0 $cli_pid && (exec 3<>/dev/tcp/127.0.0.1/$socks_port)"
 alive $cli_pid || { cat "$tmp/client.log"; fail "rvpn-client exited"; }
 
 # --- a curl through the tunnel to a loopback HTTP server --------------------------
