@@ -1,6 +1,7 @@
 /* options.c - rvpn-client command-line parsing (see options.h). */
 #include "options.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,17 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	if (o->ca_file != NULL && o->insecure_tls) {
 		rv_client_fail(o, ca_idx, "--ca and --insecure-tls exclude each other");
 		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
+	if (o->ca_file != NULL) {
+		/* Loaded later by TLS; an unreadable one is a config error (exit 2). */
+		FILE *f = fopen(o->ca_file, "re");
+
+		if (f == NULL) {
+			snprintf(err, sizeof(err), "--ca: %.400s: %s", o->ca_file, strerror(errno));
+			rv_client_fail(o, ca_idx, err);
+			return RV_CLIENT_PARSE_EXIT_ERR;
+		}
+		fclose(f);
 	}
 	if (o->url.scheme == RV_CLI_URL_WS && (o->ca_file != NULL || o->insecure_tls))
 		fprintf(stderr, "rvpn-client: note: %s is a ws:// URL; --ca/--insecure-tls only "

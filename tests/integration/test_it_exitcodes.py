@@ -117,6 +117,8 @@ def exit_2_for_key_files(w):
     expect(w, c + ["-k", ck, w.url], 2, "client key file mode 0644")
     expect(w, c + ["-k", garbage, w.url], 2, "client key file without a key")
     expect(w, client_base(w) + ["--socks-auth", absent, w.url], 2, "client missing socks-auth")
+    expect(w, client_base(w) + ["--ca", absent, "wss://127.0.0.1:%d/" % free_port()], 2,
+           "client missing --ca file")
     expect(w, [w.client_bin, "pubkey", "-k", ck], 2, "pubkey -k of a mode 0644 key")
     expect(w, [w.server_bin, "pubkey", "-k", absent], 2, "pubkey -k of a missing key")
     port = str(free_port())
