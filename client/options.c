@@ -267,6 +267,14 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		case 'V':
 			return RV_CLIENT_PARSE_VERSION;
 		case 'c':
+			/* Read above; a -c the scan did not see (e.g. "-vc FILE") or a
+			 * second one would be silently ignored. */
+			if (o->config == NULL || strcmp(optarg, o->config->path) != 0) {
+				fprintf(stderr, "rvpn-client: give one -c FILE, on its own "
+						"(not combined with other flags)\n");
+				return RV_CLIENT_PARSE_EXIT_ERR;
+			}
+			break;
 		case RV_OPT_NO_CONFIG:
 			break; /* read above */
 		case 'k':

@@ -83,6 +83,7 @@ def exit_2_for_usage_errors(w):
     expect(w, [w.client_bin, "--no-config", "-s", w.server_pub, w.url], 2, "client without -k")
     expect(w, c + ["--ca", "/x", "--insecure-tls", "wss://127.0.0.1/"], 2,
            "client --ca with --insecure-tls")
+    expect(w, c + ["-vc", "/nonexistent.conf", w.url], 2, "client -c combined with -v")
     expect(w, [w.client_bin, "genkey", "extra"], 2, "genkey with an argument")
     expect(w, [w.client_bin, "pubkey", "-x"], 2, "pubkey with a bad argument")
     expect(w, s + ["--no-such-option"], 2, "server unknown option")
