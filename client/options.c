@@ -1,7 +1,9 @@
 /* options.c - rvpn-client command-line parsing (see options.h). */
 #include "options.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -13,29 +15,63 @@
 #include "client.h"
 #include "rv_wire.h"
 
-enum { RV_OPT_CA = 0x100, RV_OPT_INSECURE, RV_OPT_SOCKS_AUTH, RV_OPT_ERRLEN = 512 };
-/* live status (status.c) */
-enum { RV_OPT_CONTROL = 0x180, RV_OPT_METRICS, RV_OPT_METRICS_ANY };
+enum {
+	RV_OPT_CA = 0x100,
+	RV_OPT_INSECURE,
+	RV_OPT_SOCKS_AUTH,
+	RV_OPT_URL,
+	RV_OPT_NO_CONFIG,
+	RV_OPT_CONTROL,   /* live status (status.c) */
+	RV_OPT_METRICS,
+	RV_OPT_METRICS_ANY,
+	RV_OPT_ERRLEN = 512,
+	RV_OPT_PATH_MAX = 4096,
+};
+
+/* Every option has a long name: it is also its config file key. */
+static const struct option rv_client_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "no-config", no_argument, NULL, RV_OPT_NO_CONFIG },
+	{ "key", required_argument, NULL, 'k' },
+	{ "server-key", required_argument, NULL, 's' },
+	{ "socks", required_argument, NULL, 'D' },
+	{ "forward", required_argument, NULL, 'L' },
+	{ "url", required_argument, NULL, RV_OPT_URL },
+	{ "ca", required_argument, NULL, RV_OPT_CA },
+	{ "insecure-tls", no_argument, NULL, RV_OPT_INSECURE },
+	{ "socks-auth", required_argument, NULL, RV_OPT_SOCKS_AUTH },
+	{ "control", required_argument, NULL, RV_OPT_CONTROL },
+	{ "metrics", required_argument, NULL, RV_OPT_METRICS },
+	{ "metrics-any", no_argument, NULL, RV_OPT_METRICS_ANY },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
 
 void rv_client_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: rvpn-client -k KEYFILE -s SERVER_PUBLIC_KEY [-D [BIND:]PORT]\n"
-		"                   [-L [BIND:]PORT:HOST:HOSTPORT]... [--ca FILE | --insecure-tls]\n"
-		"                   [--socks-auth FILE] [-v] URL\n"
-		"       rvpn-client genkey | pubkey | --help | --version\n"
+		"usage: rvpn-client [-c CONFIG | --no-config] -k KEYFILE -s SERVER_PUBLIC_KEY\n"
+		"                   [-D [BIND:]PORT]... [-L [BIND:]PORT:HOST:HOSTPORT]...\n"
+		"                   [--ca FILE | --insecure-tls] [--socks-auth FILE] [-v] URL\n"
+		"       rvpn-client genkey | pubkey [-k KEYFILE] | --help | --version\n"
 		"\n"
 		"Tunnels local TCP connections through one WebSocket to rvpn-server.\n"
 		"\n"
-		"  URL                 ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH]\n"
+		"  -c, --config FILE   read options from FILE, one 'name = value' per line (the\n"
+		"                      long option names; -D/-L are socks/forward and repeat);\n"
+		"                      default ~/%s when it exists\n"
+		"      --no-config     do not read the default config file\n"
+		"  URL, --url URL      ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH]\n"
 		"                      (ports 80/443 by default; PATH defaults to %s)\n"
-		"  -k KEYFILE          this client's private key (from genkey; mode 0600)\n"
-		"  -s SERVER_KEY       the server's public key (base64, or a file holding it);\n"
-		"                      the tunnel is refused unless the server proves it\n"
-		"  -D [BIND:]PORT      SOCKS5 proxy (CONNECT; IPv4, IPv6, names resolved by the\n"
+		"  -k, --key KEYFILE   this client's private key (from genkey; mode 0600)\n"
+		"  -s, --server-key KEY  the server's public key (base64, or a file holding\n"
+		"                      it); the tunnel is refused unless the server proves it\n"
+		"  -D, --socks [BIND:]PORT  SOCKS5 proxy (CONNECT; IPv4, IPv6, names resolved by the\n"
 		"                      server).  BIND defaults to %s; '*' means every interface.\n"
 		"                      May be repeated.  Without -D and -L: -D %s:%d\n"
-		"  -L [BIND:]PORT:HOST:HOSTPORT\n"
+		"  -L, --forward [BIND:]PORT:HOST:HOSTPORT\n"
 		"                      forward connections to local PORT to HOST:HOSTPORT as\n"
 		"                      seen from the server.  May be repeated.\n"
 		"  --ca FILE           trust the CA certificates in FILE for wss:// (default: the\n"
@@ -50,21 +86,25 @@ void rv_client_usage(FILE *out)
 		"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                      (default off; loopback only unless --metrics-any)\n"
 		"  --metrics-any       allow --metrics on a non-loopback address\n"
-		"  -v                  debug logging (per-stream lines); -vv adds libwebsockets'\n"
+		"  -v, --verbose       debug logging (per-stream lines); -vv adds libwebsockets'\n"
+		"                      own log\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       version\n"
 		"\n"
 		"Subcommands:\n"
 		"  genkey              print a new private key\n"
-		"  pubkey              read a private key on stdin, print its public key\n"
+		"  pubkey [-k FILE]    read a private key (stdin or FILE), print its public key\n"
 		"  import URL|FILE [-o FILE]  write a client config from an rvpn:// URL\n"
 		"  status [--json] [--control PATH]\n"
 		"                      show the running client's tunnel, streams and counters\n"
 		"\n"
+		"Exit status: 0 clean exit, 2 usage or configuration error (bad option, value,\n"
+		"config file or key file), 1 start-up failure (e.g. a port cannot be bound).\n"
+		"An unreachable server is not a failure: the client keeps retrying.\n"
 		"The tunnel is kept up with keepalives (a dead one is noticed within %d s) and\n"
 		"re-established with exponential backoff.  Meanwhile new local connections wait\n"
 		"up to %d s for it, then proceed or get a SOCKS5 failure reply.\n",
-		RV_WS_DEFAULT_PATH, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
+		RV_CLIENT_CONFIG_DEFAULT, RV_WS_DEFAULT_PATH, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
 		RV_CLIENT_SOCKS_DEFAULT_PORT, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
 }
 
@@ -99,7 +139,8 @@ out:
 }
 
 /* -s accepts the key itself or a file holding it. */
-static int rv_client_load_server_key(struct rv_client_opts *o, const char *arg)
+static int rv_client_load_server_key(struct rv_client_opts *o, const char *arg, char *err,
+				     size_t errlen)
 {
 	char buf[256];
 	size_t len = 0;
@@ -109,12 +150,13 @@ static int rv_client_load_server_key(struct rv_client_opts *o, const char *arg)
 	if (rv_client_read_small_file(arg, buf, sizeof(buf), &len, 0) == RV_OK &&
 	    rv_key_from_base64(buf, len, o->server_pub) == RV_OK)
 		return RV_OK;
-	fprintf(stderr, "rvpn-client: -s: '%s' is neither a base64 public key (44 characters) "
-			"nor a readable file holding one\n", arg);
+	rv_err_set(err, errlen, "-s: '%s' is neither a base64 public key (44 characters) "
+		   "nor a readable file holding one", arg);
 	return RV_ERR_CONFIG;
 }
 
-static int rv_client_load_socks_auth(struct rv_client_opts *o, const char *path)
+static int rv_client_load_socks_auth(struct rv_client_opts *o, const char *path, char *err,
+				     size_t errlen)
 {
 	char buf[2 * RV_CLIENT_SOCKS_USER_MAX + 8];
 	size_t len = 0;
@@ -123,7 +165,7 @@ static int rv_client_load_socks_auth(struct rv_client_opts *o, const char *path)
 
 	ret = rv_client_read_small_file(path, buf, sizeof(buf), &len, 1);
 	if (ret != RV_OK) {
-		fprintf(stderr, "rvpn-client: --socks-auth: %s: %s\n", path,
+		rv_err_set(err, errlen, "--socks-auth: %s: %s", path,
 			ret == RV_ERR_PERMISSION ? "readable by group or others (chmod 600 it)" :
 			ret == RV_ERR_NOT_FOUND	 ? "cannot open it" :
 			ret == RV_ERR_LIMIT	 ? "too long" : "cannot read it");
@@ -134,14 +176,14 @@ static int rv_client_load_socks_auth(struct rv_client_opts *o, const char *path)
 	colon = strchr(buf, ':');
 	ret = RV_ERR_CONFIG;
 	if (colon == NULL || colon == buf || colon[1] == '\0' || strchr(buf, '\n') != NULL) {
-		fprintf(stderr, "rvpn-client: --socks-auth: %s: expected one line 'user:password' "
-				"(both non-empty)\n", path);
+		rv_err_set(err, errlen, "--socks-auth: %s: expected one line 'user:password' "
+			   "(both non-empty)", path);
 		goto out;
 	}
 	*colon = '\0';
 	if (strlen(buf) > RV_CLIENT_SOCKS_USER_MAX || strlen(colon + 1) > RV_CLIENT_SOCKS_USER_MAX) {
-		fprintf(stderr, "rvpn-client: --socks-auth: %s: user and password are limited to "
-				"255 bytes each (RFC 1929)\n", path);
+		rv_err_set(err, errlen, "--socks-auth: %s: user and password are limited to "
+			   "255 bytes each (RFC 1929)", path);
 		goto out;
 	}
 	strcpy(o->socks_user, buf);
@@ -153,77 +195,124 @@ out:
 	return ret;
 }
 
+/* "rvpn-client: [FILE:LINE: ]MSG": idx is the merged argv index of the
+ * option's value (0: none / the command line). */
+static void rv_client_fail(const struct rv_client_opts *o, int idx, const char *msg)
+{
+	unsigned line = rv_config_lineno(o->config, idx);
+
+	if (line > 0)
+		fprintf(stderr, "rvpn-client: %s:%u: %s\n", o->config->path, line, msg);
+	else
+		fprintf(stderr, "rvpn-client: %s\n", msg);
+}
+
+/* ~/.config/rvpn/client.conf, or NULL without $HOME. */
+static const char *rv_client_default_config(char *buf, size_t size)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (home == NULL || home[0] != '/')
+		return NULL;
+	n = snprintf(buf, size, "%s/%s", home, RV_CLIENT_CONFIG_DEFAULT);
+	return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
+/* A repeatable or flag option from getopt_long. */
+static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char *err,
+			 size_t errlen)
+{
+	switch (c) {
+	case 'v':
+		o->verbose++;
+		return RV_OK;
+	case 'D':
+		if (o->n_socks == RV_CLIENT_MAX_SOCKS) {
+			rv_err_set(err, errlen, "-D: at most %d SOCKS listeners",
+				   RV_CLIENT_MAX_SOCKS);
+			return RV_ERR_LIMIT;
+		}
+		if (rv_cliparse_listen("-D", arg, RV_CLIENT_DEFAULT_BIND, &o->socks[o->n_socks],
+				       err, errlen) != RV_OK)
+			return RV_ERR_CONFIG;
+		o->n_socks++;
+		return RV_OK;
+	case 'L':
+		if (o->n_fwd == RV_CLIENT_MAX_FORWARDS) {
+			rv_err_set(err, errlen, "-L: at most %d forwards", RV_CLIENT_MAX_FORWARDS);
+			return RV_ERR_LIMIT;
+		}
+		if (rv_cliparse_forward("-L", arg, RV_CLIENT_DEFAULT_BIND, &o->fwd[o->n_fwd],
+					err, errlen) != RV_OK)
+			return RV_ERR_CONFIG;
+		o->n_fwd++;
+		return RV_OK;
+	case RV_OPT_INSECURE:
+		o->insecure_tls = 1;
+		return RV_OK;
+	default:
+		rv_err_set(err, errlen, "internal: option %d", c);
+		return RV_ERR_INTERNAL;
+	}
+}
+
 enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int argc,
 						 char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "ca", required_argument, NULL, RV_OPT_CA },
-		{ "insecure-tls", no_argument, NULL, RV_OPT_INSECURE },
-		{ "socks-auth", required_argument, NULL, RV_OPT_SOCKS_AUTH },
-		{ "control", required_argument, NULL, RV_OPT_CONTROL },
-		{ "metrics", required_argument, NULL, RV_OPT_METRICS },
-		{ "metrics-any", no_argument, NULL, RV_OPT_METRICS_ANY },
-		{ NULL, 0, NULL, 0 },
-	};
-	char err[RV_OPT_ERRLEN];
+	char err[RV_OPT_ERRLEN], defpath[RV_OPT_PATH_MAX];
 	const char *server_key = NULL, *socks_auth = NULL;
-	int c;
+	int c, idx, key_idx = 0, server_key_idx = 0, socks_auth_idx = 0, url_idx = 0;
+	int ca_idx = 0;
 
 	memset(o, 0, sizeof(*o));
+	if (rv_config_argv_load(argc, argv, rv_client_longopts,
+				rv_client_default_config(defpath, sizeof(defpath)), &o->config,
+				&argc, &o->merged_argv, err, sizeof(err)) != RV_OK) {
+		fprintf(stderr, "rvpn-client: %s\n", err);
+		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
+	argv = o->merged_argv;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hVvk:s:D:L:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hVvc:k:s:D:L:", rv_client_longopts, NULL)) != -1) {
+		idx = optind - 1; /* the value (or the flag itself) */
 		switch (c) {
 		case 'h':
 			rv_client_usage(stdout);
 			return RV_CLIENT_PARSE_EXIT_OK;
 		case 'V':
 			return RV_CLIENT_PARSE_VERSION;
-		case 'v':
-			o->verbose++;
+		case 'c':
+			/* Read above; a -c the scan did not see (e.g. "-vc FILE") or a
+			 * second one would be silently ignored. */
+			if (o->config == NULL || strcmp(optarg, o->config->path) != 0) {
+				fprintf(stderr, "rvpn-client: give one -c FILE, on its own "
+						"(not combined with other flags)\n");
+				return RV_CLIENT_PARSE_EXIT_ERR;
+			}
 			break;
+		case RV_OPT_NO_CONFIG:
+			break; /* read above */
 		case 'k':
 			o->key_file = optarg;
+			key_idx = idx;
 			break;
 		case 's':
 			server_key = optarg;
+			server_key_idx = idx;
 			break;
-		case 'D':
-			if (o->n_socks == RV_CLIENT_MAX_SOCKS) {
-				fprintf(stderr, "rvpn-client: -D: at most %d SOCKS listeners\n",
-					RV_CLIENT_MAX_SOCKS);
-				return RV_CLIENT_PARSE_EXIT_ERR;
-			}
-			if (rv_cliparse_listen("-D", optarg, RV_CLIENT_DEFAULT_BIND,
-					       &o->socks[o->n_socks], err, sizeof(err)) != RV_OK) {
-				fprintf(stderr, "rvpn-client: %s\n", err);
-				return RV_CLIENT_PARSE_EXIT_ERR;
-			}
-			o->n_socks++;
-			break;
-		case 'L':
-			if (o->n_fwd == RV_CLIENT_MAX_FORWARDS) {
-				fprintf(stderr, "rvpn-client: -L: at most %d forwards\n",
-					RV_CLIENT_MAX_FORWARDS);
-				return RV_CLIENT_PARSE_EXIT_ERR;
-			}
-			if (rv_cliparse_forward("-L", optarg, RV_CLIENT_DEFAULT_BIND,
-						&o->fwd[o->n_fwd], err, sizeof(err)) != RV_OK) {
-				fprintf(stderr, "rvpn-client: %s\n", err);
-				return RV_CLIENT_PARSE_EXIT_ERR;
-			}
-			o->n_fwd++;
+		case RV_OPT_URL:
+			o->url_text = optarg;
+			url_idx = idx;
 			break;
 		case RV_OPT_CA:
 			o->ca_file = optarg;
-			break;
-		case RV_OPT_INSECURE:
-			o->insecure_tls = 1;
+			ca_idx = idx;
 			break;
 		case RV_OPT_SOCKS_AUTH:
 			socks_auth = optarg;
+			socks_auth_idx = idx;
 			break;
 		case RV_OPT_CONTROL:
 			o->control = optarg;
@@ -237,15 +326,26 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		case ':':
 			fprintf(stderr, "rvpn-client: option '%s' needs a value\n", argv[optind - 1]);
 			return RV_CLIENT_PARSE_EXIT_ERR;
-		default:
+		case '?':
 			fprintf(stderr, "rvpn-client: unknown option '%s' (see --help)\n",
 				argv[optind - 1]);
 			return RV_CLIENT_PARSE_EXIT_ERR;
+		default:
+			if (rv_client_opt(o, c, optarg, err, sizeof(err)) != RV_OK) {
+				rv_client_fail(o, idx, err);
+				return RV_CLIENT_PARSE_EXIT_ERR;
+			}
+			break;
 		}
 	}
-	if (optind >= argc) {
+	/* A URL on the command line wins over "url =" in the config. */
+	if (optind < argc) {
+		o->url_text = argv[optind];
+		url_idx = optind;
+	}
+	if (o->url_text == NULL) {
 		fprintf(stderr, "rvpn-client: missing the server URL (ws://... or wss://...; "
-				"see --help)\n");
+				"or 'url = ...' in the config; see --help)\n");
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (optind + 1 < argc) {
@@ -253,9 +353,8 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 			argv[optind + 1]);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
-	o->url_text = argv[optind];
 	if (rv_cliparse_url("URL", o->url_text, &o->url, err, sizeof(err)) != RV_OK) {
-		fprintf(stderr, "rvpn-client: %s\n", err);
+		rv_client_fail(o, url_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->metrics != NULL &&
@@ -265,30 +364,50 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->key_file == NULL) {
-		fprintf(stderr, "rvpn-client: missing -k KEYFILE (make one with: umask 077; "
-				"rvpn-client genkey > client.key)\n");
+		fprintf(stderr, "rvpn-client: missing -k KEYFILE (make one with: mkdir -p -m 700 "
+				"~/.config/rvpn; (umask 077; rvpn-client genkey > "
+				"~/.config/rvpn/client.key))\n");
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (server_key == NULL) {
 		fprintf(stderr, "rvpn-client: missing -s SERVER_PUBLIC_KEY (on the server: "
-				"rvpn-server pubkey < server.key)\n");
+				"rvpn-server pubkey -k server.key)\n");
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->ca_file != NULL && o->insecure_tls) {
-		fprintf(stderr, "rvpn-client: --ca and --insecure-tls exclude each other\n");
+		rv_client_fail(o, ca_idx, "--ca and --insecure-tls exclude each other");
 		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
+	if (o->ca_file != NULL) {
+		/* Loaded later by TLS; an unreadable one is a config error (exit 2). */
+		FILE *f = fopen(o->ca_file, "re");
+
+		if (f == NULL) {
+			snprintf(err, sizeof(err), "--ca: %.400s: %s", o->ca_file, strerror(errno));
+			rv_client_fail(o, ca_idx, err);
+			return RV_CLIENT_PARSE_EXIT_ERR;
+		}
+		fclose(f);
 	}
 	if (o->url.scheme == RV_CLI_URL_WS && (o->ca_file != NULL || o->insecure_tls))
 		fprintf(stderr, "rvpn-client: note: %s is a ws:// URL; --ca/--insecure-tls only "
 				"apply to wss://\n", o->url_text);
 	if (rv_key_load_private_file(o->key_file, &o->kp, err, sizeof(err)) != RV_OK) {
-		fprintf(stderr, "rvpn-client: -k: %s\n", err);
+		char msg[RV_OPT_ERRLEN + 8];
+
+		snprintf(msg, sizeof(msg), "-k: %s", err);
+		rv_client_fail(o, key_idx, msg);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
-	if (rv_client_load_server_key(o, server_key) != RV_OK)
+	if (rv_client_load_server_key(o, server_key, err, sizeof(err)) != RV_OK) {
+		rv_client_fail(o, server_key_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
-	if (socks_auth != NULL && rv_client_load_socks_auth(o, socks_auth) != RV_OK)
+	}
+	if (socks_auth != NULL &&
+	    rv_client_load_socks_auth(o, socks_auth, err, sizeof(err)) != RV_OK) {
+		rv_client_fail(o, socks_auth_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
 	if (o->n_socks == 0 && o->n_fwd == 0) {
 		char port[8];
 
@@ -308,4 +427,8 @@ void rv_client_opts_wipe(struct rv_client_opts *o)
 	rv_keypair_wipe(&o->kp);
 	sodium_memzero(o->socks_pass, sizeof(o->socks_pass));
 	sodium_memzero(o->socks_user, sizeof(o->socks_user));
+	free(o->merged_argv);
+	o->merged_argv = NULL;
+	rv_config_free(o->config);
+	o->config = NULL;
 }

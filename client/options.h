@@ -1,4 +1,8 @@
-/* options.h - rvpn-client command line (owner: client helper). */
+/* options.h - rvpn-client command line and config file (owner: client
+ * helper).  -c FILE (default ~/.config/rvpn/client.conf when it exists,
+ * --no-config to skip) holds the same options as "name = value" lines, the
+ * command line after it.  Strings point into argv or the loaded config: the
+ * struct owns the config and the merged argv until rv_client_opts_wipe(). */
 #ifndef RV_CLIENT_OPTIONS_H
 #define RV_CLIENT_OPTIONS_H
 
@@ -7,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "rv_cliparse.h"
+#include "rv_config.h"
 #include "rv_keys.h"
 
 enum rv_client_opt_limits {
@@ -41,17 +46,21 @@ struct rv_client_opts {
 	int metrics_any;
 	struct sockaddr_storage metrics_sa;
 	socklen_t metrics_salen;
+	struct rv_config *config; /* -c FILE; NULL when none was read */
+	char **merged_argv;       /* config arguments + command line */
 };
+#define RV_CLIENT_CONFIG_DEFAULT ".config/rvpn/client.conf" /* under $HOME */
 
 enum rv_client_parse_result {
 	RV_CLIENT_PARSE_RUN = 0,
 	RV_CLIENT_PARSE_EXIT_OK = 1,  /* --help / --version printed */
-	RV_CLIENT_PARSE_EXIT_ERR = 2, /* message printed */
+	RV_CLIENT_PARSE_EXIT_ERR = 2, /* usage or config error, message printed: exit 2 */
 	RV_CLIENT_PARSE_VERSION = 3,  /* --version: the caller prints it */
 };
 
-/* Parses argv (after rv_keycmd_dispatch), loads the key files, prints
- * errors naming the flag/file/value.  Wipe with rv_client_opts_wipe(). */
+/* Parses the config file and argv (after rv_keycmd_dispatch), loads the key
+ * files, prints errors naming the flag/value and, for values from the
+ * config, "FILE:LINE".  Wipe with rv_client_opts_wipe(). */
 enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int argc,
 						 char **argv);
 void rv_client_opts_wipe(struct rv_client_opts *o);

@@ -8,12 +8,14 @@
 #include "admin.h"
 #include "options.h"
 #include "rv_ctl.h"
+#include "rv_authkeys.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
 #include "rv_keypath.h"
 #include "rv_keys.h"
 #include "rv_log.h"
 #include "server.h"
+#include "server_int.h"
 
 /* rvpn-server url [ws[s]://HOST[:PORT]] < server.key: the default path a
  * client must use (derived from the key), or the whole client URL. */
@@ -52,6 +54,30 @@ out:
 	return code;
 }
 
+/* Files named by the options are configuration: an unreadable, badly moded
+ * or malformed one exits 2 (systemd's RestartPreventExitStatus=2) before
+ * start-up, whose failures (e.g. cannot listen) exit 1. */
+static int rv_server_check_files(const struct rv_server_opts *o)
+{
+	struct rv_keypair kp;
+	struct rv_authkeys *ak = NULL;
+	char err[512];
+
+	if (rv_key_load_private_file(o->key_file, &kp, err, sizeof(err)) != RV_OK) {
+		rv_log_error("%s", err);
+		return RV_ERR_CONFIG;
+	}
+	rv_keypair_wipe(&kp);
+	if (rv_authkeys_load(o->authorized_keys, &ak, err, sizeof(err)) != RV_OK) {
+		rv_log_error("%s", err);
+		return RV_ERR_CONFIG;
+	}
+	rv_authkeys_free(ak);
+	if (o->cert_file != NULL && rv_server_tls_check(o->cert_file, o->cert_key_file) != RV_OK)
+		return RV_ERR_CONFIG;
+	return RV_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct rv_server_opts opts;
@@ -86,6 +112,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rv_log_init("rvpn-server", opts.verbose > 0 ? RV_LOG_DEBUG : RV_LOG_INFO);
+	if (rv_server_check_files(&opts) != RV_OK) {
+		code = 2;
+		goto out;
+	}
 	code = rv_server_run(&opts) == 0 ? 0 : 1;
 out:
 	rv_server_opts_free(&opts);

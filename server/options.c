@@ -212,39 +212,15 @@ static int rv_server_parse_listen(struct rv_server_opts *o, const char *text)
 	return RV_OK;
 }
 
-/* -c/--config must be known before getopt runs over the merged list. */
-static const char *rv_server_find_config(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-		    i + 1 < argc)
-			return argv[i + 1];
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			return argv[i] + 9;
-	}
-	return NULL;
-}
-
 static int rv_server_load_config(struct rv_server_opts *o, int *argc, char ***argv)
 {
-	const char *path = rv_server_find_config(*argc, *argv);
 	char err[512];
 	int r;
 
-	if (path != NULL) {
-		r = rv_config_load(path, rv_server_longopts, &o->config, err, sizeof(err));
-		if (r != RV_OK) {
-			fprintf(stderr, "rvpn-server: %s\n", err);
-			return r;
-		}
-	}
-	r = rv_config_merge_argv(o->config, *argc, *argv, argc, &o->merged_argv);
+	r = rv_config_argv_load(*argc, *argv, rv_server_longopts, NULL, &o->config, argc,
+				&o->merged_argv, err, sizeof(err));
 	if (r != RV_OK) {
-		fprintf(stderr, "rvpn-server: out of memory\n");
+		fprintf(stderr, "rvpn-server: %s\n", err);
 		return r;
 	}
 	*argv = o->merged_argv;

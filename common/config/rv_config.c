@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "rv_err.h"
 #include "rv_keys.h"
+
+#define RV_CONFIG_CRED_PREFIX "credential:"
 
 struct parse_ctx {
 	struct rv_config *cfg;
@@ -139,7 +142,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	for (o = c->longopts; o->name != NULL; o++)
 		if (strcmp(o->name, name) == 0)
 			break;
-	if (o->name == NULL || strcmp(name, "config") == 0) {
+	if (o->name == NULL || strcmp(name, "config") == 0 || strcmp(name, "no-config") == 0 ||
+	    strcmp(name, "help") == 0 || strcmp(name, "version") == 0) {
 		ctx_fail(c, RV_ERR_CONFIG, "unknown option '%s'", name);
 		return 0;
 	}
@@ -151,6 +155,17 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
 		memmove(val, val + 1, vlen - 2);
 		val[vlen - 2] = '\0';
+	}
+	if (strncmp(val, RV_CONFIG_CRED_PREFIX, strlen(RV_CONFIG_CRED_PREFIX)) == 0 ||
+	    strncmp(val, "~/", 2) == 0) {
+		char cred[RV_CONFIG_LINE_MAX + 1], why[200];
+		int r = rv_config_resolve_value(val, cred, sizeof(cred), why, sizeof(why));
+
+		if (r != RV_OK) {
+			ctx_fail(c, RV_ERR_CONFIG, "option '%s': %s", name, why);
+			return 0;
+		}
+		memcpy(val, cred, strlen(cred) + 1);
 	}
 	snprintf(flag, sizeof(flag), "--%s", name);
 	if (o->has_arg == no_argument) {
@@ -275,4 +290,123 @@ unsigned rv_config_lineno(const struct rv_config *cfg, int i)
 	if (cfg == NULL || i < 1 || i > cfg->argc)
 		return 0;
 	return cfg->lineno[i - 1];
+}
+
+int rv_config_resolve_value(const char *value, char *out, size_t outlen, char *err,
+			    size_t errlen)
+{
+	size_t plen = strlen(RV_CONFIG_CRED_PREFIX);
+	const char *name, *dir;
+	int n;
+
+	if (value == NULL || out == NULL || outlen == 0)
+		return RV_ERR_INVALID_ARG;
+	if (strncmp(value, "~/", 2) == 0) {
+		/* A config file printed on one machine (add-client) names the
+		 * key as ~/...: the home of whoever runs the client. */
+		const char *home = getenv("HOME");
+
+		if (home == NULL || home[0] != '/') {
+			rv_err_set(err, errlen, "'%s' needs $HOME (not set or not absolute)", value);
+			return RV_ERR_CONFIG;
+		}
+		n = snprintf(out, outlen, "%s/%s", home, value + 2);
+		if (n < 0 || (size_t)n >= outlen) {
+			rv_err_set(err, errlen, "'%s': the path is too long", value);
+			return RV_ERR_NO_SPACE;
+		}
+		return RV_OK;
+	}
+	if (strncmp(value, RV_CONFIG_CRED_PREFIX, plen) != 0) {
+		if (strlen(value) >= outlen) {
+			rv_err_set(err, errlen, "value too long");
+			return RV_ERR_NO_SPACE;
+		}
+		memcpy(out, value, strlen(value) + 1);
+		return RV_OK;
+	}
+	name = value + plen;
+	/* One path component: a credential cannot point outside its directory. */
+	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strlen(name) > RV_CONFIG_CRED_NAME_MAX) {
+		rv_err_set(err, errlen, "'%s': NAME must be a file name (no '/')", value);
+		return RV_ERR_CONFIG;
+	}
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || dir[0] != '/') {
+		rv_err_set(err, errlen, "'%s' needs $CREDENTIALS_DIRECTORY (set by systemd's "
+			   "LoadCredential=); it is not set or not an absolute path", value);
+		return RV_ERR_CONFIG;
+	}
+	n = snprintf(out, outlen, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= outlen) {
+		rv_err_set(err, errlen, "'%s': $CREDENTIALS_DIRECTORY/%s is too long", value, name);
+		return RV_ERR_NO_SPACE;
+	}
+	return RV_OK;
+}
+
+/* -c/--config and --no-config, before getopt runs over the merged list. */
+static int rv_config_find_arg(int argc, char **argv, const char **path, int *no_config,
+			      char *err, size_t errlen)
+{
+	int i;
+
+	*path = NULL;
+	*no_config = 0;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--no-config") == 0) {
+			*no_config = 1;
+		} else if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				rv_err_set(err, errlen, "option '%s' needs a file name", argv[i]);
+				return RV_ERR_CONFIG;
+			}
+			*path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			*path = argv[i] + 9;
+		} else if (strncmp(argv[i], "-c", 2) == 0) {
+			*path = argv[i] + 2; /* -cFILE */
+		}
+	}
+	if (*path != NULL && *no_config) {
+		rv_err_set(err, errlen, "-c/--config and --no-config exclude each other");
+		return RV_ERR_CONFIG;
+	}
+	return RV_OK;
+}
+
+int rv_config_argv_load(int argc, char **argv, const struct option *longopts,
+			const char *default_path, struct rv_config **cfg, int *out_argc,
+			char ***out_argv, char *err, size_t errlen)
+{
+	const char *path;
+	struct stat st;
+	int no_config, r;
+
+	if (argc < 1 || argv == NULL || longopts == NULL || cfg == NULL || out_argc == NULL ||
+	    out_argv == NULL)
+		return RV_ERR_INVALID_ARG;
+	*cfg = NULL;
+	r = rv_config_find_arg(argc, argv, &path, &no_config, err, errlen);
+	if (r != RV_OK)
+		return r;
+	/* The default file is optional; an explicit one must exist. */
+	if (path == NULL && !no_config && default_path != NULL &&
+	    (stat(default_path, &st) == 0 || errno != ENOENT))
+		path = default_path;
+	if (path != NULL) {
+		r = rv_config_load(path, longopts, cfg, err, errlen);
+		if (r != RV_OK)
+			return r;
+	}
+	r = rv_config_merge_argv(*cfg, argc, argv, out_argc, out_argv);
+	if (r != RV_OK) {
+		rv_err_set(err, errlen, "out of memory");
+		rv_config_free(*cfg);
+		*cfg = NULL;
+	}
+	return r;
 }

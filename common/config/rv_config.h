@@ -1,5 +1,6 @@
-/* rv_config.h - configuration file for the server (e.g. /etc/rvpn/server.conf,
- * for the systemd unit), read with inih.  Owner: server-libs.
+/* rv_config.h - configuration files of both programs (/etc/rvpn/server.conf,
+ * /etc/rvpn/client-NAME.conf, ~/.config/rvpn/client.conf), read with inih.
+ * Owner: server-libs; rv_config_argv_load: client helper.
  *
  * Every line is "name = value" where name is a long command-line option
  * without its dashes, so the file and the command line never drift apart:
@@ -11,6 +12,9 @@
  *     allow = 10.0.0.0/8:22
  *     dns = 1.1.1.1
  *     verbose = yes              ; options without a value: yes/no
+ * A value "credential:NAME" becomes "$CREDENTIALS_DIRECTORY/NAME" (the
+ * files systemd's LoadCredential= hands a service); NAME is one path
+ * component.  Nothing else in a value is expanded.
  * Comments: lines starting with '#' or ';', and " ;" inline.  A value in
  * double quotes has them removed.  No [sections].  Lines may be at most
  * 198 bytes (inih's line buffer); longer ones are an error, never split.
@@ -32,6 +36,7 @@
 enum rv_config_limits {
 	RV_CONFIG_LINE_MAX = 1024, /* value buffer; inih's own limit is lower */
 	RV_CONFIG_MAX_ARGS = 4096,
+	RV_CONFIG_CRED_NAME_MAX = 255, /* credential:NAME, like a file name */
 };
 
 struct rv_config {
@@ -55,6 +60,23 @@ void rv_config_free(struct rv_config *cfg); /* NULL safe */
  * NULL-terminated.  cfg may be NULL (plain copy). */
 int rv_config_merge_argv(const struct rv_config *cfg, int argc, char **argv, int *out_argc,
 			 char ***out_argv);
+
+/* The whole front end of both programs: finds "-c FILE" / "--config FILE" /
+ * "--config=FILE" and "--no-config" in argv (before any "--"); without -c
+ * and --no-config, default_path (may be NULL) is used when it exists.
+ * Loads the file and merges it (rv_config_merge_argv).  On success *cfg
+ * (NULL when no file was read) and *out_argv belong to the caller (free
+ * with rv_config_free / free).  On error err says why ("FILE:LINE: ..."
+ * for content) and nothing is allocated. */
+int rv_config_argv_load(int argc, char **argv, const struct option *longopts,
+			const char *default_path, struct rv_config **cfg, int *out_argc,
+			char ***out_argv, char *err, size_t errlen);
+
+/* "credential:NAME" -> "$CREDENTIALS_DIRECTORY/NAME" and "~/P" -> "$HOME/P"
+ * into out; any other value is copied unchanged.  RV_ERR_CONFIG (bad NAME, no such variable),
+ * RV_ERR_NO_SPACE (out too small). */
+int rv_config_resolve_value(const char *value, char *out, size_t outlen, char *err,
+			    size_t errlen);
 
 /* Line of merged argument index i (as in rv_config_merge_argv's output),
  * or 0 if it came from the real command line. */

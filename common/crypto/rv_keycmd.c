@@ -99,18 +99,44 @@ out:
 	return ret;
 }
 
+/* pubkey -k FILE: the key file is read by this process, so
+ * "sudo rvpn-server pubkey -k /etc/rvpn/server.key" works where a shell
+ * redirect would run without the privilege.  Same checks as -k elsewhere. */
+static int rv_keycmd_pubkey_file(const char *path, FILE *out, FILE *err)
+{
+	struct rv_keypair kp;
+	char text[RV_KEY_B64_SIZE], msg[512];
+	int ret;
+
+	ret = rv_key_load_private_file(path, &kp, msg, sizeof(msg));
+	if (ret != RV_OK) {
+		fprintf(err, "pubkey: %s\n", msg);
+		return ret;
+	}
+	rv_key_to_base64(kp.pub, text);
+	if (fprintf(out, "%s\n", text) < 0 || fflush(out) != 0) {
+		fprintf(err, "pubkey: cannot write to standard output\n");
+		ret = RV_ERR_IO;
+	}
+	rv_keypair_wipe(&kp);
+	return ret;
+}
+
 int rv_keycmd_dispatch(int argc, char **argv, const char *prog, int *exit_code)
 {
+	const char *key_file = NULL;
 	int ret;
 
 	if (argc < 2)
 		return 0;
 	if (strcmp(argv[1], "genkey") != 0 && strcmp(argv[1], "pubkey") != 0)
 		return 0;
-	if (argc > 2) {
-		fprintf(stderr, "%s %s: unexpected argument '%s' (it takes none)\n", prog,
-			argv[1], argv[2]);
-		*exit_code = 1;
+	if (strcmp(argv[1], "pubkey") == 0 && argc == 4 && strcmp(argv[2], "-k") == 0)
+		key_file = argv[3];
+	else if (argc > 2) {
+		fprintf(stderr, "%s %s: unexpected argument '%s' (usage: %s genkey; %s pubkey "
+				"[-k KEYFILE])\n", prog, argv[1], argv[2], prog, prog);
+		*exit_code = 2;
 		return 1;
 	}
 	if (sodium_init() < 0) {
@@ -120,9 +146,13 @@ int rv_keycmd_dispatch(int argc, char **argv, const char *prog, int *exit_code)
 	}
 	if (strcmp(argv[1], "genkey") == 0)
 		ret = rv_keycmd_genkey(stdout, stderr);
+	else if (key_file != NULL)
+		ret = rv_keycmd_pubkey_file(key_file, stdout, stderr);
 	else
 		ret = rv_keycmd_pubkey(stdin, stdout, stderr);
-	*exit_code = ret == RV_OK ? 0 : 1;
+	/* An unusable key (input) is a usage/config error, like everywhere. */
+	*exit_code = ret == RV_OK ? 0 : ret == RV_ERR_IO || ret == RV_ERR_NOMEM ||
+		     ret == RV_ERR_CRYPTO ? 1 : 2;
 	return 1;
 }
 

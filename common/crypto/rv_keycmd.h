@@ -19,8 +19,9 @@ int rv_keycmd_genkey(FILE *out, FILE *err);
  * its public key and a newline to out.  Errors go to err, naming the input. */
 int rv_keycmd_pubkey(FILE *in, FILE *out, FILE *err);
 
-/* If argv[1] is "genkey" or "pubkey", run it and return 1 with *exit_code
- * set (0 or 1); otherwise return 0.  Extra arguments are an error. */
+/* If argv[1] is "genkey" or "pubkey" ("pubkey -k FILE" reads FILE, with
+ * the -k checks), run it and return 1 with *exit_code set (0; 2 for a usage
+ * error or an unusable key; 1 when output fails); otherwise return 0. */
 int rv_keycmd_dispatch(int argc, char **argv, const char *prog, int *exit_code);
 
 /* "PROG VERSION (libsodium X[, EXTRA])" and a newline. */

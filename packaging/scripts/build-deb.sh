@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the rvpn-server and rvpn-client Debian packages:
-#   packaging/scripts/build-deb.sh [OUTDIR]      (default OUTDIR: ./build-deb)
+#   packaging/scripts/build-deb.sh [OUTDIR]      (default OUTDIR: build-deb/ in the
+#                                                 repository root, whatever the cwd)
 # Copies the source tree (tracked and new, non-ignored files) to
 # OUTDIR/src/rvpn-VERSION with packaging/debian as debian/, runs
 # `dpkg-buildpackage -us -uc -b` there, leaves the .debs in OUTDIR, then checks
@@ -51,11 +52,12 @@ has() { local l; l=$(dpkg-deb -c "$1") && grep -q -- " \./$2\$" <<<"$l"; }
 srv=$(ls "$out"/rvpn-server_*.deb)
 cli=$(ls "$out"/rvpn-client_*.deb)
 for f in usr/bin/rvpn-server lib/systemd/system/rvpn-server.service etc/rvpn/server.conf \
-	usr/share/man/man8/rvpn-server.8.gz; do
+	usr/share/man/man8/rvpn-server.8.gz usr/share/doc/rvpn-server/copyright; do
 	check has "$srv" "$f"
 done
 for f in usr/bin/rvpn-client lib/systemd/system/rvpn-client@.service \
-	usr/share/man/man1/rvpn-client.1.gz usr/share/doc/rvpn-client/examples/client-example.conf; do
+	usr/share/man/man1/rvpn-client.1.gz usr/share/man/man5/rvpn.conf.5.gz \
+	usr/share/doc/rvpn-client/examples/client-example.conf usr/share/doc/rvpn-client/copyright; do
 	check has "$cli" "$f"
 done
 
@@ -95,4 +97,11 @@ else
 fi
 
 ls -l "$out"/*.deb
-[ $fail = 0 ] && echo "build-deb: OK" || { echo "build-deb: FAILED" >&2; exit 1; }
+if [ $fail = 0 ]; then
+	echo "build-deb: OK; install with:"
+	echo "  sudo apt-get install $out/rvpn-server_${version}_*.deb $out/rvpn-client_${version}_*.deb"
+	echo "  (as root: the same without sudo; lintian: lintian $out/rvpn-*_${version}_*.deb)"
+else
+	echo "build-deb: FAILED" >&2
+	exit 1
+fi

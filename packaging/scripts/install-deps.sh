@@ -18,7 +18,7 @@ libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-
 clang libclang-rt-14-dev
 dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
 apt debian-archive-keyring
-debhelper dpkg-dev fakeroot
+debhelper dpkg-dev fakeroot lintian
 chromium
 "
 

@@ -1096,6 +1096,8 @@ class World:
 
     def env(self):
         e = dict(os.environ)
+        # rvpn-client reads ~/.config/rvpn/client.conf by default: never the developer's.
+        e["HOME"] = self.tmp
         if self.sanitize:
             # Keep ASan's quarantine small so RSS numbers mean something.
             opts = e.get("ASAN_OPTIONS", "")
