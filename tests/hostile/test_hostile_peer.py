@@ -209,7 +209,7 @@ def flood_connect_never_read(world):
     """A million CONNECTs to a closed port, answers never read: the server's
     queue of answers stops at its input mark and it stops reading."""
     closed_port = it.free_port()
-    n = 200000 if world.sanitize else 1000000
+    n = 1000000
     p = run_peer(world, "flood-connect", n, "127.0.0.1", closed_port, 4)
     bound = 256 if world.sanitize else 24
     res = attack_with_bounds(world, "flood_connect", p, 6, bound, 2.0)

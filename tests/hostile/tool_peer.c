@@ -235,7 +235,13 @@ static int tcp_connect(const char *hostport)
 	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
 		die("bad address");
 	fd = socket(res->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+	if (fd < 0)
+		die("socket");
+	/* A small send buffer: when the server stops reading, the peer sees
+	 * it after a few hundred KiB instead of after megabytes of kernel
+	 * buffering. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 64 * 1024 }, sizeof(int));
+	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0)
 		die("connect to the server failed");
 	freeaddrinfo(res);
 	return fd;
@@ -334,8 +340,10 @@ static void hold(struct peer *pe, int secs, int read)
 			continue;
 		}
 		if (now_ms() >= next_ping) {
-			if (send_ping(pe) < 0)
+			if (send_ping(pe) < 0) {
+				printf("RESULT closed_by_server=1\n");
 				break;
+			}
 			next_ping = now_ms() + PEER_PING_EVERY_MS;
 		}
 		if (ws_recv(pe, &in, 200) < 0) {
