@@ -272,10 +272,14 @@ def never_read_firehose(world):
 def sessions_per_key(world):
     """One key holds at most --max-sessions-per-key sessions; other keys are
     not affected."""
-    holders = [run_peer(world, "hold", 15) for _ in range(3)]
+    # One after the other: handshakes of one key must carry increasing
+    # timestamps (replay protection), so concurrent starts could race.
+    holders = []
     try:
-        for h in holders:  # each prints its handshake line first
-            line = h.stdout.readline()
+        for _ in range(3):
+            h = run_peer(world, "hold", 15)
+            holders.append(h)
+            line = h.stdout.readline()  # each prints its handshake line first
             it.check("handshake=ok" in line, "a session within the cap was refused: %r" % line)
         extra = run_peer(world, "hold", 1)
         out, _ = extra.communicate(timeout=30)

@@ -78,7 +78,7 @@ def client_config_file_carries_the_tunnel(w):
             fwd, w.targets.http_port)))
     p = start_and_check(w, "client-conf", ["-c", conf], port, fwd_port=fwd)
     # The forward from the file works too.
-    check("SOCKS5 proxy listening on 127.0.0.1:%d" % port in p.log_text(),
+    check("listening on 127.0.0.1:%d" % port in p.log_text(),
           "no SOCKS listener from the config:\n%s" % p.tail())
 
 
