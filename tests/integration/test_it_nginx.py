@@ -344,14 +344,16 @@ def server_sees_nginx_as_peer(w):
     """The server's log names nginx's address (127.0.0.1) as each client's
     peer; the sockets behind that are nginx's (the clients hold none to the
     server), and `rvpn-server status --json` agrees."""
+    # Every line naming the client (by its authorized_keys name or key).
     lines = [l for l in w.server.log_text().splitlines()
-             if "test-client" in l and "connected" in l]
-    # Addresses named after the client's name (IPv4, bracketed IPv6, ::1).
+             if "test-client" in l or w.client_pub[:16] in l]
+    # Addresses after the "rvpn-server[PID]:" prefix (IPv4, bracketed IPv6, ::1).
     peers = [re.findall(r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|::1",
-                        l.split("test-client", 1)[1]) for l in lines]
-    check(len(lines) >= len(w.clients), "rvpn-server logged %d client connections, expected "
-          "%d:\n%s" % (len(lines), len(w.clients), w.server.tail()))
-    check(all(p and all(a == "127.0.0.1" for a in p) for p in peers),
+                        l.split("]:", 1)[-1]) for l in lines]
+    peers = [p for p in peers if p]
+    check(len(peers) >= len(w.clients), "rvpn-server logged %d lines naming the client and "
+          "its address, expected >= %d:\n%s" % (len(peers), len(w.clients), w.server.tail()))
+    check(all(a == "127.0.0.1" for p in peers for a in p),
           "rvpn-server's log names peers other than nginx's 127.0.0.1: %r" % lines)
     upstream = tcp_conns_to(w.nginx.proc.pid, w.server_port)
     check(len(upstream) == len(w.clients), "nginx holds %d connections to rvpn-server, "
@@ -376,7 +378,8 @@ def server_sees_nginx_as_peer(w):
             for v in o:
                 walk(v)
     walk(st)
-    check(len(found) == len(w.clients) and all(v == "127.0.0.1" for v in found),
+    check(len(found) == len(w.clients) and
+          all(v == "127.0.0.1" or v.startswith("127.0.0.1:") for v in found),
           "rvpn-server status --json peers: %r" % found)
     log("peers: log %r, status %r; nginx holds %d upstream sockets" % (
         [p for p in peers], found, len(upstream)))
