@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (MiB, Pattern, Proc, Runner, TestFailure, TestSkip, World, check,  # noqa: E402
-                     free_port, http_get_raw, log, metric, port_accepts, run_tool,
+                     free_port, http_get_raw, log, metric, port_accepts, recv_exact, run_tool,
                      socks_open, tcp_conns_to, wait_closed, wait_until)
 import test_it_load as L  # noqa: E402
 
@@ -305,7 +305,7 @@ def idle_stream_survives(w):
     try:
         for s in socks:
             s.sendall(b"before")
-            check(s.recv(16) == b"before", "echo before idling")
+            check(recv_exact(s, 6) == b"before", "echo before idling")
         t0 = time.monotonic()
         # The idle period is what is tested: every stream must stay open.
         closed = [wait_closed(s, max(0.0, IDLE_S - (time.monotonic() - t0))) for s in socks]
@@ -313,7 +313,7 @@ def idle_stream_survives(w):
         for s in socks:
             s.settimeout(10)
             s.sendall(b"after")
-            check(s.recv(16) == b"after", "echo after idling")
+            check(recv_exact(s, 5) == b"after", "echo after idling")
     finally:
         for s in socks:
             s.close()
