@@ -3,7 +3,9 @@
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -35,6 +37,33 @@ static void rv_client_lws_log(int level, const char *line)
 		n--;
 	rv_log(level == LLL_ERR ? RV_LOG_ERROR : level == LLL_WARN ? RV_LOG_WARN : RV_LOG_DEBUG,
 	       "lws: %.*s", (int)n, line);
+}
+
+/* lws' mbedTLS wrapper printf()s certificate parse errors to stdout, with
+ * no newline; we report a bad CA file ourselves.  Send fd 1 to /dev/null
+ * while lws loads it (stdout carries nothing else at this point). */
+static struct lws_vhost *rv_client_create_vhost_quiet(struct lws_context *ctx,
+						       const struct lws_context_creation_info *info)
+{
+	struct lws_vhost *vh;
+	int saved, null_fd;
+
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (saved >= 0 && null_fd >= 0 && dup2(null_fd, STDOUT_FILENO) < 0) {
+		close(saved);
+		saved = -1;
+	}
+	vh = lws_create_vhost(ctx, info);
+	fflush(stdout);
+	if (saved >= 0 && null_fd >= 0)
+		(void)dup2(saved, STDOUT_FILENO);
+	if (saved >= 0)
+		close(saved);
+	if (null_fd >= 0)
+		close(null_fd);
+	return vh;
 }
 
 /* First signal: stop accepting, refuse what has no stream yet, GOAWAY,
@@ -148,7 +177,7 @@ static int rv_client_context(struct rv_client *cl)
 			return RV_ERR_CONFIG;
 		}
 	}
-	cl->vh = lws_create_vhost(cl->ctx, &info);
+	cl->vh = rv_client_create_vhost_quiet(cl->ctx, &info);
 	if (cl->vh == NULL) {
 		if (o->url.scheme == RV_CLI_URL_WSS)
 			rv_log_error("cannot load the CA certificates from %s (PEM expected)",

@@ -46,15 +46,15 @@ static const char *rv_conn_status_str(enum rv_status st)
 	case RV_STATUS_GENERAL_FAILURE:
 		return "general failure";
 	case RV_STATUS_NOT_ALLOWED:
-		return "not allowed by the server's rules";
+		return "not allowed by the server's access rules (--allow/--deny)";
 	case RV_STATUS_NET_UNREACHABLE:
 		return "network unreachable";
 	case RV_STATUS_HOST_UNREACHABLE:
-		return "host unreachable or unknown";
+		return "host unreachable / name does not resolve";
 	case RV_STATUS_CONNECTION_REFUSED:
 		return "connection refused";
 	case RV_STATUS_TTL_EXPIRED:
-		return "timed out";
+		return "timed out (no answer from the destination)";
 	case RV_STATUS_COMMAND_NOT_SUPPORTED:
 		return "command not supported";
 	case RV_STATUS_ATYP_NOT_SUPPORTED:
@@ -579,6 +579,10 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 		rv_conn_wait(c);
 		return;
 	}
+	/* At the default level: otherwise a refused -L looks like a dead port.
+	 * Limited: a local program can open failing streams in a loop. */
+	rv_log_rl(RV_LOG_INFO, "%s %s -> %s: the server could not open it: %s",
+		  rv_conn_kind_str(c), c->peer, dst, rv_conn_status_str(status));
 	/* Our own graceful close, so the reply is not lost to an RST. */
 	snprintf(why, sizeof(why), "stream %u: %s (status %d)", rv_stream_id(st),
 		 rv_conn_status_str(status), (int)status);

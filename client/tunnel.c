@@ -34,6 +34,8 @@ enum {
 	RV_TUNNEL_KEEPALIVE_MAX_MS = RV_KEEPALIVE_DEFAULT_S * 1000,
 	RV_TUNNEL_DEAD_AFTER_MS = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000,
 	RV_TUNNEL_HOST_MAX = RV_CLI_HOST_MAX + 16,
+	/* A failed connect that took this long was a timeout, not a refusal. */
+	RV_TUNNEL_CONNECT_SLOW_MS = 3000,
 };
 
 /* One WebSocket and the session on it.  The tunnel has two: cur (the one
@@ -64,6 +66,7 @@ struct rv_tunnel {
 	int hs_sent;
 	int stopping;                /* rv_tunnel_shutdown: no reconnects */
 	int host_is_ip;              /* URL host is an IP literal */
+	uint64_t connect_ms;         /* loop ms of the last connect attempt */
 	char host_hdr[RV_TUNNEL_HOST_MAX];
 };
 
@@ -176,6 +179,17 @@ static void rv_tunnel_on_hs_timeout(lws_sorted_usec_list_t *sul)
 		rv_tunnel_down(t, "no handshake answer from the server in time");
 }
 
+/* host:port of the URL, for messages ([v6]:port). */
+static const char *rv_tunnel_addr_str(const struct rv_tunnel *t)
+{
+	static char out[RV_TUNNEL_HOST_MAX + 16];
+	const struct rv_cli_url *u = &t->cl->opts->url;
+
+	snprintf(out, sizeof(out), u->host_is_ipv6 ? "[%s]:%u" : "%s:%u", u->host,
+		 (unsigned)u->port);
+	return out;
+}
+
 static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 {
 	struct rv_tunnel *t = lws_container_of(sul, struct rv_tunnel, sul_retry);
@@ -209,9 +223,23 @@ static void rv_tunnel_connect(lws_sorted_usec_list_t *sul)
 	t->state = RV_TUNNEL_CONNECTING;
 	rv_log_info("tunnel connecting to %s (attempt %llu)", o->url_text,
 		    (unsigned long long)t->attempts);
+	t->connect_ms = rv_loop_now_ms(t->cl->loop);
 	t->cur->wsi = lws_client_connect_via_info(&i);
-	if (t->cur->wsi == NULL)
-		rv_tunnel_down(t, "could not start the connection");
+	if (t->cur->wsi == NULL) {
+		char why[2 * RV_TUNNEL_HOST_MAX + 256];
+
+		/* lws resolves the name inside the call: a NULL for a name is
+		 * almost always one that does not resolve. */
+		if (t->host_is_ip)
+			snprintf(why, sizeof(why), "cannot connect to %s: libwebsockets could "
+				 "not start the connection (out of descriptors or memory?)",
+				 rv_tunnel_addr_str(t));
+		else
+			snprintf(why, sizeof(why), "cannot connect to %s: the name %s does not "
+				 "resolve (check the URL's host name and this machine's DNS)",
+				 rv_tunnel_addr_str(t), o->url.host);
+		rv_tunnel_down(t, why);
+	}
 }
 
 /* The session's outbox passed its input mark (the server sends without
@@ -555,7 +583,26 @@ static void rv_tunnel_connect_error(struct rv_tunnel *t, char *out, size_t outle
 	if (hint[0] == '\0' && strstr(msg, "not 101") != NULL)
 		snprintf(hint, sizeof(hint), " (not an rvpn WebSocket there: check the URL's "
 			 "path)");
-	snprintf(out, outlen, "cannot connect: %.*s%s", (int)n, msg, hint);
+	if (hint[0] == '\0' && scheme == RV_CLI_URL_WS && strcmp(msg, "read failed") == 0)
+		snprintf(hint, sizeof(hint), " (the server dropped the WebSocket upgrade: is it "
+			 "a wss:// server? then use wss://)");
+	if (strcmp(msg, "Unable to connect") == 0) {
+		/* lws keeps no errno here (it read SO_ERROR and closed the
+		 * socket): tell a timeout from a quick refusal by the time. */
+		uint64_t ms = rv_loop_now_ms(t->cl->loop) - t->connect_ms;
+
+		if (ms >= RV_TUNNEL_CONNECT_SLOW_MS)
+			snprintf(out, outlen, "cannot connect to %s: no answer within %llu s "
+				 "(timed out: a firewall dropping packets, or the wrong address?)",
+				 rv_tunnel_addr_str(t), (unsigned long long)(ms / 1000));
+		else
+			snprintf(out, outlen, "cannot connect to %s: connection refused or no "
+				 "route (is rvpn-server running and listening there? check -l on "
+				 "the server)", rv_tunnel_addr_str(t));
+		return;
+	}
+	snprintf(out, outlen, "cannot connect to %s: %.*s%s", rv_tunnel_addr_str(t), (int)n,
+		 msg, hint);
 }
 
 /* Which of the tunnel's WebSockets wsi is (NULL: none, e.g. one we

@@ -7,6 +7,7 @@
  *
  * Also protocols[0] of the vhost: every wsi's WSI_DESTROY comes here, which
  * frees its pre-auth slot (preauth.c). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +54,37 @@ static int rv_http_is_ours(struct lws *wsi, struct rv_server *srv)
 	if (n <= 0 || !rv_http_subprotocol_ok(proto))
 		return 0;
 	return srv->state == RV_SERVER_RUNNING;
+}
+
+/* The peer of a pre-auth slot, for log lines (IPv4 without ::ffff:). */
+static const char *rv_http_peer_str(const struct rv_preauth *p, char *out, size_t len)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (p == NULL)
+		snprintf(out, len, "?");
+	else if (memcmp(p->src, v4mapped, sizeof(v4mapped)) == 0)
+		(void)inet_ntop(AF_INET, p->src + 12, out, (socklen_t)len);
+	else
+		(void)inet_ntop(AF_INET6, p->src, out, (socklen_t)len);
+	return out;
+}
+
+/* Why an upgrade is not ours, for the log (the answer is the same 404). */
+static const char *rv_http_upgrade_why(struct lws *wsi, struct rv_server *srv, const char *up)
+{
+	char uri[512], proto[128];
+
+	if (up == NULL || strcmp(up, "websocket") != 0)
+		return "an upgrade to something other than a WebSocket";
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, srv->opts->path) != 0)
+		return "WebSocket upgrade to an unknown path (does the client URL's path match "
+		       "--path?)";
+	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 ||
+	    !rv_http_subprotocol_ok(proto))
+		return "WebSocket upgrade without the rvpn subprotocol (not an rvpn client?)";
+	return "WebSocket upgrade while the server is shutting down";
 }
 
 /* nginx 1.22 with "server_tokens off" and "keepalive_timeout 0". */
@@ -133,6 +165,22 @@ static void rv_http_answer_request(struct lws *wsi)
 			    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0);
 }
 
+/* A wss:// listener's connection that ends before any request: most often
+ * a failed TLS handshake (lws says nothing at our level). */
+static void rv_http_log_silent_close(struct rv_server *srv, struct rv_preauth *p)
+{
+	char who[INET6_ADDRSTRLEN];
+
+	if (srv == NULL || p == NULL || srv->opts->cert_file == NULL ||
+	    p->state != RV_PREAUTH_HTTP || p->answer != RV_HTTPREQ_VERDICT_NONE ||
+	    p->head != NULL)
+		return;
+	rv_log_rl(RV_LOG_INFO, "%s: closed before a request: no TLS handshake (plain HTTP or "
+		  "ws:// to this wss:// listener? the client must use wss://), a client that "
+		  "does not trust the certificate, or one that just left",
+		  rv_http_peer_str(p, who, sizeof(who)));
+}
+
 static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    void *in, size_t len)
 {
@@ -154,6 +202,13 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 		srv = rv_server_from_wsi(wsi);
 		if (in != NULL && strcmp(in, "websocket") == 0 && rv_http_is_ours(wsi, srv))
 			return 0;
+		{
+			char who[INET6_ADDRSTRLEN];
+
+			rv_log_rl(RV_LOG_INFO, "%s: %s; answered 404 like nginx",
+				  rv_http_peer_str(rv_preauth_of(srv, wsi), who, sizeof(who)),
+				  rv_http_upgrade_why(wsi, srv, in));
+		}
 		/* Not ours: the same answer as a plain request.  lws ends the
 		 * transaction when this returns, so there is no WRITEABLE turn to
 		 * wait for: write now (as lws_return_http_status does) and close;
@@ -163,6 +218,7 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 		return -1;
 	case LWS_CALLBACK_WSI_DESTROY:
 		srv = rv_server_from_wsi(wsi);
+		rv_http_log_silent_close(srv, rv_preauth_of(srv, wsi));
 		rv_preauth_release(rv_preauth_of(srv, wsi));
 		return 0;
 	default:
@@ -186,6 +242,14 @@ static void rv_http_raw_rx(struct lws *wsi, const void *in, size_t len)
 
 	if (p == NULL || p->answer != RV_HTTPREQ_VERDICT_NONE)
 		return; /* answered: the rest (a body) is ignored */
+	if (p->head == NULL && in != NULL && len >= 2 && ((const uint8_t *)in)[0] == 0x16 &&
+	    ((const uint8_t *)in)[1] == 0x03) {
+		char who[INET6_ADDRSTRLEN];
+
+		rv_log_rl(RV_LOG_INFO, "%s: TLS handshake to a plain ws:// listener: is the "
+			  "client using wss://? (use ws://, or give the server --cert); answered "
+			  "400 like nginx", rv_http_peer_str(p, who, sizeof(who)));
+	}
 	if (p->head == NULL)
 		p->head = rv_buf_new(RV_HTTPREQ_HEAD_MAX);
 	if (p->head == NULL) {

@@ -38,6 +38,16 @@ struct rv_listener {
 	uint64_t refused_source;
 };
 
+static const char *rv_listen_peer_str(const struct sockaddr *sa, char who[RV_SOCKADDR_STRLEN])
+{
+	struct rv_sockaddr rsa;
+
+	if (rv_sockaddr_from_sys(&rsa, sa, sa->sa_family == AF_INET6 ?
+				 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != RV_OK)
+		memset(&rsa, 0, sizeof(rsa));
+	return rv_sockaddr_str(&rsa, 0, who);
+}
+
 static void rv_listen_adopt(struct rv_listener *l, int fd, const struct sockaddr *sa)
 {
 	struct rv_server *srv = l->srv;
@@ -45,22 +55,21 @@ static void rv_listen_adopt(struct rv_listener *l, int fd, const struct sockaddr
 	lws_adopt_desc_t d;
 	struct lws *wsi;
 	char who[RV_SOCKADDR_STRLEN];
+	unsigned char first;
 
 	p = rv_preauth_admit(srv, sa);
 	if (p == NULL) {
-		struct rv_sockaddr rsa;
-
 		l->refused_source++;
-		if (rv_sockaddr_from_sys(&rsa, sa, sa->sa_family == AF_INET6 ?
-					 sizeof(struct sockaddr_in6) :
-					 sizeof(struct sockaddr_in)) != RV_OK)
-			memset(&rsa, 0, sizeof(rsa));
 		rv_log_rl(RV_LOG_WARN, "%s: more than %u connections waiting to authenticate "
-			  "from this source: closing the new one", rv_sockaddr_str(&rsa, 0, who),
+			  "from this source: closing the new one", rv_listen_peer_str(sa, who),
 			  (unsigned)RV_PREAUTH_PER_SOURCE);
 		close(fd);
 		return;
 	}
+	/* What a TLS listener got already (lws may fail it during adoption). */
+	if (srv->opts->cert_file == NULL ||
+	    recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+		first = 0;
 	memset(&d, 0, sizeof(d));
 	d.vh = srv->vh;
 	d.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP;
@@ -70,7 +79,12 @@ static void rv_listen_adopt(struct rv_listener *l, int fd, const struct sockaddr
 	wsi = lws_adopt_descriptor_vhost_via_info(&d); /* closes fd on failure */
 	if (wsi == NULL) {
 		rv_preauth_release(p);
-		rv_log_rl(RV_LOG_WARN, "libwebsockets could not take a new connection");
+		if (first >= 'A' && first <= 'Z')
+			rv_log_rl(RV_LOG_INFO, "%s: plain HTTP (no TLS) to this wss:// listener: is "
+				  "the client using ws://? it must use wss://",
+				  rv_listen_peer_str(sa, who));
+		else
+			rv_log_rl(RV_LOG_WARN, "libwebsockets could not take a new connection");
 		return;
 	}
 	rv_preauth_attach(p, wsi);
