@@ -134,10 +134,15 @@ static void rv_server_usage(FILE *f)
 		"  -v, --verbose              log per-stream events\n"
 		"\n"
 		"  genkey                     print a new private key\n"
-		"  pubkey                     read a private key on stdin, print its public key\n"
+		"  pubkey [-k FILE]           read a private key (stdin or FILE), print its public key\n"
 		"  url [ws[s]://HOST[:PORT]]  read the server's private key on stdin, print the\n"
 		"                             default path (or the client URL with it)\n"
-		"  status [--json]            show the running server's sessions and counters\n",
+		"  status [--json]            show the running server's sessions and counters\n"
+		"  add-client NAME            authorize a new client; print its config, rvpn://\n"
+		"                             URL and QR code (see add-client --help)\n"
+		"  remove-client NAME         remove a client (its sessions end)\n"
+		"  list-clients               the authorized clients\n"
+		"  show-config                every option's value and where it came from\n",
 		RV_MAX_SESSIONS_DEFAULT, RV_MAX_STREAMS_DEFAULT,
 		RV_SERVER_MAX_SESSIONS_PER_KEY, RV_SERVER_MAX_STREAMS_PER_KEY,
 		RV_SERVER_MAX_BUFFER_PER_KEY,
