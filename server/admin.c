@@ -411,7 +411,7 @@ static void rv_admin_print_client(FILE *out, const struct rv_admin_args *a,
 	if (u->has_key) {
 		rv_key_to_base64(u->client_priv, b64);
 		fprintf(out, "# Private key of \"%s\": the line between the markers goes into %s\n"
-			"# (mode 0600; use an absolute path in 'key =' if ~ is not expanded).\n"
+			"# (mode 0600; '~/' in a config value is the home of the user running the client).\n"
 			"# -----BEGIN RVPN CLIENT PRIVATE KEY-----\n# %s\n"
 			"# -----END RVPN CLIENT PRIVATE KEY-----\n", u->name, RV_ADMIN_CLIENT_KEY, b64);
 		sodium_memzero(b64, sizeof(b64));
