@@ -225,9 +225,7 @@ int rv_client_status_open(struct rv_client *cl, struct rv_client_status **out)
 {
 	const struct rv_client_opts *o = cl->opts;
 	struct rv_client_status *st;
-	char path[RV_CTL_PATH_MAX], err[256];
-	const char *p = o->control;
-	int r = RV_OK;
+	int r;
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -235,42 +233,9 @@ int rv_client_status_open(struct rv_client *cl, struct rv_client_status **out)
 		return RV_ERR_NOMEM;
 	st->cl = cl;
 	st->start_ms = rv_loop_now_ms(cl->loop);
-	if (p == NULL) {
-		if (rv_ctl_default_path("client", path, sizeof(path)) == RV_OK) {
-			p = path;
-			(void)rv_ctl_make_parent(p);
-		} else {
-			rv_log_warn("no control socket ('status' will not work): no "
-				    "XDG_RUNTIME_DIR and not root; use --control PATH");
-		}
-	}
-	if (p != NULL && strcmp(p, "none") != 0) {
-		r = rv_ctl_open_unix(cl->loop, p, rv_client_status_answer, st, &st->ctl, err,
-				     sizeof(err));
-		if (r != RV_OK && o->control == NULL) {
-			/* The default path is a convenience: a second instance
-			 * of the same user runs on, without 'status'. */
-			rv_log_warn("no control socket ('status' will not work for this "
-				    "instance): %s", err);
-			r = RV_OK;
-		} else if (r != RV_OK) {
-			rv_log_error("control socket: %s", err);
-			goto out;
-		} else {
-			rv_log_info("control socket %s (rvpn-client status)", p);
-		}
-	}
-	if (o->metrics != NULL) {
-		r = rv_ctl_open_http(cl->loop, (const struct sockaddr *)&o->metrics_sa,
-				     o->metrics_salen, rv_client_status_answer, st, &st->metrics,
-				     err, sizeof(err));
-		if (r != RV_OK) {
-			rv_log_error("--metrics %s: %s", o->metrics, err);
-			goto out;
-		}
-		rv_log_info("metrics at http://%s/metrics", o->metrics);
-	}
-out:
+	r = rv_ctl_open_service(cl->loop, "client", o->control, o->metrics,
+				(const struct sockaddr *)&o->metrics_sa, o->metrics_salen,
+				rv_client_status_answer, st, &st->ctl, &st->metrics);
 	if (r != RV_OK) {
 		rv_client_status_close(st);
 		return r;

@@ -308,9 +308,7 @@ int rv_server_status_open(struct rv_server *srv, struct rv_server_status **out)
 {
 	const struct rv_server_opts *o = srv->opts;
 	struct rv_server_status *st;
-	char path[RV_CTL_PATH_MAX], err[256];
-	const char *p = o->control;
-	int r = RV_OK;
+	int r;
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -318,44 +316,9 @@ int rv_server_status_open(struct rv_server *srv, struct rv_server_status **out)
 		return RV_ERR_NOMEM;
 	st->srv = srv;
 	st->start_ms = rv_loop_now_ms(srv->loop);
-	if (p == NULL) {
-		r = rv_ctl_default_path("server", path, sizeof(path));
-		if (r == RV_OK) {
-			p = path;
-			(void)rv_ctl_make_parent(p);
-		} else {
-			rv_log_warn("no control socket ('status' will not work): no "
-				    "XDG_RUNTIME_DIR and not root; use --control PATH");
-			r = RV_OK;
-		}
-	}
-	if (p != NULL && strcmp(p, "none") != 0) {
-		r = rv_ctl_open_unix(srv->loop, p, rv_server_status_answer, st, &st->ctl, err,
-				     sizeof(err));
-		if (r != RV_OK && o->control == NULL) {
-			/* The default path is a convenience: a second instance
-			 * of the same user runs on, without 'status'. */
-			rv_log_warn("no control socket ('status' will not work for this "
-				    "instance): %s", err);
-			r = RV_OK;
-		} else if (r != RV_OK) {
-			rv_log_error("control socket: %s", err);
-			goto out;
-		} else {
-			rv_log_info("control socket %s (rvpn-server status)", p);
-		}
-	}
-	if (o->metrics != NULL) {
-		r = rv_ctl_open_http(srv->loop, (const struct sockaddr *)&o->metrics_sa,
-				     o->metrics_salen, rv_server_status_answer, st, &st->metrics,
-				     err, sizeof(err));
-		if (r != RV_OK) {
-			rv_log_error("--metrics %s: %s", o->metrics, err);
-			goto out;
-		}
-		rv_log_info("metrics at http://%s/metrics", o->metrics);
-	}
-out:
+	r = rv_ctl_open_service(srv->loop, "server", o->control, o->metrics,
+				(const struct sockaddr *)&o->metrics_sa, o->metrics_salen,
+				rv_server_status_answer, st, &st->ctl, &st->metrics);
 	if (r != RV_OK) {
 		rv_server_status_close(st);
 		return r;

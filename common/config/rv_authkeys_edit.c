@@ -14,6 +14,7 @@
 
 #include "rv_clienturl.h"
 #include "rv_err.h"
+#include "rv_file.h"
 #include "rv_keys.h"
 
 static int rv_ake_space(uint8_t c)
@@ -222,83 +223,6 @@ int rv_authkeys_edit_read(const char *path, struct rv_buf *out, char *err, size_
 	return r;
 }
 
-static int rv_ake_write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Replace path with data: PATH.tmp with st's mode and owner, fsync,
- * rename, fsync the directory. */
-static int rv_ake_replace(const char *path, const struct stat *st, const struct rv_buf *data,
-			  char *err, size_t errlen)
-{
-	char tmp[4096], dir[4096];
-	const char *slash;
-	int fd = -1, dfd = -1, ret = RV_ERR_IO;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		rv_err_set(err, errlen, "%s: path too long", path);
-		return RV_ERR_INVALID_ARG;
-	}
-	slash = strrchr(path, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	(void)unlink(tmp); /* a stale one from a crash; we hold the lock */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rv_err_set(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	/* Owner first (chown clears set-id bits), then the exact mode (umask). */
-	if ((st->st_uid != geteuid() || st->st_gid != getegid()) &&
-	    fchown(fd, st->st_uid, st->st_gid) != 0) {
-		rv_err_set(err, errlen, "cannot give %s the owner of %s (%u:%u): %s", tmp, path,
-			   (unsigned)st->st_uid, (unsigned)st->st_gid, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, st->st_mode & 07777) != 0 ||
-	    rv_ake_write_all(fd, rv_buf_ptr(data), rv_buf_len(data)) != 0 || fsync(fd) != 0) {
-		rv_err_set(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rv_err_set(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rv_err_set(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	ret = RV_OK; /* the new file is in place; a failed directory sync is reported */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0) {
-		rv_err_set(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
-		ret = RV_ERR_IO;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (ret != RV_OK)
-		(void)unlink(tmp); /* ENOENT after the rename: harmless */
-	return ret;
-}
-
 struct rv_ake_op {
 	const uint8_t *pub; /* add */
 	const char *name;
@@ -351,7 +275,7 @@ static int rv_ake_update(const char *path, struct rv_ake_op *op, char *err, size
 						 &op->removed, err, errlen);
 	if (r != RV_OK)
 		goto out;
-	r = rv_ake_replace(path, &st, &out, err, errlen);
+	r = rv_file_replace(path, &st, rv_buf_ptr(&out), rv_buf_len(&out), err, errlen);
 out:
 	if (fd >= 0)
 		close(fd); /* releases the lock, after the rename */

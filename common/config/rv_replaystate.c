@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rv_err.h"
+#include "rv_file.h"
 #include "rv_keys.h"
 
 static const char rv_replaystate_header[] = "# rvpn replay state v1: KEY TAI64N-FLOOR\n";
@@ -184,48 +185,19 @@ out:
 	return ret;
 }
 
-static int rv_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int rv_replaystate_write(const char *path, const struct rv_replay_entry *e, size_t n,
 			 char *err, size_t errlen)
 {
-	char tmp[4096], dir[4096], line[RV_REPLAYSTATE_LINE_MAX + 2], b64[RV_KEY_B64_SIZE];
-	const char *slash;
+	char line[RV_REPLAYSTATE_LINE_MAX + 2], b64[RV_KEY_B64_SIZE];
+	struct rv_buf out;
 	size_t i, j;
-	int fd = -1, dfd = -1, ret = RV_ERR_IO;
+	int ret = RV_ERR_NOMEM;
 
-	if (path == NULL || (e == NULL && n > 0))
+	if (path == NULL || (e == NULL && n > 0) || n > SIZE_MAX / sizeof(line) - 1)
 		return RV_ERR_INVALID_ARG;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		rv_err_set(err, errlen, "%s: path too long", path);
-		return RV_ERR_INVALID_ARG;
-	}
-	slash = strrchr(path, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	(void)unlink(tmp); /* a stale one from a crash */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rv_err_set(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+	rv_buf_init(&out, sizeof(rv_replaystate_header) + n * sizeof(line));
+	if (rv_buf_put(&out, rv_replaystate_header, sizeof(rv_replaystate_header) - 1) != RV_OK)
 		goto out;
-	}
-	if (rv_write_all(fd, rv_replaystate_header, sizeof(rv_replaystate_header) - 1) != 0)
-		goto fail_write;
 	for (i = 0; i < n; i++) {
 		static const char hex[] = "0123456789abcdef";
 		char *q = line;
@@ -239,38 +211,14 @@ int rv_replaystate_write(const char *path, const struct rv_replay_entry *e, size
 			*q++ = hex[e[i].ts[j] & 15];
 		}
 		*q++ = '\n';
-		if (rv_write_all(fd, line, (size_t)(q - line)) != 0)
-			goto fail_write;
+		if (rv_buf_put(&out, line, (size_t)(q - line)) != RV_OK)
+			goto out;
 	}
-	/* The data must be on disk before the name points at it. */
-	if (fsync(fd) != 0)
-		goto fail_write;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail_write;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rv_err_set(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	/* And the rename itself must survive a crash. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0) {
-		rv_err_set(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	ret = RV_OK;
-	goto out;
-fail_write:
-	rv_err_set(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+	ret = rv_file_replace(path, NULL, rv_buf_ptr(&out), rv_buf_len(&out), err, errlen);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (ret != RV_OK)
-		(void)unlink(tmp);
+	if (ret == RV_ERR_NOMEM)
+		rv_err_set(err, errlen, "%s: out of memory", path);
+	rv_buf_cleanup(&out);
 	return ret;
 }
 

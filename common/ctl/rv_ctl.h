@@ -85,6 +85,17 @@ int rv_ctl_default_path(const char *name, char *out, size_t outlen);
 /* Makes the missing last directory of path (mode 0700).  0 or RV_ERR_IO. */
 int rv_ctl_make_parent(const char *path);
 
+/* A program's status service, as both programs open it: the control socket
+ * (control NULL: the default path for prog_name ("server"/"client"), a
+ * convenience, so when it cannot be used the program runs on without it and
+ * says so; "none": off; any other path must work) and, when metrics is not
+ * NULL (its text, for log lines), the metrics listener at msa.  On failure
+ * (logged) nothing is left open; *ctl / *mctl stay NULL when off. */
+int rv_ctl_open_service(struct rv_loop *loop, const char *prog_name, const char *control,
+			const char *metrics, const struct sockaddr *msa, socklen_t msalen,
+			rv_ctl_answer_cb cb, void *arg, struct rv_ctl **ctl,
+			struct rv_ctl **mctl);
+
 /* --metrics ADDR:PORT: an IPv4 or [IPv6] literal and a port; loopback only
  * unless allow_any.  RV_ERR_CONFIG / RV_ERR_DENIED with a message in err. */
 int rv_ctl_parse_metrics_addr(const char *text, int allow_any, struct sockaddr_storage *ss,

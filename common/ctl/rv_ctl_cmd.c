@@ -15,6 +15,7 @@
 
 #include "rv_ctl.h"
 #include "rv_err.h"
+#include "rv_log.h"
 
 int rv_ctl_default_path(const char *name, char *out, size_t outlen)
 {
@@ -268,4 +269,51 @@ bad:
 	snprintf(err, errlen, "'%s' is not ADDR:PORT (an IP address; IPv6 as [ADDR]:PORT)",
 		 text);
 	return RV_ERR_CONFIG;
+}
+
+int rv_ctl_open_service(struct rv_loop *loop, const char *prog_name, const char *control,
+			const char *metrics, const struct sockaddr *msa, socklen_t msalen,
+			rv_ctl_answer_cb cb, void *arg, struct rv_ctl **ctl,
+			struct rv_ctl **mctl)
+{
+	char path[RV_CTL_PATH_MAX], err[256];
+	const char *p = control;
+	int r = RV_OK;
+
+	*ctl = *mctl = NULL;
+	if (p == NULL) {
+		if (rv_ctl_default_path(prog_name, path, sizeof(path)) == RV_OK) {
+			p = path;
+			(void)rv_ctl_make_parent(p);
+		} else {
+			rv_log_warn("no control socket ('status' will not work): no "
+				    "XDG_RUNTIME_DIR and not root; use --control PATH");
+		}
+	}
+	if (p != NULL && strcmp(p, "none") != 0) {
+		r = rv_ctl_open_unix(loop, p, cb, arg, ctl, err, sizeof(err));
+		if (r != RV_OK && control == NULL) {
+			/* The default path is a convenience: a second instance
+			 * of the same user runs on, without 'status'. */
+			rv_log_warn("no control socket ('status' will not work for this "
+				    "instance): %s", err);
+			r = RV_OK;
+		} else if (r != RV_OK) {
+			rv_log_error("control socket: %s", err);
+			return r;
+		} else {
+			rv_log_info("control socket %s (rvpn-%s status)", p, prog_name);
+		}
+	}
+	if (metrics != NULL) {
+		r = rv_ctl_open_http(loop, msa, msalen, cb, arg, mctl, err, sizeof(err));
+		if (r != RV_OK) {
+			rv_log_error("--metrics %s: %s", metrics, err);
+			rv_ctl_free(*ctl);
+			*ctl = NULL;
+			return r;
+		}
+		rv_log_info("metrics at http://%s/metrics", metrics);
+	}
+	return RV_OK;
 }
