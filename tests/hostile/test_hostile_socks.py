@@ -255,7 +255,9 @@ def password_guessing_is_throttled_and_logged(w):
         n += 1
     secs = time.monotonic() - t0
     guesses = counts["denied"] + counts["ok"]
-    rate = guesses / secs
+    # Per second of the attack, but over at least one second: a loop that
+    # ends in 0.1 s would turn the 5 allowed guesses into a "rate" of 50/s.
+    rate = guesses / max(secs, 1.0)
     log("%d attempts in %.2fs: %d answered (wrong password), %d refused while throttled" % (
         n, secs, counts["denied"], counts["refused"]))
     metric("auth_attempts", n)
