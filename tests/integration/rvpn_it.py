@@ -117,11 +117,23 @@ def wait_until(pred, timeout, what, interval=0.05):
 
 # ---------------------------------------------------------------- ports
 
+_handed_ports = set()
+_handed_ports_lock = threading.Lock()
+
+
 def free_port(host="127.0.0.1"):
+    """A free port never handed out before in this process: the kernel may
+    give back a just-released port, and two -L options on one port fail."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(200):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            p = s.getsockname()[1]
+        with _handed_ports_lock:
+            if p not in _handed_ports:
+                _handed_ports.add(p)
+                return p
+    raise TestFailure("no fresh free port after 200 tries")
 
 
 def free_port_both():
