@@ -10,20 +10,14 @@
  *      the loop, then rv_lws_loop_free(), then lws_context_destroy().
  *
  * How it maps (see lws_loop.c for the reasons):
- *   - fds: lws adopts a dup() of the caller's fd as a raw file
- *     (LWS_ADOPT_RAW_FILE_DESC) on RV_LWS_LOOP_PROTOCOL_NAME.  lws closes
- *     the descriptors it adopted (and on a failed adoption); the dup keeps
- *     the caller's fd untouched, as rv_loop.h requires.  Each watcher thus
- *     costs one extra descriptor, released one service iteration after
- *     rv_loop_fd_del().
- *   - READ interest = lws_rx_flow_control(); WRITE interest =
- *     lws_callback_on_writable(), re-armed after every WRITEABLE while WRITE
- *     stays set (level-triggered, as rv_loop.h promises).
- *   - lws closes a raw-file wsi by itself on POLLHUP without POLLIN (peer
- *     gone while we were not reading); the watcher then reports its
- *     interest | RV_LOOP_ERROR on every iteration while interest remains
- *     (a hung-up fd stays ready), so the owner reads what is left, then EOF or
- *     the error.
+ *   - fds: one epoll set of the loop's, level-triggered; lws polls only the
+ *     epoll descriptor (adopted as one raw file on RV_LWS_LOOP_PROTOCOL_NAME)
+ *     and a readable epoll set runs the ready watchers.  The caller's fd is
+ *     never adopted, dup()ed or closed: a watcher costs no descriptor and
+ *     no wsi, and a service pass costs O(ready fds), not O(watched fds).
+ *   - a hung-up fd reports interest | RV_LOOP_ERROR while interest remains
+ *     (the owner reads what is left, then EOF or the error); with interest
+ *     0 it is not watched at all.
  *   - timers: lws_sul on service thread 0; now_ms from lws_now_usecs()
  *     (CLOCK_MONOTONIC).
  * Single service thread only.
