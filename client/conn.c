@@ -547,7 +547,14 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 	if (status == RV_STATUS_OK) {
 		c->state = RV_CONN_OPEN;
 		rv_conn_set_open(c, 1);
-		rv_buf_reset(&c->in); /* early data now belongs to the stream */
+		/* Early data now belongs to the stream; an open conn holds no
+		 * buffer memory (thousands of idle streams). */
+		rv_buf_cleanup(&c->in);
+		rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
+		if (rv_buf_len(&c->out) == 0) {
+			rv_buf_cleanup(&c->out);
+			rv_buf_init(&c->out, RV_CONN_OUT_MAX);
+		}
 		rv_addr_str(bound, bnd, sizeof(bnd));
 		rv_log_debug("stream %u: %s %s -> %s: open (server bound %s)", rv_stream_id(st),
 			     rv_conn_kind_str(c), c->peer, dst, bnd);

@@ -82,8 +82,9 @@ static void rv_conn_check_budget(struct rv_conn *c)
 			 RV_CONN_BUDGET_RECHECK_US);
 }
 
-/* 1 if one more stream (a target socket plus the loop's dup of it) fits in
- * the descriptor limit with the reserve kept: refuse before EMFILE. */
+/* 1 if one more stream (its target socket: the loop watches it without a
+ * descriptor of its own) fits in the descriptor limit with the reserve
+ * kept: refuse before EMFILE. */
 static int rv_conn_fd_room(struct rv_server *srv)
 {
 	uint64_t need;
@@ -94,7 +95,7 @@ static int rv_conn_fd_room(struct rv_server *srv)
 		srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 					? (uint64_t)rl.rlim_cur : 1024;
 	}
-	need = 2u * ((uint64_t)srv->streams_active + 1) + srv->n_sessions + srv->opts->pool_max +
+	need = (uint64_t)srv->streams_active + 1 + srv->n_sessions + srv->opts->pool_max +
 	       RV_CONN_FD_RESERVE;
 	return need <= srv->fd_limit;
 }

@@ -57,6 +57,7 @@ void rv_session_leave(struct rv_session *s)
 	}
 	s->depth--;
 	if (s->depth == 0 && s->free_pending) {
+		free(s->buckets);
 		rv_buf_cleanup(&s->wire);
 		rv_buf_cleanup(&s->rxplain);
 		free(s);
@@ -65,29 +66,75 @@ void rv_session_leave(struct rv_session *s)
 
 /* ---- stream table ---------------------------------------------------- */
 
-static unsigned rv_session_bucket(uint32_t id)
+static uint32_t rv_session_bucket(const struct rv_session *s, uint32_t id)
 {
-	return (id * 2654435761u) >> 24; /* Knuth multiplicative, 8 bits */
+	return (id * 2654435761u) & (s->nbuckets - 1); /* Knuth multiplicative */
+}
+
+/* Double the table when it holds as many streams as buckets: lookups stay
+ * O(1) at any stream count, the rehash is amortised O(1) per insert.  Out
+ * of memory the chains just get longer. */
+static void rv_session_table_grow(struct rv_session *s)
+{
+	uint32_t n = s->nbuckets * 2, i;
+	struct rv_stream **nb, **old = s->buckets, *st, *next;
+	uint32_t oldn = s->nbuckets;
+
+	if (n > (1u << 24))
+		return;
+	nb = calloc(n, sizeof(*nb));
+	if (nb == NULL)
+		return;
+	s->buckets = nb;
+	s->nbuckets = n;
+	for (i = 0; i < oldn; i++) {
+		for (st = old[i]; st != NULL; st = next) {
+			uint32_t b = rv_session_bucket(s, st->id);
+
+			next = st->hnext;
+			st->hnext = nb[b];
+			nb[b] = st;
+		}
+	}
+	free(old);
 }
 
 void rv_session_stream_link(struct rv_session *s, struct rv_stream *st)
 {
-	unsigned b = rv_session_bucket(st->id);
+	uint32_t b;
 
+	if (s->nstreams >= s->nbuckets)
+		rv_session_table_grow(s);
+	b = rv_session_bucket(s, st->id);
 	st->hnext = s->buckets[b];
 	s->buckets[b] = st;
-	st->prev = NULL;
-	st->next = s->streams;
-	if (s->streams != NULL)
-		s->streams->prev = st;
-	s->streams = st;
+	st->next = NULL;
+	st->prev = s->streams_tail;
+	if (s->streams_tail != NULL)
+		s->streams_tail->next = st;
+	else
+		s->streams = st;
+	s->streams_tail = st;
 	s->nstreams++;
 	s->stats.streams_opened++;
 }
 
+static void rv_session_list_remove(struct rv_session *s, struct rv_stream *st)
+{
+	if (st->prev != NULL)
+		st->prev->next = st->next;
+	else
+		s->streams = st->next;
+	if (st->next != NULL)
+		st->next->prev = st->prev;
+	else
+		s->streams_tail = st->prev;
+	st->prev = st->next = NULL;
+}
+
 void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st)
 {
-	struct rv_stream **pp = &s->buckets[rv_session_bucket(st->id)];
+	struct rv_stream **pp = &s->buckets[rv_session_bucket(s, st->id)];
 
 	for (; *pp != NULL; pp = &(*pp)->hnext) {
 		if (*pp == st) {
@@ -95,13 +142,8 @@ void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st)
 			break;
 		}
 	}
-	if (st->prev != NULL)
-		st->prev->next = st->next;
-	else
-		s->streams = st->next;
-	if (st->next != NULL)
-		st->next->prev = st->prev;
-	st->prev = NULL;
+	rv_session_unblock(s, st);
+	rv_session_list_remove(s, st);
 	st->next = s->dead;
 	s->dead = st;
 	s->nstreams--;
@@ -110,11 +152,49 @@ void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st)
 
 struct rv_stream *rv_session_stream_find(struct rv_session *s, uint32_t id)
 {
-	struct rv_stream *st = s->buckets[rv_session_bucket(id)];
+	struct rv_stream *st;
 
+	st = s->buckets[rv_session_bucket(s, id)];
 	while (st != NULL && st->id != id)
 		st = st->hnext;
 	return st;
+}
+
+void rv_session_stream_touch(struct rv_session *s, struct rv_stream *st)
+{
+	st->last_activity = rv_loop_now_ms(s->loop);
+	if (st->state == RV_STREAM_CLOSED || s->streams_tail == st)
+		return;
+	rv_session_list_remove(s, st);
+	st->prev = s->streams_tail;
+	s->streams_tail->next = st; /* not empty: st was in it, not last */
+	s->streams_tail = st;
+}
+
+void rv_session_block(struct rv_session *s, struct rv_stream *st)
+{
+	if (st->blocked)
+		return;
+	st->blocked = 1;
+	st->bprev = NULL;
+	st->bnext = s->blocked;
+	if (s->blocked != NULL)
+		s->blocked->bprev = st;
+	s->blocked = st;
+}
+
+void rv_session_unblock(struct rv_session *s, struct rv_stream *st)
+{
+	if (!st->blocked)
+		return;
+	if (st->bprev != NULL)
+		st->bprev->bnext = st->bnext;
+	else
+		s->blocked = st->bnext;
+	if (st->bnext != NULL)
+		st->bnext->bprev = st->bprev;
+	st->bprev = st->bnext = NULL;
+	st->blocked = 0;
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -197,6 +277,10 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 				   : cfg->role == RV_SESSION_CLIENT ? "session(client)" : "session(server)");
 	s->cfg.name = s->name;
 	s->plain_max = s->cfg.max_message - RV_TRANSPORT_OVERHEAD;
+	s->buckets = calloc(RV_SESSION_BUCKETS_MIN, sizeof(*s->buckets));
+	if (s->buckets == NULL)
+		goto out;
+	s->nbuckets = RV_SESSION_BUCKETS_MIN;
 	rv_buf_init(&s->wire, s->cfg.headroom + RV_MSG_MAX);
 	rv_buf_init(&s->rxplain, RV_MSG_MAX);
 	s->state = RV_SESSION_OPEN;
@@ -222,6 +306,7 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 	rc = RV_OK;
 out:
 	if (s != NULL) {
+		free(s->buckets);
 		rv_buf_cleanup(&s->wire);
 		rv_buf_cleanup(&s->rxplain);
 		free(s);
@@ -392,8 +477,11 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
 		rv_session_send_ping(s);
 	if (s->cfg.idle_timeout_ms != UINT32_MAX) {
+		/* Least recently active first: stop at the first live one. */
 		for (st = s->streams; st != NULL; st = next) {
 			next = st->next;
+			if (now - st->last_activity < s->cfg.idle_timeout_ms)
+				break;
 			rv_stream_check_idle(st, now, s->cfg.idle_timeout_ms);
 		}
 	}

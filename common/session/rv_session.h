@@ -167,6 +167,8 @@ struct rv_session_stats {
 	uint32_t rtt_ms;                 /* last PING round trip */
 	uint32_t streams_active;
 	uint64_t watermark_pauses;       /* times the high water mark was hit */
+	uint64_t streams_resumed;        /* streams woken on leaving high water:
+					  * only those the pause held back */
 };
 
 /* Takes ownership of ratchet (also on failure: it is freed).  Calls no

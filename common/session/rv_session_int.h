@@ -16,7 +16,10 @@
 #include "rv_session.h"
 #include "rv_stream.h"
 
-enum { RV_SESSION_BUCKETS = 256, RV_STREAM_READS_PER_EVENT = 4 };
+enum {
+	RV_SESSION_BUCKETS_MIN = 64,     /* stream table; doubles as it fills */
+	RV_STREAM_READS_PER_EVENT = 4,
+};
 
 struct rv_stream {
 	struct rv_session *sess;
@@ -50,7 +53,13 @@ struct rv_stream {
 	uint64_t last_activity;
 
 	struct rv_stream *hnext;         /* hash chain */
-	struct rv_stream *prev, *next;   /* all live streams; dead list */
+	/* All live streams, least recently active first (the idle check
+	 * stops at the first one not idle); dead list. */
+	struct rv_stream *prev, *next;
+	/* Paused list: streams that would read (or send early data) but for
+	 * the session's high water mark; only these are visited on resume. */
+	struct rv_stream *bprev, *bnext;
+	int blocked;
 };
 
 struct rv_chunk {
@@ -86,8 +95,11 @@ struct rv_session {
 
 	struct rv_buf rxplain;
 
-	struct rv_stream *buckets[RV_SESSION_BUCKETS];
-	struct rv_stream *streams;       /* live */
+	struct rv_stream **buckets;      /* id -> stream, chained */
+	uint32_t nbuckets;               /* power of two, >= nstreams */
+	struct rv_stream *streams;       /* live, least recently active first */
+	struct rv_stream *streams_tail;
+	struct rv_stream *blocked;       /* waiting for the resume below low water */
 	struct rv_stream *dead;          /* closed, freed at depth 0 */
 	uint32_t nstreams;
 	uint32_t next_id;                /* client: next stream id to use */
@@ -124,6 +136,11 @@ int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason)
 void rv_session_stream_link(struct rv_session *s, struct rv_stream *st);
 void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st);
 struct rv_stream *rv_session_stream_find(struct rv_session *s, uint32_t id);
+/* Traffic on st: now its last activity, moved to the end of the live list. */
+void rv_session_stream_touch(struct rv_session *s, struct rv_stream *st);
+/* Park st until the session resumes reading (idempotent) / take it off. */
+void rv_session_block(struct rv_session *s, struct rv_stream *st);
+void rv_session_unblock(struct rv_session *s, struct rv_stream *st);
 
 /* rv_stream.c */
 struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t local_window,

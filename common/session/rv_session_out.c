@@ -164,19 +164,22 @@ void rv_session_data_commit(struct rv_session *s, size_t max, size_t used)
 	rv_session_check_water(s);
 }
 
+/* Pausing touches no stream: each one notices on its next read and parks
+ * itself on s->blocked (rv_stream_update_events).  Resuming visits only
+ * those, until the queue passes high water again. */
 static void rv_session_set_paused(struct rv_session *s, int paused)
 {
-	struct rv_stream *st, *next;
+	struct rv_stream *st;
 
 	s->paused = paused;
 	if (paused)
 		s->stats.watermark_pauses++;
 	rv_log_debug("%s: send queue %zu bytes: %s local reads", s->name,
 		     rv_session_send_queue_bytes(s), paused ? "pausing" : "resuming");
-	for (st = s->streams; st != NULL; st = next) {
-		next = st->next;
-		if (!paused)
-			rv_stream_pump_early(st);
+	while (!s->paused && (st = s->blocked) != NULL) {
+		rv_session_unblock(s, st);
+		s->stats.streams_resumed++;
+		rv_stream_pump_early(st);
 		if (st->state != RV_STREAM_CLOSED)
 			rv_stream_update_events(st);
 	}

@@ -17,11 +17,6 @@
 #include "rv_log.h"
 #include "rv_session_int.h"
 
-static uint64_t rv_stream_now(const struct rv_stream *st)
-{
-	return rv_loop_now_ms(st->sess->loop);
-}
-
 static int rv_stream_is_client(const struct rv_stream *st)
 {
 	return st->sess->cfg.role == RV_SESSION_CLIENT;
@@ -108,20 +103,38 @@ void rv_stream_destroy(struct rv_stream *st)
 	free(st);
 }
 
+/* Free an emptied buffer: an idle stream holds no buffer memory. */
+static void rv_stream_buf_release(struct rv_buf *b)
+{
+	size_t max = rv_buf_room(b);
+
+	if (rv_buf_len(b) != 0)
+		return;
+	rv_buf_cleanup(b);
+	rv_buf_init(b, max);
+}
+
+/* The session pauses lazily (rv_session_out.c): a stream that would read
+ * but for the high water mark drops its READ interest here and waits on
+ * the session's paused list, the only streams visited on resume. */
 void rv_stream_update_events(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
 	unsigned want = 0;
+	int could_send = 0;
 
-	if (st->w == NULL || st->state != RV_STREAM_OPEN)
-		want = 0;
-	else {
-		if (st->istate == RV_STREAM_DIR_OPEN && st->send_credit > 0 && !s->paused &&
-		    rv_buf_len(&st->early) == 0 && s->state != RV_SESSION_CLOSED)
+	if (st->w != NULL && st->state == RV_STREAM_OPEN) {
+		could_send = st->istate == RV_STREAM_DIR_OPEN && st->send_credit > 0 &&
+			     s->state != RV_SESSION_CLOSED;
+		if (could_send && !s->paused && rv_buf_len(&st->early) == 0)
 			want |= RV_LOOP_READ;
 		if (rv_buf_len(&st->obuf) > 0)
 			want |= RV_LOOP_WRITE;
 	}
+	if (could_send && s->paused)
+		rv_session_block(s, st);
+	else
+		rv_session_unblock(s, st);
 	if (st->w != NULL && want != st->events) {
 		if (rv_loop_fd_set_events(st->w, want) == RV_OK)
 			st->events = want;
@@ -223,7 +236,7 @@ static void rv_stream_account_written(struct rv_stream *st, size_t n)
 	st->consumed += (uint32_t)(n - local);
 	st->down += n - local;
 	if (n > 0)
-		st->last_activity = rv_stream_now(st);
+		rv_session_stream_touch(st->sess, st);
 }
 
 static ssize_t rv_stream_send(int fd, const void *p, size_t len)
@@ -269,6 +282,7 @@ static void rv_stream_flush(struct rv_stream *st)
 		st->sess->held_local -= (size_t)n;
 		rv_stream_account_written(st, (size_t)n);
 	}
+	rv_stream_buf_release(&st->obuf);
 	rv_stream_maybe_grant(st);
 	rv_stream_shutdown_if_drained(st);
 }
@@ -310,7 +324,7 @@ static void rv_stream_read(struct rv_stream *st)
 		if (n > 0) {
 			st->send_credit -= (uint32_t)n;
 			st->up += (uint64_t)n;
-			st->last_activity = rv_stream_now(st);
+			rv_session_stream_touch(s, st);
 			if ((size_t)n < max)
 				return; /* drained for now */
 			continue;
@@ -349,6 +363,7 @@ void rv_stream_pump_early(struct rv_stream *st)
 		st->send_credit -= (uint32_t)n;
 		st->up += n;
 	}
+	rv_stream_buf_release(&st->early);
 }
 
 static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
@@ -524,7 +539,7 @@ int rv_stream_accept(struct rv_stream *st, int fd, const struct rv_addr *bound)
 		goto out;
 	}
 	st->state = RV_STREAM_OPEN;
-	st->last_activity = rv_stream_now(st);
+	rv_session_stream_touch(s, st);
 	rv_log_debug("%s: stream %u: target connected", s->name, st->id);
 	rv_stream_flush(st); /* DATA/FIN that arrived while connecting */
 	if (st->state == RV_STREAM_OPEN)
