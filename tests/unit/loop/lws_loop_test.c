@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -332,10 +334,58 @@ static void test_timers(void **state)
 	env_free(&e);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A watcher costs no descriptor (nothing is dup()ed for lws), and many of
+ * them all report. */
+static void test_watchers_cost_no_descriptor(void **state)
+{
+	enum { N = 200 };
+	static struct rw r[N];
+	static int sv[N][2];
+	struct env e;
+	int i, before, reported;
+
+	(void)state;
+	env_init(&e);
+	for (i = 0; i < N; i++)
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[i]), 0);
+	before = count_fds();
+	for (i = 0; i < N; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		assert_int_equal(rv_loop_fd_add(e.loop, sv[i][0], RV_LOOP_READ, rw_cb, &r[i],
+						&r[i].self), RV_OK);
+	}
+	assert_int_equal(count_fds(), before);
+	for (i = 0; i < N; i++)
+		assert_int_equal(write(sv[i][1], "q", 1), 1);
+	service_until(&e, pred_false, NULL, 100);
+	for (i = 0, reported = 0; i < N; i++)
+		reported += r[i].got == 1;
+	assert_int_equal(reported, N);
+	for (i = 0; i < N; i++) {
+		rv_loop_fd_del(r[i].self);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_level_and_read),
+		cmocka_unit_test(test_watchers_cost_no_descriptor),
 		cmocka_unit_test(test_delete_in_callback),
 		cmocka_unit_test(test_hangup_report),
 		cmocka_unit_test(test_hangup_drains_pending_data),
