@@ -377,6 +377,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	cfg.role = RV_SESSION_CLIENT;
 	cfg.peer_window = p.stream_window;
 	cfg.max_streams = p.max_streams;
+	cfg.window_growth = p.window_growth; /* both ends agreed: PROTOCOL.md §8.1 */
 	cfg.keepalive_interval_ms = ka;
 	cfg.keepalive_timeout_ms = RV_TUNNEL_DEAD_AFTER_MS;
 	cfg.headroom = LWS_PRE;

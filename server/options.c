@@ -26,6 +26,7 @@ enum rv_server_longopt {
 	OPT_MAX_STREAMS_PER_KEY,
 	OPT_MAX_BUFFER_PER_KEY,
 	OPT_WINDOW,
+	OPT_WINDOW_BUDGET,
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_DRAIN_TIMEOUT,
@@ -59,6 +60,7 @@ static const struct option rv_server_longopts[] = {
 	{ "max-streams-per-key", required_argument, NULL, OPT_MAX_STREAMS_PER_KEY },
 	{ "max-buffer-per-key", required_argument, NULL, OPT_MAX_BUFFER_PER_KEY },
 	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "window-budget", required_argument, NULL, OPT_WINDOW_BUDGET },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
@@ -113,6 +115,9 @@ static void rv_server_usage(FILE *f)
 		"      --max-buffer-per-key BYTES  data held for one key's streams before its\n"
 		"                             WebSockets are not read (default %d)\n"
 		"      --window BYTES         per-stream receive window (default %d)\n"
+		"      --window-budget BYTES  window growth: bytes one key's sessions may grant\n"
+		"                             beyond --window on fast streams (default 64 MiB,\n"
+		"                             at most --max-buffer-per-key; 0 disables growth)\n"
 		"      --connect-timeout S    target connect timeout (default %d)\n"
 		"      --idle-timeout S       idle stream timeout (default %d)\n"
 		"      --drain-timeout S      on SIGTERM, how long streams may finish (default 10)\n"
@@ -246,6 +251,7 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	o->max_streams_per_key = RV_SERVER_MAX_STREAMS_PER_KEY;
 	o->max_buffer_per_key = RV_SERVER_MAX_BUFFER_PER_KEY;
 	o->stream_window = RV_STREAM_WINDOW_DEFAULT;
+	o->window_budget = RV_SESSION_WINDOW_BUDGET_DEFAULT;
 	o->connect_timeout_s = RV_CONNECT_TIMEOUT_DEFAULT_S;
 	o->idle_timeout_s = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S;
 	o->drain_timeout_s = 10;
@@ -326,6 +332,10 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 		case OPT_WINDOW:
 			r = rv_server_parse_uint("--window", optarg, RV_FRAME_DATA_MAX,
 						 RV_STREAM_WINDOW_MAX, &o->stream_window);
+			break;
+		case OPT_WINDOW_BUDGET:
+			r = rv_server_parse_uint("--window-budget", optarg, 0, UINT32_MAX,
+						 &o->window_budget);
 			break;
 		case OPT_CONNECT_TIMEOUT:
 			r = rv_server_parse_uint("--connect-timeout", optarg, 1, 600,

@@ -45,6 +45,7 @@ struct rv_server_opts {
 	uint32_t max_streams_per_key;
 	uint32_t max_buffer_per_key;  /* bytes held in user space for one key */
 	uint32_t stream_window;
+	uint32_t window_budget;      /* growth per key beyond stream_window; 0: off */
 	uint32_t connect_timeout_s;
 	uint32_t idle_timeout_s;
 	uint32_t drain_timeout_s;    /* SIGTERM: how long streams may drain */

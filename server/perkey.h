@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rv_session.h"
 #include "rv_wire.h"
 
 struct rv_conn;
@@ -27,6 +28,10 @@ struct rv_perkey {
 	uint32_t sessions;           /* of refs: sessions counted against the cap */
 	uint32_t streams;            /* open or connecting streams, all sessions */
 	struct rv_conn *conns;       /* linked by rv_conn.pk_next */
+	/* Window growth of all its sessions (rv_session_config.window_pool):
+	 * granted window is memory a session may have to hold, so the key's
+	 * growth stays within its buffer budget (--max-buffer-per-key). */
+	struct rv_window_pool window_pool;
 	struct rv_perkey *next;      /* hash chain */
 };
 

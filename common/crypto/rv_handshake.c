@@ -128,7 +128,7 @@ int rv_handshake_client_start(struct rv_handshake *hs, const struct rv_keypair *
 	if (r != RV_OK)
 		goto out;
 	memcpy(t.peer_static, server_pub, RV_KEY_LEN);
-	t.client_caps = rv_aesgcm_hw_available() ? RV_CAP_AESGCM_HW : 0;
+	t.client_caps = (rv_aesgcm_hw_available() ? RV_CAP_AESGCM_HW : 0) | RV_CAP_WINDOW_GROWTH;
 	rv_tai64n_now(t.tai64n);
 	payload[0] = RV_PROTOCOL_VERSION;
 	payload[1] = t.client_caps;
@@ -170,6 +170,10 @@ static int rv_hs_parse_resp_payload(const uint8_t *p, size_t len, uint8_t client
 		return RV_ERR_MALFORMED;
 	if (version != RV_PROTOCOL_VERSION)
 		return RV_ERR_UNSUPPORTED;
+	params->window_growth = (aead & RV_HS_WINDOW_GROWTH) != 0;
+	if (params->window_growth && !(client_caps & RV_CAP_WINDOW_GROWTH))
+		return RV_ERR_MALFORMED; /* answered what we did not offer */
+	aead &= RV_HS_AEAD_MASK;
 	if (aead == RV_AEAD_AES256GCM) {
 		/* Only acceptable if we offered it and can run it. */
 		if (!(client_caps & RV_CAP_AESGCM_HW) || !rv_aesgcm_hw_available())
@@ -291,6 +295,7 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	struct rv_buf pb;
 	uint8_t sk[RV_KEY_LEN];
 	enum rv_aead aead;
+	unsigned growth;
 	size_t before;
 	int r;
 
@@ -303,11 +308,12 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	aead = (hs->client_caps & RV_CAP_AESGCM_HW) && rv_aesgcm_hw_available() ?
 		       RV_AEAD_AES256GCM :
 		       RV_AEAD_CHACHA20POLY1305;
+	growth = (hs->client_caps & RV_CAP_WINDOW_GROWTH) ? RV_HS_WINDOW_GROWTH : 0;
 	before = rv_buf_len(out);
 	memcpy(&t, hs, sizeof(t));
 	rv_buf_init(&pb, RV_HS_RESP_PAYLOAD_LEN);
 	if ((r = rv_buf_put_u8(&pb, RV_PROTOCOL_VERSION)) != RV_OK ||
-	    (r = rv_buf_put_u8(&pb, (uint8_t)aead)) != RV_OK ||
+	    (r = rv_buf_put_u8(&pb, (uint8_t)((unsigned)aead | growth))) != RV_OK ||
 	    (r = rv_buf_put_u16(&pb, params->keepalive_s)) != RV_OK ||
 	    (r = rv_buf_put_u32(&pb, params->max_streams)) != RV_OK ||
 	    (r = rv_buf_put_u32(&pb, params->stream_window)) != RV_OK ||
@@ -334,6 +340,7 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	rv_hs_drop_secrets(&t.noise);
 	memcpy(hs, &t, sizeof(t));
 	params->aead = aead;
+	params->window_growth = growth != 0;
 	*ratchet = rt;
 out:
 	if (r != RV_OK && rv_buf_len(out) > before)

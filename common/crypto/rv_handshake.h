@@ -34,6 +34,9 @@ struct rv_hs_server_params {
 	uint32_t max_streams;
 	uint32_t stream_window;
 	uint32_t max_message;
+	/* Both ends let receivers grow stream windows (RV_CAP_WINDOW_GROWTH
+	 * offered and RV_HS_WINDOW_GROWTH answered); set by respond/finish. */
+	uint8_t window_growth;
 };
 
 struct rv_handshake {

@@ -200,7 +200,6 @@ void rv_session_unblock(struct rv_session *s, struct rv_stream *st)
 /* ---- life cycle ------------------------------------------------------- */
 
 static void rv_session_tick(struct rv_loop_timer *t, void *arg);
-static void rv_session_send_ping(struct rv_session *s);
 
 static uint32_t rv_session_tick_ms(const struct rv_session_config *c)
 {
@@ -233,6 +232,10 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 		c->keepalive_timeout_ms = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000u;
 	if (c->idle_timeout_ms == 0)
 		c->idle_timeout_ms = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S * 1000u;
+	if (c->max_window == 0 || c->max_window > RV_STREAM_WINDOW_MAX)
+		c->max_window = RV_STREAM_WINDOW_MAX;
+	if (c->window_budget == 0)
+		c->window_budget = RV_SESSION_WINDOW_BUDGET_DEFAULT;
 	if (c->max_message == 0 || c->max_message > RV_MSG_MAX)
 		c->max_message = RV_MSG_MAX;
 	if (c->high_water == 0)
@@ -276,6 +279,8 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 		 cfg->name != NULL ? cfg->name
 				   : cfg->role == RV_SESSION_CLIENT ? "session(client)" : "session(server)");
 	s->cfg.name = s->name;
+	s->own_pool.budget = s->cfg.window_budget;
+	s->pool = s->cfg.window_pool != NULL ? s->cfg.window_pool : &s->own_pool;
 	s->plain_max = s->cfg.max_message - RV_TRANSPORT_OVERHEAD;
 	s->buckets = calloc(RV_SESSION_BUCKETS_MIN, sizeof(*s->buckets));
 	if (s->buckets == NULL)
@@ -441,7 +446,7 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 
 /* ---- keepalive and idle ------------------------------------------------ */
 
-static void rv_session_send_ping(struct rv_session *s)
+void rv_session_send_ping(struct rv_session *s)
 {
 	uint64_t now = rv_loop_now_ms(s->loop);
 	struct rv_frame f;
@@ -564,6 +569,7 @@ void rv_session_get_stats(const struct rv_session *s, struct rv_session_stats *s
 		return;
 	*st = s->stats;
 	st->streams_active = s->nstreams;
+	st->window_grown_bytes = s->window_grown;
 }
 
 void rv_session_get_ratchet_stats(const struct rv_session *s, struct rv_ratchet_stats *st)

@@ -46,7 +46,9 @@
  *   receive  one RV_MSG_MAX plaintext buffer, one sealed RV_MSG_MAX message.
  * With the defaults (1 MiB, 1024 streams x 512 KiB) the stream part is
  * reached only if every stream's local reader stops; lower local_window or
- * max_streams to lower the bound.
+ * max_streams to lower the bound.  Window growth adds at most the pool's
+ * budget (windows grow only while their reader keeps up, so the grown part
+ * is held only by a reader that stops after going fast).
  *
  * Callbacks run from inside session entry points (rv_session_on_message,
  * loop callbacks, rv_session_free).  The owner may call any session or
@@ -123,6 +125,14 @@ struct rv_session_callbacks {
 	void *arg;
 };
 
+/* Window bytes granted beyond the announced windows (window growth), shared
+ * by the sessions that point at it (the server: all sessions of one key).
+ * The owner keeps it alive until those sessions are freed. */
+struct rv_window_pool {
+	size_t budget;
+	size_t used;
+};
+
 /* Zero fields take the defaults named in brackets. */
 struct rv_session_config {
 	enum rv_session_role role;
@@ -149,6 +159,17 @@ struct rv_session_config {
 	size_t low_water;   /* [RV_WS_SEND_LOW_WATER] */
 	size_t input_stop;  /* [RV_WS_INPUT_STOP]; > high_water */
 	size_t headroom;    /* scratch bytes before each message [0]; LWS_PRE */
+	/* Both ends agreed on window growth in the handshake (PROTOCOL.md
+	 * §8.1): as a receiver, a stream's window doubles (up to max_window)
+	 * when the peer moved half of it through us within 2 RTT while the
+	 * local reader kept up; as a sender, credit up to RV_STREAM_WINDOW_MAX
+	 * is accepted.  0: fixed windows, as with older peers. */
+	int window_growth;
+	uint32_t max_window;  /* [RV_STREAM_WINDOW_MAX] */
+	/* Growth is paid from *window_pool if set, else from a pool of the
+	 * session's own of window_budget bytes [RV_SESSION_WINDOW_BUDGET_DEFAULT]. */
+	struct rv_window_pool *window_pool;
+	size_t window_budget;
 	/* Largest sealed message this side may send [RV_MSG_MAX]; the client
 	 * passes the server's max_message.  At least rv_session_min_message()
 	 * (rv_session_new fails otherwise). */
@@ -169,6 +190,8 @@ struct rv_session_stats {
 	uint64_t watermark_pauses;       /* times the high water mark was hit */
 	uint64_t streams_resumed;        /* streams woken on leaving high water:
 					  * only those the pause held back */
+	uint64_t window_grows;           /* receive windows doubled */
+	uint64_t window_grown_bytes;     /* now granted beyond the announced windows */
 };
 
 /* Takes ownership of ratchet (also on failure: it is freed).  Calls no

@@ -127,6 +127,7 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 			s->ping_outstanding = 0;
 			s->stats.pongs_received++;
 			s->stats.rtt_ms = (uint32_t)(rv_loop_now_ms(s->loop) - s->ping_opaque);
+			s->rtt_valid = 1;
 		}
 		return RV_OK;
 	case RV_FRAME_GOAWAY:
@@ -194,6 +195,13 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 	s->stats.msgs_in++;
 	s->stats.bytes_in += len;
 	s->last_rx = rv_loop_now_ms(s->loop);
+	/* Window growth needs the RTT: a side that sends no keepalive PINGs
+	 * (the server) measures it once its peer has spoken, then every
+	 * keepalive interval. */
+	if (s->cfg.window_growth && s->cfg.keepalive_interval_ms == 0 && !s->ping_outstanding &&
+	    (s->stats.pings_sent == 0 ||
+	     s->last_rx - s->last_ping >= RV_KEEPALIVE_DEFAULT_S * 1000u))
+		rv_session_send_ping(s);
 	/* A server's outbox may have waited for this first message. */
 	if (!s->wire_ready && (s->prio.head != NULL || s->data.head != NULL)) {
 		s->want_write_signalled = 0;

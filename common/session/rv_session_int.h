@@ -39,7 +39,9 @@ struct rv_stream {
 	struct rv_buf early;             /* read by the owner before open */
 
 	/* peer -> fd */
-	uint32_t local_window;
+	uint32_t local_window;           /* grows with window growth */
+	uint32_t base_window;            /* as announced; the rest is pool's */
+	uint64_t last_grant;             /* ms: last WINDOW_UPDATE (or open) */
 	uint32_t recv_credit;            /* bytes the peer may still send */
 	uint32_t consumed;               /* written to fd, credit not returned */
 	struct rv_buf obuf;              /* for fd: local bytes, then data */
@@ -92,6 +94,10 @@ struct rv_session {
 	int input_stopped;               /* above input_stop: owner told */
 	size_t held_local;               /* bytes in every stream's obuf */
 	int want_write_signalled;
+	struct rv_window_pool own_pool;
+	struct rv_window_pool *pool;     /* own_pool or cfg.window_pool */
+	int rtt_valid;                   /* stats.rtt_ms was measured */
+	size_t window_grown;             /* this session's share of *pool */
 
 	struct rv_buf rxplain;
 
@@ -133,6 +139,7 @@ size_t rv_session_data_fit(const struct rv_session *s, size_t max);
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
 void rv_session_check_water(struct rv_session *s);
 int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);
+void rv_session_send_ping(struct rv_session *s);
 void rv_session_stream_link(struct rv_session *s, struct rv_stream *st);
 void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st);
 struct rv_stream *rv_session_stream_find(struct rv_session *s, uint32_t id);

@@ -42,6 +42,8 @@ struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t lo
 	st->ostate = RV_STREAM_DIR_OPEN;
 	st->fd = -1;
 	st->local_window = local_window;
+	st->base_window = local_window;
+	st->last_grant = rv_loop_now_ms(s->loop);
 	st->recv_credit = local_window;
 	st->peer_window = peer_window;
 	st->send_credit = peer_window;
@@ -98,6 +100,8 @@ void rv_stream_destroy(struct rv_stream *st)
 		return;
 	rv_stream_release_fd(st, 0);
 	rv_buf_cleanup(&st->early);
+	st->sess->pool->used -= st->local_window - st->base_window;
+	st->sess->window_grown -= st->local_window - st->base_window;
 	st->sess->held_local -= rv_buf_len(&st->obuf);
 	rv_buf_cleanup(&st->obuf);
 	free(st);
@@ -208,24 +212,64 @@ static void rv_stream_maybe_finish(struct rv_stream *st)
 		rv_stream_close(st, 0, RV_RESET_INVALID, 0);
 }
 
+/* Window growth (PROTOCOL.md §8.1), decided by the receiver alone: the
+ * peer moved half a window through us within 2 RTT (about a window per
+ * round trip: the window, not the path, limits it) while the local reader
+ * kept up (little held for the fd: a slow reader never grows a window).
+ * Then the window doubles, up to cfg.max_window and the pool's budget.
+ * Returns the bytes to add (0: keep the window). */
+static uint32_t rv_stream_growth(const struct rv_stream *st, uint64_t now)
+{
+	const struct rv_session *s = st->sess;
+	uint64_t rtt = s->stats.rtt_ms > 0 ? s->stats.rtt_ms : 1;
+	size_t left = s->pool->budget > s->pool->used ? s->pool->budget - s->pool->used : 0;
+	uint32_t grow = st->local_window;
+
+	if (!s->cfg.window_growth || !s->rtt_valid || st->local_window >= s->cfg.max_window ||
+	    now - st->last_grant > 2 * rtt ||
+	    rv_buf_len(&st->obuf) - st->local_pending > st->local_window / 4)
+		return 0;
+	if (grow > s->cfg.max_window - st->local_window)
+		grow = s->cfg.max_window - st->local_window;
+	if (grow > left)
+		grow = (uint32_t)left;
+	return grow;
+}
+
 /* Return credit once half a window has been written to the fd: few
- * WINDOW_UPDATEs, and the peer never stalls on a full window. */
+ * WINDOW_UPDATEs, and the peer never stalls on a full window.  A grown
+ * window's extra credit rides on the same update. */
 static void rv_stream_maybe_grant(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
+	uint64_t now;
+	uint32_t grow;
 	struct rv_frame f;
 
 	if (st->ostate != RV_STREAM_DIR_OPEN || st->consumed == 0 ||
 	    st->consumed < st->local_window / 2 || s->state == RV_SESSION_CLOSED)
 		return;
+	now = rv_loop_now_ms(s->loop);
+	grow = rv_stream_growth(st, now);
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_WINDOW_UPDATE;
 	f.stream_id = st->id;
-	f.u.window_update.credit = st->consumed;
+	f.u.window_update.credit = st->consumed + grow;
 	if (rv_session_queue_frame(s, &f, 1) < 0)
 		return;
-	st->recv_credit += st->consumed;
+	st->recv_credit += st->consumed + grow;
 	st->consumed = 0;
+	st->last_grant = now;
+	if (grow > 0) {
+		st->local_window += grow;
+		s->pool->used += grow;
+		s->window_grown += grow;
+		s->stats.window_grows++;
+		/* The fd buffer holds at most the window (plus local bytes). */
+		st->obuf.max_size = (size_t)st->local_window + RV_FRAME_DATA_MAX;
+		rv_log_debug("%s: stream %u: window grown to %u bytes", s->name, st->id,
+			     st->local_window);
+	}
 }
 
 static void rv_stream_account_written(struct rv_stream *st, size_t n)
@@ -462,7 +506,11 @@ int rv_stream_on_reset(struct rv_stream *st, enum rv_reset_reason reason)
 
 int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit)
 {
-	if ((uint64_t)st->send_credit + credit > st->peer_window)
+	/* With window growth the receiver may raise our credit past the
+	 * window it announced, never past the largest window. */
+	uint32_t cap = st->sess->cfg.window_growth ? RV_STREAM_WINDOW_MAX : st->peer_window;
+
+	if ((uint64_t)st->send_credit + credit > cap)
 		return rv_stream_violation(st, RV_RESET_FLOW_CONTROL, "credit beyond the window");
 	st->send_credit += credit;
 	rv_stream_pump_early(st);

@@ -66,6 +66,16 @@ enum rv_wire_sizes {
 /* Capability bits in the handshake init payload. */
 enum rv_caps {
 	RV_CAP_AESGCM_HW = 0x01, /* client has hardware AES (AES-NI) */
+	/* client lets receivers grow stream windows past the announced one
+	 * (PROTOCOL.md §8.1) */
+	RV_CAP_WINDOW_GROWTH = 0x02,
+};
+
+/* The response payload's aead byte: the AEAD in the low bits, and a flag
+ * the server sets only if the client offered RV_CAP_WINDOW_GROWTH. */
+enum rv_hs_aead_byte {
+	RV_HS_AEAD_MASK = 0x7f,
+	RV_HS_WINDOW_GROWTH = 0x80,
 };
 
 /* AEAD chosen by the server for the ratchet (response payload). */
@@ -192,6 +202,9 @@ enum rv_socks5_wire {
 enum rv_limits {
 	RV_STREAM_WINDOW_DEFAULT = 512 * 1024, /* initial credit, each direction */
 	RV_STREAM_WINDOW_MAX = 16 * 1024 * 1024,
+	/* Window growth (PROTOCOL.md §8.1): window bytes granted beyond the
+	 * announced windows, summed over a session's streams. */
+	RV_SESSION_WINDOW_BUDGET_DEFAULT = 64 * 1024 * 1024,
 	RV_MAX_STREAMS_DEFAULT = 1024,       /* per session */
 	RV_MAX_SESSIONS_DEFAULT = 256,       /* per server */
 	RV_KEEPALIVE_DEFAULT_S = 10,         /* client PING interval */

@@ -1,0 +1,413 @@
+/* Tests for window growth (PROTOCOL.md §8.1): a stream's receive window
+ * grows under a fast reader on a window-limited path, never for an idle
+ * stream or a slow reader, stays within the pool's budget, and fixed
+ * windows (an older peer) still carry everything.  A client and a server
+ * session paired in memory on one rv_loop_poll with a DELAY_MS one-way
+ * delay in each direction (a path with a round trip); streams over
+ * socketpair()s.  Every wait is bounded. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "rv_addr.h"
+#include "rv_err.h"
+#include "rv_keys.h"
+#include "rv_loop.h"
+#include "rv_loop_poll.h"
+#include "rv_ratchet.h"
+#include "rv_session.h"
+#include "rv_stream.h"
+
+enum { N_MAX = 4, WAIT_MS = 30000, DELAY_MS = 20, MAXQ = 4096 };
+
+/* One local end (app side or target side) of a stream. */
+struct ep {
+	int fd;
+	struct rv_loop_fd *w;
+	size_t got;
+	uint8_t first[2];            /* the first bytes received */
+	const uint8_t *out;
+	size_t out_len, sent;
+	int limited;                 /* slow reader: reads only its quota */
+	size_t quota;
+};
+
+/* A message on the simulated path. */
+struct msg {
+	uint64_t due;
+	size_t len;
+	uint8_t *p;
+};
+
+struct pipe_q {
+	struct msg q[MAXQ];
+	size_t head, n;
+};
+
+struct h {
+	struct pipe_q c2s, s2c;
+	struct rv_loop *loop;
+	struct rv_session *cli, *srv;
+	int n;                       /* streams opened */
+	int responses, ok;
+	struct ep app[N_MAX], tgt[N_MAX];
+	int ntgt;
+};
+
+static void ep_update(struct ep *e)
+{
+	unsigned ev = !e->limited || e->quota > 0 ? RV_LOOP_READ : 0;
+
+	if (e->sent < e->out_len)
+		ev |= RV_LOOP_WRITE;
+	rv_loop_fd_set_events(e->w, ev);
+}
+
+static void ep_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct ep *e = arg;
+	uint8_t buf[65536];
+	ssize_t n;
+
+	(void)w;
+	if ((ev & RV_LOOP_WRITE) && e->sent < e->out_len) {
+		n = send(fd, e->out + e->sent, e->out_len - e->sent, MSG_NOSIGNAL);
+		if (n > 0)
+			e->sent += (size_t)n;
+	}
+	if (ev & RV_LOOP_READ) {
+		size_t want = e->limited && e->quota < sizeof(buf) ? e->quota : sizeof(buf);
+
+		n = want > 0 ? read(fd, buf, want) : 0;
+		if (e->limited && n > 0)
+			e->quota -= (size_t)n;
+		for (ssize_t i = 0; i < n && e->got + (size_t)i < sizeof(e->first); i++)
+			e->first[e->got + (size_t)i] = buf[i];
+		if (n > 0)
+			e->got += (size_t)n;
+	}
+	ep_update(e);
+}
+
+static void ep_init(struct h *h, struct ep *e, int fd)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	assert_int_equal(rv_loop_fd_add(h->loop, fd, RV_LOOP_READ, ep_cb, e, &e->w), RV_OK);
+}
+
+static void ep_send(struct ep *e, const uint8_t *p, size_t len)
+{
+	e->out = p;
+	e->out_len = len;
+	e->sent = 0;
+	ep_update(e);
+}
+
+static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
+		       void *arg)
+{
+	struct h *h = arg;
+	struct rv_addr bound;
+	const uint8_t lo[4] = { 127, 0, 0, 1 };
+	int sv[2];
+
+	(void)s;
+	(void)dst;
+	assert_true(h->ntgt < N_MAX);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	/* The target's end is indexed by the stream id: ids start at 1. */
+	assert_int_equal(rv_stream_id(st), (uint32_t)h->ntgt + 1);
+	ep_init(h, &h->tgt[h->ntgt++], sv[1]);
+	rv_addr_set_ipv4(&bound, lo, 4242);
+	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+}
+
+static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
+			void *arg)
+{
+	struct h *h = arg;
+
+	(void)st;
+	(void)bound;
+	h->responses++;
+	if (status == RV_STATUS_OK)
+		h->ok++;
+}
+
+static const struct rv_session_callbacks callbacks = {
+	.on_stream_connect = cb_connect,
+	.on_stream_response = cb_response,
+};
+
+static void h_init(struct h *h, const struct rv_session_config *ccfg,
+		   const struct rv_session_config *scfg)
+{
+	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
+	struct rv_ratchet *a = NULL, *b = NULL;
+	struct rv_session_callbacks cb = callbacks;
+	struct rv_session_config cc = { 0 }, sc = { 0 };
+	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
+	struct rv_keypair bob;
+
+	memset(h, 0, sizeof(*h));
+	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
+	randombytes_buf(sk, sizeof(sk));
+	randombytes_buf(ad, sizeof(ad));
+	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
+	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
+	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
+	if (ccfg != NULL)
+		cc = *ccfg;
+	if (scfg != NULL)
+		sc = *scfg;
+	cc.role = RV_SESSION_CLIENT;
+	sc.role = RV_SESSION_SERVER;
+	cc.max_streams = sc.max_streams = N_MAX;
+	cb.arg = h;
+	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
+	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
+	rv_keypair_wipe(&bob);
+}
+
+static void pipe_free(struct pipe_q *pq);
+
+static void h_free(struct h *h)
+{
+	int i;
+
+	rv_session_free(h->cli);
+	rv_session_free(h->srv);
+	for (i = 0; i < h->n; i++) {
+		rv_loop_fd_del(h->app[i].w);
+		close(h->app[i].fd);
+	}
+	for (i = 0; i < h->ntgt; i++) {
+		rv_loop_fd_del(h->tgt[i].w);
+		close(h->tgt[i].fd);
+	}
+	rv_loop_poll_free(h->loop);
+	pipe_free(&h->c2s);
+	pipe_free(&h->s2c);
+}
+
+/* Take what from has to send onto the path; deliver what is due. */
+static int pump_dir(struct h *h, struct pipe_q *pq, struct rv_session *from, struct rv_session *to)
+{
+	uint64_t now = rv_loop_now_ms(h->loop);
+	uint8_t *m;
+	size_t len;
+	int n = 0;
+
+	while (pq->n < MAXQ && rv_session_next_message(from, &m, &len) == 1) {
+		struct msg *x = &pq->q[(pq->head + pq->n++) % MAXQ];
+
+		x->p = malloc(len);
+		assert_non_null(x->p);
+		memcpy(x->p, m, len);
+		x->len = len;
+		x->due = now + DELAY_MS;
+		rv_session_message_sent(from);
+		n++;
+	}
+	while (pq->n > 0 && pq->q[pq->head].due <= now) {
+		struct msg *x = &pq->q[pq->head];
+
+		if (rv_session_get_state(to) != RV_SESSION_CLOSED)
+			(void)rv_session_on_message(to, x->p, x->len);
+		free(x->p);
+		pq->head = (pq->head + 1) % MAXQ;
+		pq->n--;
+		n++;
+	}
+	return n;
+}
+
+static void pipe_free(struct pipe_q *pq)
+{
+	while (pq->n > 0) {
+		free(pq->q[pq->head].p);
+		pq->head = (pq->head + 1) % MAXQ;
+		pq->n--;
+	}
+}
+
+/* Run loop and pump until pred(h) or max_ms; returns pred's final value. */
+static int run(struct h *h, int (*pred)(struct h *), uint32_t max_ms)
+{
+	uint64_t start = rv_loop_now_ms(h->loop);
+	int i, moved;
+
+	for (i = 0; i < 1000000; i++) {
+		moved = pump_dir(h, &h->c2s, h->cli, h->srv);
+		moved += pump_dir(h, &h->s2c, h->srv, h->cli);
+		if (pred != NULL && pred(h))
+			return 1;
+		if (rv_loop_now_ms(h->loop) - start >= max_ms)
+			break;
+		assert_true(rv_loop_poll_run_once(h->loop, moved ? 0 : 1) >= 0);
+	}
+	return pred != NULL ? pred(h) : 0;
+}
+
+static int pred_all_open(struct h *h)
+{
+	return h->responses == h->n && h->ntgt == h->n;
+}
+
+static void open_one(struct h *h)
+{
+	struct rv_addr dst;
+	struct rv_stream *st;
+	int sv[2];
+
+	assert_int_equal(rv_addr_set_domain(&dst, "example.test", 12, 443), RV_OK);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(rv_session_stream_open(h->cli, sv[0], &dst, NULL, 0, NULL, &st), RV_OK);
+	ep_init(h, &h->app[h->n], sv[1]);
+	h->n++;
+	assert_true(run(h, pred_all_open, WAIT_MS));
+	assert_int_equal(h->ok, h->n);
+}
+
+static size_t g_total;
+
+static int pred_app0_done(struct h *h)
+{
+	return h->app[0].got == g_total;
+}
+
+static uint8_t *g_big;
+
+/* Download g_total bytes on one stream (target -> app); returns the
+ * client's (receiver's) stats. */
+static void download(struct h *h, struct rv_session_stats *cs)
+{
+	open_one(h);
+	/* The server must have its RTT before it matters (its first PING
+	 * goes out after the client's first message). */
+	ep_send(&h->tgt[0], g_big, g_total);
+	assert_true(run(h, pred_app0_done, WAIT_MS));
+	rv_session_get_stats(h->cli, cs);
+}
+
+static void big_init(size_t n)
+{
+	g_total = n;
+	g_big = malloc(n);
+	assert_non_null(g_big);
+	randombytes_buf(g_big, n);
+}
+
+/* Fast reader on a window-limited path: the window doubles, within the
+ * per-stream maximum and the pool's budget; every byte arrives. */
+static void test_grows_for_fast_reader(void **state)
+{
+	struct rv_session_config cc = { .window_growth = 1, .window_budget = 6 * 1024 * 1024 };
+	struct rv_session_config sc = { .window_growth = 1 };
+	struct rv_session_stats cs, ss;
+	struct h h;
+
+	(void)state;
+	big_init(24 * 1024 * 1024);
+	h_init(&h, &cc, &sc);
+	download(&h, &cs);
+	rv_session_get_stats(h.srv, &ss);
+	print_message("fast reader: %llu grows, grown %llu bytes, rtt %u ms; server resets %llu\n",
+		      (unsigned long long)cs.window_grows,
+		      (unsigned long long)cs.window_grown_bytes, cs.rtt_ms,
+		      (unsigned long long)ss.streams_reset_sent);
+	assert_true(cs.window_grows >= 2);
+	assert_true(cs.window_grown_bytes > 0);
+	assert_true(cs.window_grown_bytes <= 6 * 1024 * 1024);
+	assert_int_equal(ss.streams_reset_sent, 0); /* credit past W accepted */
+	assert_int_equal(rv_session_stream_count(h.cli), 1);
+	h_free(&h);
+	free(g_big);
+}
+
+/* Fixed windows (an older peer: no growth agreed) still move everything,
+ * and nothing grows. */
+static void test_fixed_windows_without_agreement(void **state)
+{
+	struct rv_session_stats cs;
+	struct h h;
+
+	(void)state;
+	big_init(4 * 1024 * 1024);
+	h_init(&h, NULL, NULL);
+	download(&h, &cs);
+	assert_int_equal(cs.window_grows, 0);
+	assert_int_equal(cs.window_grown_bytes, 0);
+	h_free(&h);
+	free(g_big);
+}
+
+static void quota_cb(struct rv_loop_timer *t, void *arg)
+{
+	struct ep *e = arg;
+
+	e->quota += 16 * 1024;
+	ep_update(e);
+	rv_loop_timer_set(t, 50);
+}
+
+static int pred_never(struct h *h)
+{
+	(void)h;
+	return 0;
+}
+
+/* A slow reader (16 KiB per 50 ms) and an idle stream: no growth. */
+static void test_no_growth_for_slow_or_idle(void **state)
+{
+	struct rv_session_config cc = { .window_growth = 1 };
+	struct rv_session_config sc = { .window_growth = 1 };
+	struct rv_session_stats cs;
+	struct rv_loop_timer *t;
+	struct h h;
+
+	(void)state;
+	big_init(4 * 1024 * 1024);
+	h_init(&h, &cc, &sc);
+	open_one(&h);           /* 0: slow */
+	open_one(&h);           /* 1: idle */
+	h.app[0].limited = 1;
+	ep_update(&h.app[0]);
+	assert_int_equal(rv_loop_timer_new(h.loop, quota_cb, &h.app[0], &t), RV_OK);
+	rv_loop_timer_set(t, 50);
+	ep_send(&h.tgt[0], g_big, g_total);
+	run(&h, pred_never, 1500);
+	rv_session_get_stats(h.cli, &cs);
+	print_message("slow reader got %zu bytes; %llu grows\n", h.app[0].got,
+		      (unsigned long long)cs.window_grows);
+	assert_true(h.app[0].got > 0);
+	assert_int_equal(cs.window_grows, 0);
+	assert_int_equal(cs.window_grown_bytes, 0);
+	rv_loop_timer_free(t);
+	h_free(&h);
+	free(g_big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grows_for_fast_reader),
+		cmocka_unit_test(test_fixed_windows_without_agreement),
+		cmocka_unit_test(test_no_growth_for_slow_or_idle),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
