@@ -303,11 +303,12 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	cfg.role = RV_SESSION_SERVER;
 	cfg.local_window = srv->opts->stream_window;
 	cfg.max_streams = srv->opts->max_streams;
-	/* Window growth if the client offered it (params.window_growth) and
-	 * the operator allows it, paid from the key's pool. */
+	/* Window growth agreed with the client (params.window_growth): we
+	 * accept its grown credit; ours is paid from the key's pool, whose
+	 * budget (0: we never grow) stays within the key's buffer budget. */
 	pk->window_pool.budget = srv->opts->window_budget < srv->opts->max_buffer_per_key
 					 ? srv->opts->window_budget : srv->opts->max_buffer_per_key;
-	cfg.window_growth = params.window_growth && pk->window_pool.budget > 0;
+	cfg.window_growth = params.window_growth;
 	cfg.window_pool = &pk->window_pool;
 	cfg.idle_timeout_ms = srv->opts->idle_timeout_s * 1000u;
 	cfg.headroom = LWS_PRE;
