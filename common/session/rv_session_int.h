@@ -41,7 +41,8 @@ struct rv_stream {
 	/* peer -> fd */
 	uint32_t local_window;           /* grows with window growth */
 	uint32_t base_window;            /* as announced; the rest is pool's */
-	uint64_t last_grant;             /* ms: last WINDOW_UPDATE (or open) */
+	uint64_t epoch_start;            /* ms: growth epoch (half a window) */
+	uint32_t epoch_bytes;            /* returned in this epoch */
 	uint32_t recv_credit;            /* bytes the peer may still send */
 	uint32_t consumed;               /* written to fd, credit not returned */
 	struct rv_buf obuf;              /* for fd: local bytes, then data */

@@ -43,7 +43,7 @@ struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t lo
 	st->fd = -1;
 	st->local_window = local_window;
 	st->base_window = local_window;
-	st->last_grant = rv_loop_now_ms(s->loop);
+	st->epoch_start = rv_loop_now_ms(s->loop);
 	st->recv_credit = local_window;
 	st->peer_window = peer_window;
 	st->send_credit = peer_window;
@@ -212,21 +212,28 @@ static void rv_stream_maybe_finish(struct rv_stream *st)
 		rv_stream_close(st, 0, RV_RESET_INVALID, 0);
 }
 
-/* Window growth (PROTOCOL.md §8.1), decided by the receiver alone: the
- * peer moved half a window through us within 2 RTT (about a window per
- * round trip: the window, not the path, limits it) while the local reader
- * kept up (little held for the fd: a slow reader never grows a window).
- * Then the window doubles, up to cfg.max_window and the pool's budget.
- * Returns the bytes to add (0: keep the window). */
-static uint32_t rv_stream_growth(const struct rv_stream *st, uint64_t now)
+/* Window growth (PROTOCOL.md §8.1), decided by the receiver alone, once
+ * per epoch of half a window returned: the peer moved it through us
+ * within 2 RTT (about a window per round trip: the window, not the path,
+ * limits it) while the local reader kept up (little held for the fd: a
+ * slow reader never grows a window).  Then the window doubles, up to
+ * cfg.max_window and the pool's budget.  Returns the bytes to add. */
+static uint32_t rv_stream_growth(struct rv_stream *st, uint64_t now)
 {
 	const struct rv_session *s = st->sess;
 	uint64_t rtt = s->stats.rtt_ms > 0 ? s->stats.rtt_ms : 1;
 	size_t left = s->pool->budget > s->pool->used ? s->pool->budget - s->pool->used : 0;
 	uint32_t grow = st->local_window;
+	int fast;
 
-	if (!s->cfg.window_growth || !s->rtt_valid || st->local_window >= s->cfg.max_window ||
-	    now - st->last_grant > 2 * rtt ||
+	st->epoch_bytes += st->consumed;
+	if (st->epoch_bytes < st->local_window / 2)
+		return 0;
+	fast = now - st->epoch_start <= 2 * rtt;
+	st->epoch_start = now;
+	st->epoch_bytes = 0;
+	if (!fast || !s->cfg.window_growth || !s->rtt_valid ||
+	    st->local_window >= s->cfg.max_window ||
 	    rv_buf_len(&st->obuf) - st->local_pending > st->local_window / 4)
 		return 0;
 	if (grow > s->cfg.max_window - st->local_window)
@@ -236,9 +243,11 @@ static uint32_t rv_stream_growth(const struct rv_stream *st, uint64_t now)
 	return grow;
 }
 
-/* Return credit once half a window has been written to the fd: few
- * WINDOW_UPDATEs, and the peer never stalls on a full window.  A grown
- * window's extra credit rides on the same update. */
+/* Return credit once half the announced window has been written to the
+ * fd: few WINDOW_UPDATEs, and the peer never stalls on a full window (a
+ * grown window still returns in these steps, so the peer's credit stays
+ * near the whole window).  A grown window's extra credit rides on the
+ * same update. */
 static void rv_stream_maybe_grant(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
@@ -247,7 +256,7 @@ static void rv_stream_maybe_grant(struct rv_stream *st)
 	struct rv_frame f;
 
 	if (st->ostate != RV_STREAM_DIR_OPEN || st->consumed == 0 ||
-	    st->consumed < st->local_window / 2 || s->state == RV_SESSION_CLOSED)
+	    st->consumed < st->base_window / 2 || s->state == RV_SESSION_CLOSED)
 		return;
 	now = rv_loop_now_ms(s->loop);
 	grow = rv_stream_growth(st, now);
@@ -259,7 +268,6 @@ static void rv_stream_maybe_grant(struct rv_stream *st)
 		return;
 	st->recv_credit += st->consumed + grow;
 	st->consumed = 0;
-	st->last_grant = now;
 	if (grow > 0) {
 		st->local_window += grow;
 		s->pool->used += grow;
