@@ -37,8 +37,10 @@
  *   outbox   <= input_stop + one message's answers; below that:
  *            <= high_water + 4 * RV_FRAME_DATA_MAX (one batch of reads
  *               past the mark) + a few control frames per stream (CONNECT or
- *               RESPONSE, FIN, RESET, at most two WINDOW_UPDATEs: credit is
- *               only returned for data the peer sent, which needs credit)
+ *               RESPONSE, FIN, RESET, and WINDOW_UPDATEs: credit is only
+ *               returned for data the peer sent, which needs credit, in
+ *               steps of half the announced window: at most 2 x window /
+ *               announced window of them, 2 without window growth)
  *               + PONGs (dropped while control frames exceed
  *               RV_PLAINTEXT_MAX);
  *   streams  <= max_streams * (local_window + RV_FRAME_DATA_MAX bytes of
