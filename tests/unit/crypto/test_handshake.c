@@ -130,6 +130,10 @@ static void run_e2e(struct fx *f, int force_chacha)
 	assert_int_equal(rv_handshake_server_respond(&f->shs, &sp, 0, &out, &bob), RV_OK);
 	assert_non_null(bob);
 	assert_int_equal(sp.aead, want);
+	/* Window growth: offered by every client of ours, agreed unless the
+	 * caps were cleared (as an older client's). */
+	assert_true(f->chs.client_caps & RV_CAP_WINDOW_GROWTH);
+	assert_int_equal(sp.window_growth, !force_chacha);
 	assert_int_equal(rv_buf_len(&out), RV_HS_RESP_MSG_LEN);
 	assert_int_equal(rv_buf_ptr(&out)[0], RV_MSG_HANDSHAKE_RESP);
 	assert_int_equal(rv_buf_ptr(&out)[1], RV_PROTOCOL_VERSION);
@@ -153,6 +157,7 @@ static void run_e2e(struct fx *f, int force_chacha)
 			 RV_OK);
 	assert_non_null(alice);
 	assert_int_equal(got.aead, want);
+	assert_int_equal(got.window_growth, sp.window_growth);
 	assert_int_equal(got.keepalive_s, f->params.keepalive_s);
 	assert_int_equal(got.max_streams, f->params.max_streams);
 	assert_int_equal(got.stream_window, f->params.stream_window);
@@ -627,6 +632,19 @@ static void test_resp_bad_fields(void **state)
 		build_resp(&f->shs, hdr, p, RV_HS_RESP_PAYLOAD_LEN, &m);
 		assert_int_equal(client_reject(f, rv_buf_ptr(&m), rv_buf_len(&m)),
 				 RV_ERR_UNSUPPORTED);
+		memcpy(&f->chs, &saved, sizeof(saved));
+	}
+
+	/* Window growth answered to a client that did not offer it. */
+	{
+		struct rv_handshake saved;
+
+		memcpy(&saved, &f->chs, sizeof(saved));
+		f->chs.client_caps &= (uint8_t)~RV_CAP_WINDOW_GROWTH;
+		make_resp_payload(p, RV_AEAD_CHACHA20POLY1305 | RV_HS_WINDOW_GROWTH);
+		build_resp(&f->shs, hdr, p, RV_HS_RESP_PAYLOAD_LEN, &m);
+		assert_int_equal(client_reject(f, rv_buf_ptr(&m), rv_buf_len(&m)),
+				 RV_ERR_MALFORMED);
 		memcpy(&f->chs, &saved, sizeof(saved));
 	}
 
