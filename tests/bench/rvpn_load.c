@@ -21,7 +21,9 @@
  *
  * Output: one JSON object per line on stdout; errors as {"error": ...} and
  * exit status 1.  Owner: bench helper. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
