@@ -11,7 +11,8 @@
  *              send the cumulative count (8 bytes, big-endian); close at n
  *         'P'  ping-pong: for every byte read, send n bytes
  *   rvpn_load CASE (--socks IP:PORT | --direct) -t IP:PORT [options]
- *       bulk   --dir down|up --streams K (--bytes B | --seconds S)
+ *       bulk   --dir down|up --streams K (--bytes B | --seconds S | both:
+ *              B per stream, stopped after S seconds if not done by then)
  *       conn   --concurrency C (--requests R | --seconds S) --size N
  *              a new stream per request: connect, header 'D' n=N, read N
  *       ping   --size N --count M   one kept stream, M requests of 1 byte,
@@ -802,8 +803,8 @@ int main(int argc, char **argv)
 		return 1;
 	qsort(J.lat, (size_t)J.nlat, sizeof(*J.lat), cmp_u64);
 	if (J.kase == K_BULK) {
-		/* Time-limited: what arrived (or was acknowledged) by the last byte seen. */
-		if (J.bytes == 0 && J.last_ack_t > J.t0)
+		/* Stopped by time: what arrived (or was acknowledged) by the last byte seen. */
+		if (J.stop && J.last_ack_t > J.t0)
 			secs = (double)(J.last_ack_t - J.t0) / 1e9;
 		uint64_t total = J.moved;
 		printf("{\"case\": \"bulk\", \"dir\": \"%s\", \"streams\": %ld, \"bytes\": %" PRIu64
