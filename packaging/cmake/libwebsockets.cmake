@@ -37,6 +37,9 @@ foreach(p IN LISTS RVPN_LWS_PATCHES ITEMS ${CMAKE_SOURCE_DIR}/packaging/scripts/
   string(APPEND RVPN_LWS_PATCH_LIST "${h}  ${n}\n")
 endforeach()
 file(CONFIGURE OUTPUT ${RVPN_LWS_PREFIX}/lws-patches.list CONTENT "${RVPN_LWS_PATCH_LIST}")
+# An edited patch re-runs cmake, which updates the list.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${RVPN_LWS_PATCHES} ${CMAKE_SOURCE_DIR}/packaging/scripts/apply-lws-patches.sh)
 
 ExternalProject_Add(lws_ext
   URL "${RVPN_LWS_TARBALL}"
@@ -65,7 +68,12 @@ ExternalProject_Add(lws_ext
     -DLWS_WITH_SYS_STATE=OFF -DLWS_WITH_HTTP_BASIC_AUTH=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=OFF
     -DLWS_WITH_CUSTOM_HEADERS=OFF -DLWS_CLIENT_HTTP_PROXYING=OFF -DLWS_WITH_EXPORT_LWSTARGETS=OFF
     -DLWS_CTEST_INTERNET_AVAILABLE=OFF -DLWS_HAVE_LIBCAP=OFF -DLWS_WITH_LWSAC=OFF -DLWS_WITH_FILE_OPS=OFF
-  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${RVPN_LWS_JOBS}
+  # Install from the build step: the library is that step's byproduct, so a
+  # rebuilt lws relinks our programs in the same build (with a separate
+  # install step, ninja's restat after the build step saw the old installed
+  # library and skipped the relink until the next build).
+  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${RVPN_LWS_JOBS} --target install
+  INSTALL_COMMAND ""
   BUILD_BYPRODUCTS ${RVPN_LWS_PREFIX}/install/lib/libwebsockets.a
 )
 

@@ -166,7 +166,12 @@ def run(client, chunking, rxbuf):
     ls.listen(1)
     report = []
     frames = script()
-    th = threading.Thread(target=serve, args=(ls, frames, chunking, report), daemon=True)
+    def serve_safe():
+        try:
+            serve(ls, frames, chunking, report)
+        except OSError as e:
+            report.append("server: %r" % e)
+    th = threading.Thread(target=serve_safe, daemon=True)
     th.start()
     p = subprocess.run([client, str(ls.getsockname()[1]), str(rxbuf)], capture_output=True,
                        text=True, timeout=60)
