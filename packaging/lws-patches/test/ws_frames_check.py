@@ -8,7 +8,7 @@ output (every receive callback: length, first/final, hash).  The server also
 checks every message the client sends (masked, many lengths, 7/16/64-bit
 length forms) and the pongs and the close ack it answers with.
 
-  ws_frames_check.py PRISTINE_PREFIX PATCHED_PREFIX
+  [CFLAGS=...] ws_frames_check.py PRISTINE_PREFIX PATCHED_PREFIX
 """
 import base64, hashlib, os, random, socket, struct, subprocess, sys, tempfile, threading, time
 
@@ -181,7 +181,9 @@ def run(client, chunking, rxbuf):
 
 
 def build(prefix, out):
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I", prefix + "/include", "-o", out,
+    # CFLAGS: e.g. -fsanitize=address,undefined for an lws built with them.
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror"] + os.environ.get("CFLAGS", "").split() +
+                   ["-I", prefix + "/include", "-o", out,
                     os.path.join(HERE, "ws_client_frames.c"), prefix + "/lib/libwebsockets.a",
                     "-lmbedtls", "-lmbedx509", "-lmbedcrypto", "-lpthread"], check=True)
 
