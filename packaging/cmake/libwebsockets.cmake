@@ -23,19 +23,31 @@ if(NOT EXISTS "${RVPN_LWS_TARBALL}")
 endif()
 
 set(RVPN_LWS_PREFIX ${CMAKE_BINARY_DIR}/_deps/lws)
-file(GLOB RVPN_LWS_PATCHES ${CMAKE_SOURCE_DIR}/packaging/lws-patches/*.patch)
-set(RVPN_LWS_PATCH_CMD "")
-if(RVPN_LWS_PATCHES)
-  set(RVPN_LWS_PATCH_CMD PATCH_COMMAND ${CMAKE_SOURCE_DIR}/packaging/scripts/apply-lws-patches.sh
-      ${CMAKE_SOURCE_DIR}/packaging/lws-patches <SOURCE_DIR>)
-endif()
+# Our patches (packaging/lws-patches/README.md), applied in name order by
+# packaging/scripts/apply-lws-patches.sh.  lws-patches.list names them with
+# their hashes and changes only when they do: the download step depends on it,
+# so adding, changing or removing a patch re-extracts the pristine source
+# (with fresh timestamps, so every lws object is rebuilt from it).
+file(GLOB RVPN_LWS_PATCHES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/packaging/lws-patches/*.patch)
+list(SORT RVPN_LWS_PATCHES)
+set(RVPN_LWS_PATCH_LIST "")
+foreach(p IN LISTS RVPN_LWS_PATCHES ITEMS ${CMAKE_SOURCE_DIR}/packaging/scripts/apply-lws-patches.sh)
+  file(SHA256 ${p} h)
+  get_filename_component(n ${p} NAME)
+  string(APPEND RVPN_LWS_PATCH_LIST "${h}  ${n}\n")
+endforeach()
+file(CONFIGURE OUTPUT ${RVPN_LWS_PREFIX}/lws-patches.list CONTENT "${RVPN_LWS_PATCH_LIST}")
+# An edited patch re-runs cmake, which updates the list.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${RVPN_LWS_PATCHES} ${CMAKE_SOURCE_DIR}/packaging/scripts/apply-lws-patches.sh)
 
 ExternalProject_Add(lws_ext
   URL "${RVPN_LWS_TARBALL}"
   URL_HASH SHA256=${RVPN_LWS_SHA256}
-  DOWNLOAD_EXTRACT_TIMESTAMP ON
+  DOWNLOAD_EXTRACT_TIMESTAMP OFF
   PREFIX ${RVPN_LWS_PREFIX}
-  ${RVPN_LWS_PATCH_CMD}
+  PATCH_COMMAND ${CMAKE_SOURCE_DIR}/packaging/scripts/apply-lws-patches.sh
+      ${CMAKE_SOURCE_DIR}/packaging/lws-patches <SOURCE_DIR>
   CMAKE_ARGS
     -DCMAKE_INSTALL_PREFIX=${RVPN_LWS_PREFIX}/install
     -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
@@ -56,11 +68,18 @@ ExternalProject_Add(lws_ext
     -DLWS_WITH_SYS_STATE=OFF -DLWS_WITH_HTTP_BASIC_AUTH=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=OFF
     -DLWS_WITH_CUSTOM_HEADERS=OFF -DLWS_CLIENT_HTTP_PROXYING=OFF -DLWS_WITH_EXPORT_LWSTARGETS=OFF
     -DLWS_CTEST_INTERNET_AVAILABLE=OFF -DLWS_HAVE_LIBCAP=OFF -DLWS_WITH_LWSAC=OFF -DLWS_WITH_FILE_OPS=OFF
-  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${RVPN_LWS_JOBS}
+  # Install from the build step: the library is that step's byproduct, so a
+  # rebuilt lws relinks our programs in the same build (with a separate
+  # install step, ninja's restat after the build step saw the old installed
+  # library and skipped the relink until the next build).
+  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${RVPN_LWS_JOBS} --target install
+  INSTALL_COMMAND ""
   BUILD_BYPRODUCTS ${RVPN_LWS_PREFIX}/install/lib/libwebsockets.a
 )
 
 file(MAKE_DIRECTORY ${RVPN_LWS_PREFIX}/install/include)
+ExternalProject_Add_StepDependencies(lws_ext download ${RVPN_LWS_PREFIX}/lws-patches.list)
+
 add_library(rvpn::lws STATIC IMPORTED GLOBAL)
 set_target_properties(rvpn::lws PROPERTIES
   IMPORTED_LOCATION ${RVPN_LWS_PREFIX}/install/lib/libwebsockets.a
