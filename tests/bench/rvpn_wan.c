@@ -178,8 +178,8 @@ static void dir_accept(struct dir *d, const uint8_t *buf, uint32_t len, uint64_t
 	uint64_t sent = start;
 	if (cfg.rate_bps) {
 		/* Bytes still waiting for the link = the backlog of the clock. */
-		uint64_t backlog = (start - now) * cfg.rate_bps / 8 / 1000000000u;
-		if (backlog + len > cfg.queue_bytes) {
+		double backlog = (double)(start - now) * (double)cfg.rate_bps / 8e9;
+		if (backlog + len > (double)cfg.queue_bytes) {
 			d->drop_queue++;
 			return;
 		}
