@@ -215,6 +215,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 			  rv_client_lws_log);
 	/* Before lws sizes its fd table from the limit. */
 	rv_rlimit_raise_nofile(RV_RLIMIT_NOFILE_WANT);
+	rv_rlimit_pin_mmap_threshold();
 	sfd = rv_client_signals(&set);
 	if (sfd < 0) {
 		rv_log_error("cannot set up signal handling: %s", strerror(errno));

@@ -256,6 +256,7 @@ int rv_server_run(struct rv_server_opts *opts)
 			  rv_server_lws_log);
 	signal(SIGPIPE, SIG_IGN);
 	rv_rlimit_raise_nofile(RV_RLIMIT_NOFILE_WANT);
+	rv_rlimit_pin_mmap_threshold();
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;

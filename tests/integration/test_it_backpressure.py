@@ -7,7 +7,8 @@ streams must keep flowing during the stall; after the reader resumes, every
 byte arrives with the right SHA-256.
 Owner: integration helper.
 
-Bounds (VmRSS, each process): 32 MiB normal build (measured ~4 MiB), 256 MiB under
+Bounds (VmRSS, each process): 32 MiB normal build (measured ~12 MiB for the client
+whose stream window grew, ~5 MiB otherwise), 256 MiB under
 ASan/UBSan (shadow memory; the harness sets quarantine_size_mb=16).
 Size: 1 GiB (RVPN_IT_BP_MIB overrides; 128 MiB under the sanitizers).
 """
