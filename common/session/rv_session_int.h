@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "rv_buf.h"
 #include "rv_frame.h"
@@ -19,6 +20,8 @@
 enum {
 	RV_SESSION_BUCKETS_MIN = 64,     /* stream table; doubles as it fills */
 	RV_STREAM_READS_PER_EVENT = 4,
+	RV_STREAM_READ_IOV = 4,          /* DATA frames per readv: ~a message */
+	RV_SESSION_DATA_BATCH = 8,       /* DATA frames per writev */
 };
 
 struct rv_stream {
@@ -138,6 +141,13 @@ int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max
 			    uint8_t **body);
 size_t rv_session_data_fit(const struct rv_session *s, size_t max);
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
+/* Up to niov DATA frames (each <= RV_FRAME_DATA_MAX, max bytes in all) in
+ * one message, for one readv(); returns how many (iov filled) or a
+ * negative error.  Commit with rv_session_data_commit_v before queueing
+ * anything else. */
+int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t max,
+			      struct iovec *iov, int niov);
+void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int n, size_t used);
 void rv_session_check_water(struct rv_session *s);
 int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);
 void rv_session_send_ping(struct rv_session *s);
@@ -162,6 +172,8 @@ void rv_stream_close(struct rv_stream *st, int send_reset, enum rv_reset_reason 
 void rv_stream_destroy(struct rv_stream *st);
 /* Frame handlers; return 0 or a session-fatal negative error. */
 int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len);
+/* The same for consecutive DATA frames of one stream: one writev. */
+int rv_stream_on_data_v(struct rv_stream *st, const struct iovec *iov, int niov);
 int rv_stream_on_fin(struct rv_stream *st);
 int rv_stream_on_reset(struct rv_stream *st, enum rv_reset_reason reason);
 int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit);
