@@ -481,6 +481,13 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 	if (s->cfg.keepalive_interval_ms != 0 &&
 	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
 		rv_session_send_ping(s);
+	/* Streams quiet for a tick give back their drained fd buffers
+	 * (least recently active first: stop at the first busy one). */
+	for (st = s->streams; st != NULL; st = st->next) {
+		if (now - st->last_activity < rv_session_tick_ms(&s->cfg))
+			break;
+		rv_stream_trim(st);
+	}
 	if (s->cfg.idle_timeout_ms != UINT32_MAX) {
 		/* Least recently active first: stop at the first live one. */
 		for (st = s->streams; st != NULL; st = next) {

@@ -183,6 +183,8 @@ int rv_stream_on_response(struct rv_stream *st, enum rv_status status,
 void rv_stream_fail_connecting(struct rv_stream *st, int retryable);
 /* Send what credit and the watermark allow from the early buffer. */
 void rv_stream_pump_early(struct rv_stream *st);
+/* Free a drained fd buffer (the session tick, for streams gone quiet). */
+void rv_stream_trim(struct rv_stream *st);
 void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms);
 
 #endif

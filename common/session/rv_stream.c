@@ -335,7 +335,9 @@ static void rv_stream_flush(struct rv_stream *st)
 		st->sess->held_local -= (size_t)n;
 		rv_stream_account_written(st, (size_t)n);
 	}
-	rv_stream_buf_release(&st->obuf);
+	/* A drained obuf keeps its memory while the stream is busy (freeing
+	 * and regrowing it on every drain cost a wipe, copies and page
+	 * faults per window); rv_stream_trim frees it once the stream idles. */
 	rv_stream_maybe_grant(st);
 	rv_stream_shutdown_if_drained(st);
 }
@@ -585,6 +587,11 @@ int rv_stream_on_response(struct rv_stream *st, enum rv_status status, const str
 	if (st->state == RV_STREAM_OPEN)
 		rv_stream_update_events(st);
 	return RV_OK;
+}
+
+void rv_stream_trim(struct rv_stream *st)
+{
+	rv_stream_buf_release(&st->obuf);
 }
 
 void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms)
