@@ -22,6 +22,10 @@ enum {
 	RV_STREAM_READS_PER_EVENT = 4,
 	RV_STREAM_READ_IOV = 4,          /* DATA frames per readv: ~a message */
 	RV_SESSION_DATA_BATCH = 8,       /* DATA frames per writev */
+	/* Recycled outbox chunks kept while busy (each one message of
+	 * plaintext): a bulk stream cycles a few, and freeing them cost a
+	 * wipe, brk() and page faults per message.  The tick trims to one. */
+	RV_SESSION_SPARE_MAX = 4,
 };
 
 struct rv_stream {
@@ -91,7 +95,8 @@ struct rv_session {
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */
 	struct rv_chunkq data;           /* DATA, FIN, RESET */
-	struct rv_chunk *spare;          /* one recycled chunk */
+	struct rv_chunk *spare;          /* recycled chunks (list) */
+	unsigned nspare;                 /* <= RV_SESSION_SPARE_MAX */
 	struct rv_buf wire;              /* the sealed message handed out */
 	int wire_ready;
 	int paused;                      /* above high water */
@@ -149,6 +154,8 @@ int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t m
 			      struct iovec *iov, int niov);
 void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int n, size_t used);
 void rv_session_check_water(struct rv_session *s);
+/* Free recycled chunks down to keep (the tick, when the outbox is idle). */
+void rv_session_trim_spares(struct rv_session *s, unsigned keep);
 int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);
 void rv_session_send_ping(struct rv_session *s);
 void rv_session_stream_link(struct rv_session *s, struct rv_stream *st);

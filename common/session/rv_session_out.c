@@ -36,7 +36,8 @@ static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
 	struct rv_chunk *c = s->spare;
 
 	if (c != NULL) {
-		s->spare = NULL;
+		s->spare = c->next;
+		s->nspare--;
 		rv_buf_reset(&c->b);
 		c->next = NULL;
 		return c;
@@ -49,12 +50,26 @@ static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
 
 static void rv_session_chunk_put(struct rv_session *s, struct rv_chunk *c)
 {
-	if (s->spare == NULL) {
+	if (s->nspare < RV_SESSION_SPARE_MAX) {
+		c->next = s->spare;
 		s->spare = c;
+		s->nspare++;
 		return;
 	}
 	rv_buf_cleanup(&c->b);
 	free(c);
+}
+
+void rv_session_trim_spares(struct rv_session *s, unsigned keep)
+{
+	struct rv_chunk *c;
+
+	while (s->nspare > keep && (c = s->spare) != NULL) {
+		s->spare = c->next;
+		s->nspare--;
+		rv_buf_cleanup(&c->b);
+		free(c);
+	}
 }
 
 /* Tail chunk of q with room for len more bytes (a new one if needed). */
