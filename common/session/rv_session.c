@@ -359,11 +359,7 @@ static void rv_session_teardown(struct rv_session *s)
 	s->tick = NULL;
 	rv_chunkq_free(&s->prio);
 	rv_chunkq_free(&s->data);
-	if (s->spare != NULL) {
-		rv_buf_cleanup(&s->spare->b);
-		free(s->spare);
-		s->spare = NULL;
-	}
+	rv_session_trim_spares(s, 0);
 	s->wire_ready = 0;
 	rv_ratchet_free(s->ratchet);
 	s->ratchet = NULL;
@@ -481,6 +477,15 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 	if (s->cfg.keepalive_interval_ms != 0 &&
 	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
 		rv_session_send_ping(s);
+	if (s->prio.head == NULL && s->data.head == NULL)
+		rv_session_trim_spares(s, 1);
+	/* Streams quiet for a tick give back their drained fd buffers
+	 * (least recently active first: stop at the first busy one). */
+	for (st = s->streams; st != NULL; st = st->next) {
+		if (now - st->last_activity < rv_session_tick_ms(&s->cfg))
+			break;
+		rv_stream_trim(st);
+	}
 	if (s->cfg.idle_timeout_ms != UINT32_MAX) {
 		/* Least recently active first: stop at the first live one. */
 		for (st = s->streams; st != NULL; st = next) {

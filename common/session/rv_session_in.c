@@ -156,6 +156,35 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 	}
 }
 
+/* f is a DATA frame: take the DATA frames right behind it for the same
+ * stream along (up to RV_SESSION_DATA_BATCH), so one writev() delivers
+ * them.  The same outcome as one at a time, fewer syscalls. */
+static int rv_session_dispatch_data(struct rv_session *s, struct rv_buf *in,
+				    const struct rv_frame *f)
+{
+	struct iovec iov[RV_SESSION_DATA_BATCH];
+	struct rv_stream *st;
+	struct rv_buf peek;
+	struct rv_frame g;
+	int n = 1;
+
+	iov[0].iov_base = (void *)f->u.data.data;
+	iov[0].iov_len = f->u.data.len;
+	while (n < RV_SESSION_DATA_BATCH) {
+		peek = *in; /* a view: copying it reads ahead without consuming */
+		if (rv_frame_decode(&peek, &g) < 0 || g.type != RV_FRAME_PROXY_DATA ||
+		    g.stream_id != f->stream_id)
+			break;
+		iov[n].iov_base = (void *)g.u.data.data;
+		iov[n++].iov_len = g.u.data.len;
+		*in = peek;
+	}
+	st = rv_session_stream_find(s, f->stream_id);
+	if (st == NULL)
+		return rv_session_unknown_stream(s, f);
+	return rv_stream_on_data_v(st, iov, n);
+}
+
 /* A message that does not open is fatal, like a bad record MAC in TLS:
  * the transport is reliable and ordered, so a gap, a reorder, a replay or
  * a failed tag can only be tampering (or a broken peer), and carrying on
@@ -231,7 +260,10 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 	while (rv_buf_len(&in) > 0 && s->state != RV_SESSION_CLOSED && !s->free_pending) {
 		if (rv_frame_decode(&in, &f) < 0)
 			break; /* cannot happen: pass 1 decoded it */
-		rc = rv_session_dispatch(s, &f);
+		if (f.type == RV_FRAME_PROXY_DATA)
+			rc = rv_session_dispatch_data(s, &in, &f);
+		else
+			rc = rv_session_dispatch(s, &f);
 		if (rc < 0) {
 			rc = rv_session_fail(s, rc == RV_ERR_NOMEM ? RV_ERR_NOMEM : RV_ERR_MALFORMED,
 					     RV_GOAWAY_PROTOCOL_ERROR);

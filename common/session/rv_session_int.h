@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "rv_buf.h"
 #include "rv_frame.h"
@@ -19,6 +20,12 @@
 enum {
 	RV_SESSION_BUCKETS_MIN = 64,     /* stream table; doubles as it fills */
 	RV_STREAM_READS_PER_EVENT = 4,
+	RV_STREAM_READ_IOV = 4,          /* DATA frames per readv: ~a message */
+	RV_SESSION_DATA_BATCH = 8,       /* DATA frames per writev */
+	/* Recycled outbox chunks kept while busy (each one message of
+	 * plaintext): a bulk stream cycles a few, and freeing them cost a
+	 * wipe, brk() and page faults per message.  The tick trims to one. */
+	RV_SESSION_SPARE_MAX = 4,
 };
 
 struct rv_stream {
@@ -88,7 +95,8 @@ struct rv_session {
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */
 	struct rv_chunkq data;           /* DATA, FIN, RESET */
-	struct rv_chunk *spare;          /* one recycled chunk */
+	struct rv_chunk *spare;          /* recycled chunks (list) */
+	unsigned nspare;                 /* <= RV_SESSION_SPARE_MAX */
 	struct rv_buf wire;              /* the sealed message handed out */
 	int wire_ready;
 	int paused;                      /* above high water */
@@ -138,7 +146,16 @@ int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max
 			    uint8_t **body);
 size_t rv_session_data_fit(const struct rv_session *s, size_t max);
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
+/* Up to niov DATA frames (each <= RV_FRAME_DATA_MAX, max bytes in all) in
+ * one message, for one readv(); returns how many (iov filled) or a
+ * negative error.  Commit with rv_session_data_commit_v before queueing
+ * anything else. */
+int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t max,
+			      struct iovec *iov, int niov);
+void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int n, size_t used);
 void rv_session_check_water(struct rv_session *s);
+/* Free recycled chunks down to keep (the tick, when the outbox is idle). */
+void rv_session_trim_spares(struct rv_session *s, unsigned keep);
 int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason);
 void rv_session_send_ping(struct rv_session *s);
 void rv_session_stream_link(struct rv_session *s, struct rv_stream *st);
@@ -162,6 +179,8 @@ void rv_stream_close(struct rv_stream *st, int send_reset, enum rv_reset_reason 
 void rv_stream_destroy(struct rv_stream *st);
 /* Frame handlers; return 0 or a session-fatal negative error. */
 int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len);
+/* The same for consecutive DATA frames of one stream: one writev. */
+int rv_stream_on_data_v(struct rv_stream *st, const struct iovec *iov, int niov);
 int rv_stream_on_fin(struct rv_stream *st);
 int rv_stream_on_reset(struct rv_stream *st, enum rv_reset_reason reason);
 int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit);
@@ -171,6 +190,8 @@ int rv_stream_on_response(struct rv_stream *st, enum rv_status status,
 void rv_stream_fail_connecting(struct rv_stream *st, int retryable);
 /* Send what credit and the watermark allow from the early buffer. */
 void rv_stream_pump_early(struct rv_stream *st);
+/* Free a drained fd buffer (the session tick, for streams gone quiet). */
+void rv_stream_trim(struct rv_stream *st);
 void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms);
 
 #endif

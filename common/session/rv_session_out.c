@@ -36,7 +36,8 @@ static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
 	struct rv_chunk *c = s->spare;
 
 	if (c != NULL) {
-		s->spare = NULL;
+		s->spare = c->next;
+		s->nspare--;
 		rv_buf_reset(&c->b);
 		c->next = NULL;
 		return c;
@@ -49,12 +50,26 @@ static struct rv_chunk *rv_session_chunk_get(struct rv_session *s)
 
 static void rv_session_chunk_put(struct rv_session *s, struct rv_chunk *c)
 {
-	if (s->spare == NULL) {
+	if (s->nspare < RV_SESSION_SPARE_MAX) {
+		c->next = s->spare;
 		s->spare = c;
+		s->nspare++;
 		return;
 	}
 	rv_buf_cleanup(&c->b);
 	free(c);
+}
+
+void rv_session_trim_spares(struct rv_session *s, unsigned keep)
+{
+	struct rv_chunk *c;
+
+	while (s->nspare > keep && (c = s->spare) != NULL) {
+		s->spare = c->next;
+		s->nspare--;
+		rv_buf_cleanup(&c->b);
+		free(c);
+	}
 }
 
 /* Tail chunk of q with room for len more bytes (a new one if needed). */
@@ -159,6 +174,83 @@ void rv_session_data_commit(struct rv_session *s, size_t max, size_t used)
 	p[1] = (uint8_t)((4 + used) >> 8);
 	p[2] = (uint8_t)(4 + used);
 	s->data.bytes += RV_FRAME_HDR_LEN + 4 + used;
+	s->stats.data_out += used;
+	rv_session_signal_write(s);
+	rv_session_check_water(s);
+}
+
+/* Several DATA frames for one stream, back to back in one chunk (one
+ * message), so a single readv() fills up to a whole message: fewer
+ * syscalls per byte, and still no copy.  Frames never span messages. */
+int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t max,
+			      struct iovec *iov, int niov)
+{
+	const size_t hdr = RV_FRAME_HDR_LEN + 4;
+	struct rv_chunk *c;
+	size_t room, left = max, total = 0, m;
+	uint8_t *p;
+	int k = 0, i, rc;
+
+	if (max == 0 || niov <= 0 || iov == NULL)
+		return RV_ERR_INVALID_ARG;
+	/* Same choice as rv_session_data_fit: fill the tail unless under
+	 * 1 KiB of it is left. */
+	c = rv_session_tail_for(s, &s->data, hdr + (max < 1024 ? max : 1024));
+	if (c == NULL)
+		return RV_ERR_NOMEM;
+	room = rv_buf_room(&c->b);
+	while (k < niov && left > 0 && room > hdr) {
+		m = left < RV_FRAME_DATA_MAX ? left : RV_FRAME_DATA_MAX;
+		if (m > room - hdr)
+			m = room - hdr;
+		iov[k++].iov_len = m;
+		total += hdr + m;
+		room -= hdr + m;
+		left -= m;
+	}
+	if (k == 0)
+		return RV_ERR_INTERNAL;
+	rc = rv_buf_reserve(&c->b, total, &p);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < k; i++) {
+		p[0] = RV_FRAME_PROXY_DATA;
+		p[3] = (uint8_t)(stream_id >> 24);
+		p[4] = (uint8_t)(stream_id >> 16);
+		p[5] = (uint8_t)(stream_id >> 8);
+		p[6] = (uint8_t)stream_id;
+		iov[i].iov_base = p + hdr;
+		p += hdr + iov[i].iov_len;
+	}
+	return k;
+}
+
+/* The first used bytes landed in iov[0..n): keep the frames they fill
+ * (the last one shortened), drop the rest.  Nothing was queued since the
+ * reservation, so the frames are still the tail chunk's last bytes. */
+void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int n, size_t used)
+{
+	const size_t hdr = RV_FRAME_HDR_LEN + 4;
+	struct rv_chunk *c = s->data.tail;
+	size_t reserved = 0, kept = 0, left = used, take;
+	uint8_t *p;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		reserved += hdr + iov[i].iov_len;
+		if (left == 0)
+			continue;
+		take = left < iov[i].iov_len ? left : iov[i].iov_len;
+		p = (uint8_t *)iov[i].iov_base - hdr;
+		p[1] = (uint8_t)((4 + take) >> 8);
+		p[2] = (uint8_t)(4 + take);
+		kept += hdr + take;
+		left -= take;
+	}
+	(void)rv_buf_unput(&c->b, reserved - kept);
+	if (used == 0)
+		return;
+	s->data.bytes += kept;
 	s->stats.data_out += used;
 	rv_session_signal_write(s);
 	rv_session_check_water(s);

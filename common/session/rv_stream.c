@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rv_err.h"
@@ -334,7 +335,9 @@ static void rv_stream_flush(struct rv_stream *st)
 		st->sess->held_local -= (size_t)n;
 		rv_stream_account_written(st, (size_t)n);
 	}
-	rv_stream_buf_release(&st->obuf);
+	/* A drained obuf keeps its memory while the stream is busy (freeing
+	 * and regrowing it on every drain cost a wipe, copies and page
+	 * faults per window); rv_stream_trim frees it once the stream idles. */
 	rv_stream_maybe_grant(st);
 	rv_stream_shutdown_if_drained(st);
 }
@@ -351,33 +354,35 @@ static void rv_stream_queue_fin(struct rv_stream *st)
 		rv_stream_close(st, 1, RV_RESET_LOCAL_ERROR, 1);
 }
 
-/* Read from fd into DATA frames while credit and the watermark allow. */
+/* Read from fd into DATA frames while credit and the watermark allow:
+ * one readv() fills up to a message's worth of frames in place. */
 static void rv_stream_read(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
-	uint8_t *body;
-	size_t max;
+	struct iovec iov[RV_STREAM_READ_IOV];
+	size_t max, want;
 	ssize_t n;
-	int i, rc;
+	int i, k;
 
 	for (i = 0; i < RV_STREAM_READS_PER_EVENT; i++) {
 		if (st->state != RV_STREAM_OPEN || st->istate != RV_STREAM_DIR_OPEN ||
 		    st->send_credit == 0 || s->paused || s->state == RV_SESSION_CLOSED)
 			return;
-		max = st->send_credit < RV_FRAME_DATA_MAX ? st->send_credit : RV_FRAME_DATA_MAX;
-		max = rv_session_data_fit(s, max);
-		rc = rv_session_data_reserve(s, st->id, max, &body);
-		if (rc < 0) {
-			rv_session_fail(s, rc, RV_GOAWAY_PROTOCOL_ERROR);
+		max = st->send_credit;
+		k = rv_session_data_reserve_v(s, st->id, max, iov, RV_STREAM_READ_IOV);
+		if (k < 0) {
+			rv_session_fail(s, k, RV_GOAWAY_PROTOCOL_ERROR);
 			return;
 		}
-		n = read(st->fd, body, max);
-		rv_session_data_commit(s, max, n > 0 ? (size_t)n : 0);
+		n = k == 1 ? read(st->fd, iov[0].iov_base, iov[0].iov_len) : readv(st->fd, iov, k);
+		rv_session_data_commit_v(s, iov, k, n > 0 ? (size_t)n : 0);
 		if (n > 0) {
 			st->send_credit -= (uint32_t)n;
 			st->up += (uint64_t)n;
 			rv_session_stream_touch(s, st);
-			if ((size_t)n < max)
+			for (want = 0; k > 0; k--)
+				want += iov[k - 1].iov_len;
+			if ((size_t)n < want)
 				return; /* drained for now */
 			continue;
 		}
@@ -448,12 +453,29 @@ static int rv_stream_violation(struct rv_stream *st, enum rv_reset_reason reason
 	return RV_OK;
 }
 
-int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
+static ssize_t rv_stream_sendv(int fd, const struct iovec *iov, int niov)
+{
+	struct msghdr mh;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)niov;
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && errno == ENOTSOCK)
+		n = writev(fd, iov, niov);
+	return n;
+}
+
+int rv_stream_on_data_v(struct rv_stream *st, const struct iovec *iov, int niov)
 {
 	struct rv_session *s = st->sess;
+	size_t len = 0, skip, part;
 	ssize_t n = 0;
-	int rc;
+	int i, rc;
 
+	for (i = 0; i < niov; i++)
+		len += iov[i].iov_len;
 	if (st->ostate != RV_STREAM_DIR_OPEN)
 		return rv_stream_violation(st, RV_RESET_PROTOCOL_ERROR, "DATA after FIN");
 	if (st->state == RV_STREAM_CONNECTING && rv_stream_is_client(st))
@@ -464,7 +486,8 @@ int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
 	s->stats.data_in += len;
 	/* Straight to the fd when nothing is queued ahead: no copy. */
 	if (rv_buf_len(&st->obuf) == 0 && st->fd >= 0 && st->state == RV_STREAM_OPEN) {
-		n = rv_stream_send(st->fd, p, len);
+		n = niov == 1 ? rv_stream_send(st->fd, iov[0].iov_base, iov[0].iov_len)
+			      : rv_stream_sendv(st->fd, iov, niov);
 		if (n < 0) {
 			if (!rv_stream_would_block()) {
 				rv_log_debug("%s: stream %u: write: %m", s->name, st->id);
@@ -475,17 +498,31 @@ int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
 		}
 		rv_stream_account_written(st, (size_t)n);
 	}
-	if ((size_t)n < len) {
-		rc = rv_buf_put(&st->obuf, p + n, len - (size_t)n);
+	/* The rest waits in obuf (bounded by the window, checked above). */
+	for (i = 0, skip = (size_t)n; i < niov && (size_t)n < len; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		part = iov[i].iov_len - skip;
+		rc = rv_buf_put(&st->obuf, (const uint8_t *)iov[i].iov_base + skip, part);
 		if (rc < 0)
 			return rc == RV_ERR_NOMEM ? rc : RV_ERR_INTERNAL;
-		s->held_local += len - (size_t)n;
+		s->held_local += part;
+		skip = 0;
 	}
 	if (st->state == RV_STREAM_OPEN) {
 		rv_stream_maybe_grant(st);
 		rv_stream_update_events(st);
 	}
 	return RV_OK;
+}
+
+int rv_stream_on_data(struct rv_stream *st, const uint8_t *p, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
+
+	return rv_stream_on_data_v(st, &iov, 1);
 }
 
 int rv_stream_on_fin(struct rv_stream *st)
@@ -550,6 +587,11 @@ int rv_stream_on_response(struct rv_stream *st, enum rv_status status, const str
 	if (st->state == RV_STREAM_OPEN)
 		rv_stream_update_events(st);
 	return RV_OK;
+}
+
+void rv_stream_trim(struct rv_stream *st)
+{
+	rv_stream_buf_release(&st->obuf);
 }
 
 void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms)
