@@ -8,6 +8,7 @@
 #include "rv_addr.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rv_sockopt.h"
 #include "rv_stream.h"
 #include "rv_wire.h"
 #include "server_int.h"
@@ -438,6 +439,11 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	rv_buf_init(&c->rx, RV_MSG_MAX);
 	rv_buf_init(&c->hs_reply, RV_MSG_MAX);
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	/* Our listener accepts and lws adopts: lws sets TCP_NODELAY only on
+	 * sockets it accepts itself.  With Nagle a response's small last TLS
+	 * record waited for the client's delayed ACK (~40 ms). */
+	if (rv_sockopt_set_nodelay(lws_get_socket_fd(wsi)) != RV_OK)
+		rv_log_debug("%s: cannot set TCP_NODELAY on the WebSocket", c->peer);
 	snprintf(c->name, sizeof(c->name), "?");
 	c->next = srv->conns;
 	if (srv->conns != NULL)

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +10,7 @@
 
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rv_sockopt.h"
 
 enum rv_attempt_state {
 	RV_ATTEMPT_IDLE = 0,   /* not started */
@@ -175,7 +175,6 @@ static void win(struct rv_connect *c, struct rv_attempt *a)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	size_t i;
-	int one = 1;
 
 	rv_loop_fd_del(a->w);
 	a->w = NULL;
@@ -186,7 +185,7 @@ static void win(struct rv_connect *c, struct rv_attempt *a)
 	if (getsockname(c->res.fd, (struct sockaddr *)&ss, &len) == 0)
 		(void)rv_sockaddr_from_sys(&c->res.local, (struct sockaddr *)&ss, len);
 	if (c->nodelay)
-		(void)setsockopt(c->res.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		(void)rv_sockopt_set_nodelay(c->res.fd);
 	c->res.status = RV_STATUS_OK;
 	c->res.err = RV_OK;
 	c->res.sys_errno = 0;

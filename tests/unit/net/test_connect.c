@@ -20,6 +20,7 @@
 #include "rv_connect.h"
 #include "rv_err.h"
 #include "rv_loop_poll.h"
+#include "rv_sockopt.h"
 
 struct got {
 	int calls;
@@ -180,6 +181,13 @@ static void test_success_v4(void **state)
 
 	assert_true(lfd >= 0);
 	run(loop, &a, 1, &o, &g, 3000);
+	{
+		int on = 0;
+
+		/* opts.nodelay: request-sized writes to targets are not held. */
+		assert_int_equal(rv_sockopt_get_nodelay(g.res.fd, &on), RV_OK);
+		assert_int_equal(on, 1);
+	}
 	check_connected(&g, lfd, AF_INET);
 	assert_true(rv_sockaddr_equal(&g.res.peer, &a));
 	assert_int_equal(g.res.attempts, 1);
@@ -200,6 +208,12 @@ static void test_success_v6(void **state)
 	}
 	lfd = listener(AF_INET6, 8, &a);
 	run(loop, &a, 1, &o, &g, 3000);
+	{
+		int on = 1;
+
+		assert_int_equal(rv_sockopt_get_nodelay(g.res.fd, &on), RV_OK);
+		assert_int_equal(on, 0); /* only when asked */
+	}
 	check_connected(&g, lfd, AF_INET6);
 	close(lfd);
 }
