@@ -143,6 +143,7 @@ void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st)
 		}
 	}
 	rv_session_unblock(s, st);
+	rv_session_unhold(s, st);
 	rv_session_list_remove(s, st);
 	st->next = s->dead;
 	s->dead = st;
@@ -195,6 +196,32 @@ void rv_session_unblock(struct rv_session *s, struct rv_stream *st)
 		st->bnext->bprev = st->bprev;
 	st->bprev = st->bnext = NULL;
 	st->blocked = 0;
+}
+
+void rv_session_hold(struct rv_session *s, struct rv_stream *st)
+{
+	if (st->held || st->state == RV_STREAM_CLOSED)
+		return;
+	st->held = 1;
+	st->kprev = NULL;
+	st->knext = s->held;
+	if (s->held != NULL)
+		s->held->kprev = st;
+	s->held = st;
+}
+
+void rv_session_unhold(struct rv_session *s, struct rv_stream *st)
+{
+	if (!st->held)
+		return;
+	if (st->kprev != NULL)
+		st->kprev->knext = st->knext;
+	else
+		s->held = st->knext;
+	if (st->knext != NULL)
+		st->knext->kprev = st->kprev;
+	st->kprev = st->knext = NULL;
+	st->held = 0;
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -479,11 +506,13 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 		rv_session_send_ping(s);
 	if (s->prio.head == NULL && s->data.head == NULL)
 		rv_session_trim_spares(s, 1);
-	/* Streams quiet for a tick give back their drained fd buffers
-	 * (least recently active first: stop at the first busy one). */
-	for (st = s->streams; st != NULL; st = st->next) {
+	/* Streams quiet for a tick give back their drained fd buffers: only
+	 * those holding one are visited. */
+	for (st = s->held; st != NULL; st = next) {
+		next = st->knext;
+		s->stats.tick_streams_visited++;
 		if (now - st->last_activity < rv_session_tick_ms(&s->cfg))
-			break;
+			continue;
 		rv_stream_trim(st);
 	}
 	if (s->cfg.idle_timeout_ms != UINT32_MAX) {

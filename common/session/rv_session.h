@@ -193,6 +193,8 @@ struct rv_session_stats {
 	uint64_t streams_resumed;        /* streams woken on leaving high water:
 					  * only those the pause held back */
 	uint64_t window_grows;           /* receive windows doubled */
+	uint64_t tick_streams_visited;   /* streams the tick looked at to free a
+					  * drained buffer: only those holding one */
 	uint64_t window_grown_bytes;     /* now granted beyond the announced windows */
 };
 

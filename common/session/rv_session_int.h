@@ -70,6 +70,10 @@ struct rv_stream {
 	 * the session's high water mark; only these are visited on resume. */
 	struct rv_stream *bprev, *bnext;
 	int blocked;
+	/* Held list: streams whose drained obuf still owns memory; the tick
+	 * visits only these (an idle stream without a buffer costs nothing). */
+	struct rv_stream *kprev, *knext;
+	int held;
 };
 
 struct rv_chunk {
@@ -115,6 +119,7 @@ struct rv_session {
 	struct rv_stream *streams;       /* live, least recently active first */
 	struct rv_stream *streams_tail;
 	struct rv_stream *blocked;       /* waiting for the resume below low water */
+	struct rv_stream *held;          /* drained obuf still allocated */
 	struct rv_stream *dead;          /* closed, freed at depth 0 */
 	uint32_t nstreams;
 	uint32_t next_id;                /* client: next stream id to use */
@@ -166,6 +171,9 @@ void rv_session_stream_touch(struct rv_session *s, struct rv_stream *st);
 /* Park st until the session resumes reading (idempotent) / take it off. */
 void rv_session_block(struct rv_session *s, struct rv_stream *st);
 void rv_session_unblock(struct rv_session *s, struct rv_stream *st);
+/* Put st on / take it off the held list (both idempotent). */
+void rv_session_hold(struct rv_session *s, struct rv_stream *st);
+void rv_session_unhold(struct rv_session *s, struct rv_stream *st);
 
 /* rv_stream.c */
 struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t local_window,

@@ -337,7 +337,10 @@ static void rv_stream_flush(struct rv_stream *st)
 	}
 	/* A drained obuf keeps its memory while the stream is busy (freeing
 	 * and regrowing it on every drain cost a wipe, copies and page
-	 * faults per window); rv_stream_trim frees it once the stream idles. */
+	 * faults per window); the tick frees it (rv_stream_trim) once the
+	 * stream idles, visiting only streams on the held list. */
+	if (rv_buf_len(&st->obuf) == 0 && st->obuf.data != NULL)
+		rv_session_hold(st->sess, st);
 	rv_stream_maybe_grant(st);
 	rv_stream_shutdown_if_drained(st);
 }
@@ -592,6 +595,8 @@ int rv_stream_on_response(struct rv_stream *st, enum rv_status status, const str
 void rv_stream_trim(struct rv_stream *st)
 {
 	rv_stream_buf_release(&st->obuf);
+	/* Freed, or refilled (back on the list when it drains again). */
+	rv_session_unhold(st->sess, st);
 }
 
 void rv_stream_check_idle(struct rv_stream *st, uint64_t now, uint32_t idle_ms)

@@ -1,7 +1,8 @@
 /* Tests for rv_session with many streams: the stream table past several
  * growths (every stream's frames reach the right stream), the watermark
  * pause touching only the streams it held back (counted, not timed), and
- * the idle check in activity order.  A client and a server session paired
+ * the idle check in activity order, the buffer-freeing tick visiting only
+ * streams that hold a buffer.  A client and a server session paired
  * in memory on one rv_loop_poll; streams over socketpair()s.  Every wait
  * is bounded. */
 #include <stdarg.h>
@@ -114,13 +115,16 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
 }
 
+static int g_reply_first; /* stream 1 writes a local reply (as SOCKS does) */
+
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
 			void *arg)
 {
 	struct h *h = arg;
 
-	(void)st;
 	(void)bound;
+	if (g_reply_first && rv_stream_id(st) == 1 && status == RV_STATUS_OK)
+		assert_int_equal(rv_stream_write_local(st, "ok", 2), RV_OK);
 	h->responses++;
 	if (status == RV_STATUS_OK)
 		h->ok++;
@@ -379,12 +383,50 @@ static void test_idle_in_activity_order(void **state)
 	h_free(&h);
 }
 
+/* The tick frees drained fd buffers visiting only the streams holding one:
+ * among many idle streams, one with a reply buffer is visited until it is
+ * freed, then no stream at all (a walk over quiet streams visits n per
+ * tick). */
+static void test_tick_visits_only_held(void **state)
+{
+	struct rv_session_config cc = { .keepalive_interval_ms = 40 }; /* 20 ms ticks */
+	struct rv_session_stats cs, ss;
+	uint64_t pings, visited;
+	struct h h;
+	int n = stream_budget();
+
+	(void)state;
+	g_reply_first = 1;
+	h_init(&h, &cc);
+	open_many(&h, n);
+	g_reply_first = 0;
+	rv_session_get_stats(h.cli, &cs);
+	pings = cs.pings_sent;
+	run(&h, NULL, 300); /* the held buffer is freed after a quiet tick */
+	rv_session_get_stats(h.cli, &cs);
+	visited = cs.tick_streams_visited;
+	assert_true(visited >= 1);
+	assert_true(visited <= 4);
+	assert_int_equal(h.app[0].got, 2);
+	run(&h, NULL, 300);
+	rv_session_get_stats(h.cli, &cs);
+	rv_session_get_stats(h.srv, &ss);
+	print_message("%d idle streams, %llu ticks, %llu streams visited by the tick\n", n,
+		      (unsigned long long)(cs.pings_sent - pings),
+		      (unsigned long long)cs.tick_streams_visited);
+	assert_true(cs.pings_sent - pings >= 5); /* the tick ran */
+	assert_int_equal(cs.tick_streams_visited, visited);
+	assert_int_equal(ss.tick_streams_visited, 0);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_streams_lookup),
 		cmocka_unit_test(test_pause_visits_only_held_back),
 		cmocka_unit_test(test_idle_in_activity_order),
+		cmocka_unit_test(test_tick_visits_only_held),
 	};
 
 	if (sodium_init() < 0)
