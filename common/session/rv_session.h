@@ -244,7 +244,7 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 
 /* Client: open a stream for the connected local socket fd to dst: queues
  * PROXY_CONNECT.  The session owns fd from now on (closes it; see
- * rv_stream_detach_fd).  Nothing is read from fd before the response.
+ * rv_stream_detach_fd); pass it non-blocking (else one F_SETFL more).  Nothing is read from fd before the response.
  * early/early_len: bytes the owner already read from fd past the SOCKS
  * request (at most RV_FRAME_DATA_MAX), sent first once the stream is open.
  * RV_ERR_LIMIT at max_streams, RV_ERR_CLOSED after GOAWAY or death (fd

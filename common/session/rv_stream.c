@@ -61,8 +61,10 @@ int rv_stream_attach_fd(struct rv_stream *st, int fd)
 {
 	int fl, rc, lowat = RV_SOCKET_NOTSENT_LOWAT;
 
+	/* Owners' sockets are non-blocking already (accept4/socket flags):
+	 * one F_GETFL checks, F_SETFL only when needed. */
 	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+	if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
 		rv_log_warn("%s: stream %u: fd %d unusable: %m", st->sess->name, st->id, fd);
 		return RV_ERR_IO;
 	}
@@ -691,6 +693,7 @@ void rv_stream_reset(struct rv_stream *st, enum rv_reset_reason reason)
 
 int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 {
+	ssize_t n;
 	int rc;
 
 	if (st == NULL || (data == NULL && len > 0))
@@ -706,8 +709,22 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 		return rc;
 	st->sess->held_local += len;
 	st->local_pending += len;
-	if (st->state == RV_STREAM_OPEN)
-		rv_stream_update_events(st);
+	if (st->state != RV_STREAM_OPEN)
+		return RV_OK;
+	/* Try the write first: WRITE interest (and the epoll_ctl pair to set
+	 * and clear it) only for what the fd did not take.  An error is left
+	 * for the next flush to report. */
+	if (st->fd >= 0 && rv_buf_len(&st->obuf) == st->local_pending) {
+		n = rv_stream_send(st->fd, rv_buf_ptr(&st->obuf), rv_buf_len(&st->obuf));
+		if (n > 0) {
+			(void)rv_buf_consume(&st->obuf, (size_t)n);
+			st->sess->held_local -= (size_t)n;
+			rv_stream_account_written(st, (size_t)n);
+		}
+		if (rv_buf_len(&st->obuf) == 0)
+			rv_session_hold(st->sess, st); /* the tick frees it */
+	}
+	rv_stream_update_events(st);
 	return RV_OK;
 }
 

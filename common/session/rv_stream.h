@@ -57,7 +57,8 @@ int rv_stream_reject(struct rv_stream *st, enum rv_status status);
 void rv_stream_reset(struct rv_stream *st, enum rv_reset_reason reason);
 
 /* Queue bytes for the local fd ahead of any relayed data, outside flow
- * control (SOCKS replies); at most RV_FRAME_DATA_MAX in total. */
+ * control (SOCKS replies); at most RV_FRAME_DATA_MAX in total.  On an open
+ * stream they are written at once; only the rest waits for WRITE. */
 int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len);
 /* Take the fd back (only from on_stream_response with a failure status or
  * on_stream_closed): the session will not close it.  Returns the fd or -1. */
