@@ -721,7 +721,7 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 			st->sess->held_local -= (size_t)n;
 			rv_stream_account_written(st, (size_t)n);
 		}
-		if (rv_buf_len(&st->obuf) == 0)
+		if (rv_buf_len(&st->obuf) == 0 && st->obuf.data != NULL)
 			rv_session_hold(st->sess, st); /* the tick frees it */
 	}
 	rv_stream_update_events(st);
