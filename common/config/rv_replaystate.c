@@ -83,7 +83,8 @@ int rv_replaystate_read(const char *path, size_t max_entries, struct rv_replay_e
 			size_t *n, char *err, size_t errlen)
 {
 	/* One line per entry, a few comment lines: anything bigger is not ours. */
-	size_t cap_bytes = (max_entries + 8) * (RV_REPLAYSTATE_LINE_MAX + 1);
+	size_t cap_bytes = (max_entries + RV_REPLAYSTATE_SPARE_LINES) *
+			   (RV_REPLAYSTATE_LINE_MAX + 1);
 	struct rv_replay_entry *ents = NULL, e;
 	struct rv_buf b;
 	unsigned long lineno = 0;

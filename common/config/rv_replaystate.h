@@ -31,6 +31,9 @@ enum rv_replaystate_limits {
 	RV_REPLAY_RESERVE_S = 3,
 	/* At most one state write per key per this interval (bounds fsyncs). */
 	RV_REPLAY_WRITE_MIN_MS = 1000,
+	/* The reader refuses a file longer than (max_entries + this) lines of
+	 * RV_REPLAYSTATE_LINE_MAX + 1 bytes (RV_ERR_LIMIT), comments or not. */
+	RV_REPLAYSTATE_SPARE_LINES = 8,
 };
 
 struct rv_replay_entry {
