@@ -30,6 +30,9 @@ static const lws_retry_bo_t rv_tunnel_retry = {
 
 enum {
 	RV_TUNNEL_WRITES_PER_CALLBACK = 8,
+	/* Optional features this client offers (RV_CAP_FEATURES_ bits,
+	 * PROTOCOL.md §4.7). */
+	RV_TUNNEL_FEATURES = 0,
 	/* Never slower than this at noticing a dead tunnel. */
 	RV_TUNNEL_KEEPALIVE_MAX_MS = RV_KEEPALIVE_DEFAULT_S * 1000,
 	RV_TUNNEL_DEAD_AFTER_MS = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000,
@@ -414,7 +417,8 @@ static int rv_tunnel_on_established(struct rv_tunnel *t)
 	int ret;
 
 	rv_buf_init(&out, RV_HS_INIT_MSG_LEN);
-	ret = rv_handshake_client_start(&t->hs, &t->cl->opts->kp, t->cl->opts->server_pub, &out);
+	ret = rv_handshake_client_start(&t->hs, &t->cl->opts->kp, t->cl->opts->server_pub,
+					RV_TUNNEL_FEATURES, &out);
 	if (ret == RV_OK && rv_buf_len(&out) == RV_HS_INIT_MSG_LEN)
 		memcpy(t->hs_msg + LWS_PRE, rv_buf_ptr(&out), RV_HS_INIT_MSG_LEN);
 	else

@@ -294,6 +294,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	params.max_streams = srv->opts->max_streams;
 	params.stream_window = srv->opts->stream_window;
 	params.max_message = RV_MSG_MAX;
+	params.features = 0; /* optional features offered (PROTOCOL.md §4.7) */
 	r = rv_handshake_server_respond(&c->hs, &params, RV_RATCHET_DEFAULT_INTERVAL_MS,
 					&c->hs_reply, &ratchet);
 	if (r != RV_OK) {

@@ -111,14 +111,16 @@ static void rv_hs_drop_secrets(struct rv_noise_hs *noise)
 }
 
 int rv_handshake_client_start(struct rv_handshake *hs, const struct rv_keypair *client,
-			      const uint8_t server_pub[RV_KEY_LEN], struct rv_buf *out)
+			      const uint8_t server_pub[RV_KEY_LEN], unsigned features,
+			      struct rv_buf *out)
 {
 	struct rv_handshake t;
 	uint8_t payload[RV_HS_INIT_PAYLOAD_LEN];
 	size_t before;
 	int r;
 
-	if (hs == NULL || client == NULL || server_pub == NULL || out == NULL)
+	if (hs == NULL || client == NULL || server_pub == NULL || out == NULL ||
+	    (features & ~(unsigned)RV_CAP_FEATURES_) != 0)
 		return RV_ERR_INVALID_ARG;
 	before = rv_buf_len(out);
 	memset(&t, 0, sizeof(t));
@@ -128,7 +130,8 @@ int rv_handshake_client_start(struct rv_handshake *hs, const struct rv_keypair *
 	if (r != RV_OK)
 		goto out;
 	memcpy(t.peer_static, server_pub, RV_KEY_LEN);
-	t.client_caps = (rv_aesgcm_hw_available() ? RV_CAP_AESGCM_HW : 0) | RV_CAP_WINDOW_GROWTH;
+	t.client_caps = (uint8_t)((rv_aesgcm_hw_available() ? RV_CAP_AESGCM_HW : 0) |
+				  RV_CAP_WINDOW_GROWTH | features);
 	rv_tai64n_now(t.tai64n);
 	payload[0] = RV_PROTOCOL_VERSION;
 	payload[1] = t.client_caps;
@@ -173,6 +176,10 @@ static int rv_hs_parse_resp_payload(const uint8_t *p, size_t len, uint8_t client
 	params->window_growth = (aead & RV_HS_WINDOW_GROWTH) != 0;
 	if (params->window_growth && !(client_caps & RV_CAP_WINDOW_GROWTH))
 		return RV_ERR_MALFORMED; /* answered what we did not offer */
+	params->features = (uint8_t)(((aead & RV_HS_DATAGRAM) ? RV_CAP_DATAGRAM : 0) |
+				     ((aead & RV_HS_REMOTE_FWD) ? RV_CAP_REMOTE_FWD : 0));
+	if ((params->features & ~client_caps) != 0 || (aead & RV_HS_RESERVED) != 0)
+		return RV_ERR_MALFORMED; /* agreed to what we did not offer */
 	aead &= RV_HS_AEAD_MASK;
 	if (aead == RV_AEAD_AES256GCM) {
 		/* Only acceptable if we offered it and can run it. */
@@ -295,7 +302,8 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	struct rv_buf pb;
 	uint8_t sk[RV_KEY_LEN];
 	enum rv_aead aead;
-	unsigned growth;
+	unsigned growth, flags;
+	uint8_t features;
 	size_t before;
 	int r;
 
@@ -309,11 +317,14 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 		       RV_AEAD_AES256GCM :
 		       RV_AEAD_CHACHA20POLY1305;
 	growth = (hs->client_caps & RV_CAP_WINDOW_GROWTH) ? RV_HS_WINDOW_GROWTH : 0;
+	features = (uint8_t)(params->features & hs->client_caps & RV_CAP_FEATURES_);
+	flags = growth | ((features & RV_CAP_DATAGRAM) ? RV_HS_DATAGRAM : 0) |
+		((features & RV_CAP_REMOTE_FWD) ? RV_HS_REMOTE_FWD : 0);
 	before = rv_buf_len(out);
 	memcpy(&t, hs, sizeof(t));
 	rv_buf_init(&pb, RV_HS_RESP_PAYLOAD_LEN);
 	if ((r = rv_buf_put_u8(&pb, RV_PROTOCOL_VERSION)) != RV_OK ||
-	    (r = rv_buf_put_u8(&pb, (uint8_t)((unsigned)aead | growth))) != RV_OK ||
+	    (r = rv_buf_put_u8(&pb, (uint8_t)((unsigned)aead | flags))) != RV_OK ||
 	    (r = rv_buf_put_u16(&pb, params->keepalive_s)) != RV_OK ||
 	    (r = rv_buf_put_u32(&pb, params->max_streams)) != RV_OK ||
 	    (r = rv_buf_put_u32(&pb, params->stream_window)) != RV_OK ||
@@ -341,6 +352,7 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	memcpy(hs, &t, sizeof(t));
 	params->aead = aead;
 	params->window_growth = growth != 0;
+	params->features = features;
 	*ratchet = rt;
 out:
 	if (r != RV_OK && rv_buf_len(out) > before)

@@ -37,6 +37,11 @@ struct rv_hs_server_params {
 	/* Both ends let receivers grow stream windows (RV_CAP_WINDOW_GROWTH
 	 * offered and RV_HS_WINDOW_GROWTH answered); set by respond/finish. */
 	uint8_t window_growth;
+	/* Optional features (PROTOCOL.md §4.7), as RV_CAP_DATAGRAM |
+	 * RV_CAP_REMOTE_FWD bits.  Server: set by the caller to what it offers
+	 * this client; respond narrows it to what was also offered.  Client:
+	 * set by finish to what the server agreed. */
+	uint8_t features;
 };
 
 struct rv_handshake {
@@ -51,9 +56,11 @@ void rv_tai64n_now(uint8_t out[RV_TAI64N_LEN]);
 /* 1 if this machine has hardware AES usable by libsodium. */
 int rv_aesgcm_hw_available(void);
 
-/* Client: writes message 1 (outer header included) to out. */
+/* Client: writes message 1 (outer header included) to out, offering the
+ * optional features in `features` (RV_CAP_FEATURES_ bits only). */
 int rv_handshake_client_start(struct rv_handshake *hs, const struct rv_keypair *client,
-			      const uint8_t server_pub[RV_KEY_LEN], struct rv_buf *out);
+			      const uint8_t server_pub[RV_KEY_LEN], unsigned features,
+			      struct rv_buf *out);
 /* Client: reads message 2; on success *ratchet is ready (Alice) and params
  * holds the server's parameters. */
 int rv_handshake_client_finish(struct rv_handshake *hs, const uint8_t *msg, size_t len,

@@ -69,13 +69,21 @@ enum rv_caps {
 	/* client lets receivers grow stream windows past the announced one
 	 * (PROTOCOL.md §8.1) */
 	RV_CAP_WINDOW_GROWTH = 0x02,
+	/* Features a client offers and the server may agree to (PROTOCOL.md
+	 * §4.7); each is used only once the response's matching flag is set. */
+	RV_CAP_DATAGRAM = 0x04,   /* UDP datagram frames (§6.11) */
+	RV_CAP_REMOTE_FWD = 0x08, /* server-side listeners, server-opened streams (§6.13) */
+	RV_CAP_FEATURES_ = RV_CAP_DATAGRAM | RV_CAP_REMOTE_FWD,
 };
 
-/* The response payload's aead byte: the AEAD in the low bits, and a flag
- * the server sets only if the client offered RV_CAP_WINDOW_GROWTH. */
+/* The response payload's aead byte: the AEAD in the low 4 bits, and flags
+ * the server sets only for what the client offered (bit 0x40 reserved, 0). */
 enum rv_hs_aead_byte {
-	RV_HS_AEAD_MASK = 0x7f,
-	RV_HS_WINDOW_GROWTH = 0x80,
+	RV_HS_AEAD_MASK = 0x0f,
+	RV_HS_DATAGRAM = 0x10,   /* answers RV_CAP_DATAGRAM */
+	RV_HS_REMOTE_FWD = 0x20, /* answers RV_CAP_REMOTE_FWD */
+	RV_HS_RESERVED = 0x40,
+	RV_HS_WINDOW_GROWTH = 0x80, /* answers RV_CAP_WINDOW_GROWTH */
 };
 
 /* AEAD chosen by the server for the ratchet (response payload). */

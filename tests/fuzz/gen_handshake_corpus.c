@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++) {
 		rv_buf_reset(&out);
 		if (rv_keypair_generate(&client) != RV_OK ||
-		    rv_handshake_client_start(&c, &client, server.pub, &out) != RV_OK ||
+		    rv_handshake_client_start(&c, &client, server.pub, 0, &out) != RV_OK ||
 		    rv_buf_len(&out) != RV_HS_INIT_MSG_LEN)
 			return 1;
 		memcpy(msg, rv_buf_ptr(&out), sizeof(msg));

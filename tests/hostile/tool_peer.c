@@ -292,7 +292,7 @@ static void handshake(struct peer *pe, const char *keyfile, const char *server_p
 	memset(&hs, 0, sizeof(hs));
 	rv_buf_init(&m1, RV_MSG_MAX);
 	rv_buf_init(&m2, RV_MSG_MAX + 16);
-	if (rv_handshake_client_start(&hs, &kp, spub, &m1) != RV_OK)
+	if (rv_handshake_client_start(&hs, &kp, spub, 0, &m1) != RV_OK)
 		die("handshake start");
 	if (ws_send(pe, rv_buf_ptr(&m1), rv_buf_len(&m1)) != 0)
 		die("message 1 not sent");

@@ -37,7 +37,7 @@ static int fx_setup(void **state)
 	assert_int_equal(rv_keypair_generate(&f->client), RV_OK);
 	assert_int_equal(rv_keypair_generate(&f->server), RV_OK);
 	rv_buf_init(&out, RV_MSG_MAX);
-	assert_int_equal(rv_handshake_client_start(&f->chs, &f->client, f->server.pub, &out),
+	assert_int_equal(rv_handshake_client_start(&f->chs, &f->client, f->server.pub, 0, &out),
 			 RV_OK);
 	assert_int_equal(rv_buf_len(&out), RV_HS_INIT_MSG_LEN);
 	memcpy(f->msg1, rv_buf_ptr(&out), RV_HS_INIT_MSG_LEN);
@@ -192,6 +192,62 @@ static void test_e2e_chacha(void **state)
 }
 
 /* Two ratchets from different handshakes cannot read each other. */
+/* One handshake offering `offer` to a server offering `serve`; returns the
+ * features both sides ended with (they must agree). */
+static unsigned negotiate(const struct fx *f, unsigned offer, unsigned serve)
+{
+	struct rv_handshake c, s;
+	struct rv_hs_server_params sp = f->params, got;
+	struct rv_ratchet *a = NULL, *b = NULL;
+	struct rv_buf out;
+
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	rv_buf_init(&out, RV_MSG_MAX);
+	assert_int_equal(rv_handshake_client_start(&c, &f->client, f->server.pub, offer, &out),
+			 RV_OK);
+	assert_int_equal(c.client_caps & RV_CAP_FEATURES_, offer);
+	assert_int_equal(rv_handshake_server_read_init(&s, &f->server, rv_buf_ptr(&out),
+						       rv_buf_len(&out)),
+			 RV_OK);
+	rv_buf_reset(&out);
+	sp.features = (uint8_t)serve;
+	assert_int_equal(rv_handshake_server_respond(&s, &sp, 0, &out, &b), RV_OK);
+	memset(&got, 0xff, sizeof(got));
+	assert_int_equal(rv_handshake_client_finish(&c, rv_buf_ptr(&out), rv_buf_len(&out), 0,
+						    &a, &got),
+			 RV_OK);
+	assert_int_equal(got.features, sp.features);
+	ratchets_talk(a, b);
+	rv_ratchet_free(a);
+	rv_ratchet_free(b);
+	rv_handshake_wipe(&c);
+	rv_handshake_wipe(&s);
+	rv_buf_cleanup(&out);
+	return got.features;
+}
+
+/* Optional features are agreed only when both ends want them; an older
+ * peer (offering or serving nothing) simply gets none. */
+static void test_features_negotiated(void **state)
+{
+	struct fx *f = *state;
+	const unsigned all = RV_CAP_DATAGRAM | RV_CAP_REMOTE_FWD;
+	struct rv_handshake c;
+	struct rv_buf out;
+
+	for (unsigned offer = 0; offer <= all; offer += RV_CAP_DATAGRAM)
+		for (unsigned serve = 0; serve <= all; serve += RV_CAP_DATAGRAM)
+			assert_int_equal(negotiate(f, offer, serve), offer & serve);
+	/* Only feature bits may be offered by the caller. */
+	rv_buf_init(&out, RV_MSG_MAX);
+	assert_int_equal(rv_handshake_client_start(&c, &f->client, f->server.pub,
+						   RV_CAP_AESGCM_HW, &out),
+			 RV_ERR_INVALID_ARG);
+	assert_int_equal(rv_buf_len(&out), 0);
+	rv_buf_cleanup(&out);
+}
+
 static void test_e2e_sessions_independent(void **state)
 {
 	struct fx *f = *state;
@@ -205,7 +261,7 @@ static void test_e2e_sessions_independent(void **state)
 	rv_buf_init(&pt, RV_MSG_MAX);
 	memset(&g, 0, sizeof(g));
 	/* Same keys, second handshake. */
-	assert_int_equal(rv_handshake_client_start(&g.chs, &f->client, f->server.pub, &out),
+	assert_int_equal(rv_handshake_client_start(&g.chs, &f->client, f->server.pub, 0, &out),
 			 RV_OK);
 	/* Timestamps never go backwards (the server's replay check needs it). */
 	assert_true(memcmp(g.chs.tai64n, f->chs.tai64n, RV_TAI64N_LEN) >= 0);
@@ -546,7 +602,7 @@ static void test_resp_wrong_server(void **state)
 
 		rv_buf_init(&out, RV_MSG_MAX);
 		assert_int_equal(rv_keypair_generate(&ck), RV_OK);
-		assert_int_equal(rv_handshake_client_start(&c2, &ck, okey.pub, &out), RV_OK);
+		assert_int_equal(rv_handshake_client_start(&c2, &ck, okey.pub, 0, &out), RV_OK);
 		assert_int_equal(rv_handshake_server_read_init(&other, &okey, rv_buf_ptr(&out),
 							       rv_buf_len(&out)),
 				 RV_OK);
@@ -648,6 +704,19 @@ static void test_resp_bad_fields(void **state)
 		memcpy(&f->chs, &saved, sizeof(saved));
 	}
 
+	/* Features the client did not offer (fx offers none), and the
+	 * reserved flag. */
+	{
+		const uint8_t bad[] = { RV_HS_DATAGRAM, RV_HS_REMOTE_FWD, RV_HS_RESERVED };
+
+		for (size_t i = 0; i < sizeof(bad); i++) {
+			make_resp_payload(p, (uint8_t)(RV_AEAD_CHACHA20POLY1305 | bad[i]));
+			build_resp(&f->shs, hdr, p, RV_HS_RESP_PAYLOAD_LEN, &m);
+			assert_int_equal(client_reject(f, rv_buf_ptr(&m), rv_buf_len(&m)),
+					 RV_ERR_MALFORMED);
+		}
+	}
+
 	/* Limits out of range. */
 	make_resp_payload(p, RV_AEAD_CHACHA20POLY1305);
 	put_be32(p + 12, RV_MSG_MAX + 1);
@@ -730,12 +799,12 @@ static void test_state_and_args(void **state)
 		struct rv_handshake c;
 
 		rv_buf_init(&small, RV_HS_INIT_MSG_LEN - 1);
-		assert_int_equal(rv_handshake_client_start(&c, &f->client, f->server.pub, &small),
+		assert_int_equal(rv_handshake_client_start(&c, &f->client, f->server.pub, 0, &small),
 				 RV_ERR_NO_SPACE);
 		assert_int_equal(rv_buf_len(&small), 0);
 		rv_buf_cleanup(&small);
 	}
-	assert_int_equal(rv_handshake_client_start(NULL, &f->client, f->server.pub, &out),
+	assert_int_equal(rv_handshake_client_start(NULL, &f->client, f->server.pub, 0, &out),
 			 RV_ERR_INVALID_ARG);
 	assert_int_equal(rv_handshake_server_read_init(&f->shs, NULL, f->msg1, sizeof(f->msg1)),
 			 RV_ERR_INVALID_ARG);
@@ -765,6 +834,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_e2e_negotiated, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_e2e_chacha, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_features_negotiated, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_e2e_sessions_independent, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_init_truncated_and_long, fx_setup,
