@@ -38,6 +38,13 @@ struct rv_stream {
 	int fd_owned;
 	struct rv_loop_fd *w;
 	unsigned events;                 /* interest currently set on w */
+	/* Split stream (rv_stream_set_write_fd): fd is only read, data for
+	 * the local side goes to wfd (its own watcher, WRITE only). */
+	int split;
+	int wfd;                         /* -1 once half-closed (not a socket) */
+	int wfd_sock;                    /* half-close by shutdown(), not close() */
+	struct rv_loop_fd *ww;
+	unsigned wevents;                /* interest currently set on ww */
 	void *user;
 
 	/* fd -> peer */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t lo
 	st->istate = RV_STREAM_DIR_OPEN;
 	st->ostate = RV_STREAM_DIR_OPEN;
 	st->fd = -1;
+	st->wfd = -1;
 	st->local_window = local_window;
 	st->base_window = local_window;
 	st->epoch_start = rv_loop_now_ms(s->loop);
@@ -56,6 +58,12 @@ struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t lo
 }
 
 static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg);
+
+/* Where data for the local side goes: fd, or a split stream's wfd. */
+static int rv_stream_out_fd(const struct rv_stream *st)
+{
+	return st->split ? st->wfd : st->fd;
+}
 
 int rv_stream_attach_fd(struct rv_stream *st, int fd)
 {
@@ -86,6 +94,14 @@ static void rv_stream_release_fd(struct rv_stream *st, int abort_fd)
 
 	rv_loop_fd_del(st->w);
 	st->w = NULL;
+	rv_loop_fd_del(st->ww);
+	st->ww = NULL;
+	if (st->wfd >= 0) {
+		if (abort_fd && st->wfd_sock)
+			(void)setsockopt(st->wfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(st->wfd);
+	}
+	st->wfd = -1;
 	if (st->fd >= 0 && st->fd_owned) {
 		/* Abortive close: the local peer sees a reset, not a clean
 		 * end of data it might take for a complete transfer. */
@@ -127,7 +143,7 @@ static void rv_stream_buf_release(struct rv_buf *b)
 void rv_stream_update_events(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
-	unsigned want = 0;
+	unsigned want = 0, wwant;
 	int could_send = 0;
 
 	if (st->w != NULL && st->state == RV_STREAM_OPEN) {
@@ -142,6 +158,14 @@ void rv_stream_update_events(struct rv_stream *st)
 		rv_session_block(s, st);
 	else
 		rv_session_unblock(s, st);
+	if (st->split) {
+		/* WRITE interest on wfd's own watcher. */
+		wwant = st->ww != NULL ? want & RV_LOOP_WRITE : 0;
+		want &= ~(unsigned)RV_LOOP_WRITE;
+		if (st->ww != NULL && wwant != st->wevents &&
+		    rv_loop_fd_set_events(st->ww, wwant) == RV_OK)
+			st->wevents = wwant;
+	}
 	if (st->w != NULL && want != st->events) {
 		if (rv_loop_fd_set_events(st->w, want) == RV_OK)
 			st->events = want;
@@ -178,9 +202,9 @@ void rv_stream_close(struct rv_stream *st, int send_reset, enum rv_reset_reason 
 		s->cb.on_stream_closed(st, s->cb.arg);
 	st->in_final_cb = 0;
 	/* Best effort for a pending local reply (e.g. SOCKS failure). */
-	if (!abort_fd && st->fd >= 0 && st->fd_owned && st->local_pending > 0) {
+	if (!abort_fd && rv_stream_out_fd(st) >= 0 && st->fd_owned && st->local_pending > 0) {
 		n = st->local_pending;
-		w = send(st->fd, rv_buf_ptr(&st->obuf), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = send(rv_stream_out_fd(st), rv_buf_ptr(&st->obuf), n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)w;
 	}
 	rv_stream_release_fd(st, abort_fd);
@@ -308,12 +332,30 @@ static int rv_stream_would_block(void)
 	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
+/* A split stream's half-close: never shutdown() on a pipe (it fails);
+ * closing wfd is what gives its reader EOF. */
+static void rv_stream_close_wfd(struct rv_stream *st)
+{
+	if (st->wfd_sock) {
+		if (shutdown(st->wfd, SHUT_WR) < 0 && errno != ENOTCONN)
+			rv_log_debug("%s: stream %u: shutdown: %m", st->sess->name, st->id);
+		return;
+	}
+	rv_loop_fd_del(st->ww);
+	st->ww = NULL;
+	st->wevents = 0;
+	close(st->wfd);
+	st->wfd = -1;
+}
+
 static void rv_stream_shutdown_if_drained(struct rv_stream *st)
 {
-	if (st->ostate != RV_STREAM_DIR_DRAIN || rv_buf_len(&st->obuf) > 0 || st->fd < 0 ||
-	    st->state != RV_STREAM_OPEN)
+	if (st->ostate != RV_STREAM_DIR_DRAIN || rv_buf_len(&st->obuf) > 0 ||
+	    rv_stream_out_fd(st) < 0 || st->state != RV_STREAM_OPEN)
 		return;
-	if (shutdown(st->fd, SHUT_WR) < 0 && errno != ENOTCONN && errno != ENOTSOCK)
+	if (st->split)
+		rv_stream_close_wfd(st);
+	else if (shutdown(st->fd, SHUT_WR) < 0 && errno != ENOTCONN && errno != ENOTSOCK)
 		rv_log_debug("%s: stream %u: shutdown: %m", st->sess->name, st->id);
 	st->ostate = RV_STREAM_DIR_CLOSED;
 	rv_stream_maybe_finish(st);
@@ -325,7 +367,8 @@ static void rv_stream_flush(struct rv_stream *st)
 	ssize_t n;
 
 	while (rv_buf_len(&st->obuf) > 0) {
-		n = rv_stream_send(st->fd, rv_buf_ptr(&st->obuf), rv_buf_len(&st->obuf));
+		n = rv_stream_send(rv_stream_out_fd(st), rv_buf_ptr(&st->obuf),
+				   rv_buf_len(&st->obuf));
 		if (n < 0) {
 			if (rv_stream_would_block())
 				break;
@@ -490,9 +533,10 @@ int rv_stream_on_data_v(struct rv_stream *st, const struct iovec *iov, int niov)
 	st->recv_credit -= (uint32_t)len;
 	s->stats.data_in += len;
 	/* Straight to the fd when nothing is queued ahead: no copy. */
-	if (rv_buf_len(&st->obuf) == 0 && st->fd >= 0 && st->state == RV_STREAM_OPEN) {
-		n = niov == 1 ? rv_stream_send(st->fd, iov[0].iov_base, iov[0].iov_len)
-			      : rv_stream_sendv(st->fd, iov, niov);
+	if (rv_buf_len(&st->obuf) == 0 && rv_stream_out_fd(st) >= 0 &&
+	    st->state == RV_STREAM_OPEN) {
+		n = niov == 1 ? rv_stream_send(rv_stream_out_fd(st), iov[0].iov_base, iov[0].iov_len)
+			      : rv_stream_sendv(rv_stream_out_fd(st), iov, niov);
 		if (n < 0) {
 			if (!rv_stream_would_block()) {
 				rv_log_debug("%s: stream %u: write: %m", s->name, st->id);
@@ -714,8 +758,9 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 	/* Try the write first: WRITE interest (and the epoll_ctl pair to set
 	 * and clear it) only for what the fd did not take.  An error is left
 	 * for the next flush to report. */
-	if (st->fd >= 0 && rv_buf_len(&st->obuf) == st->local_pending) {
-		n = rv_stream_send(st->fd, rv_buf_ptr(&st->obuf), rv_buf_len(&st->obuf));
+	if (rv_stream_out_fd(st) >= 0 && rv_buf_len(&st->obuf) == st->local_pending) {
+		n = rv_stream_send(rv_stream_out_fd(st), rv_buf_ptr(&st->obuf),
+				   rv_buf_len(&st->obuf));
 		if (n > 0) {
 			(void)rv_buf_consume(&st->obuf, (size_t)n);
 			st->sess->held_local -= (size_t)n;
@@ -732,7 +777,7 @@ int rv_stream_detach_fd(struct rv_stream *st)
 {
 	int fd;
 
-	if (st == NULL || !st->in_final_cb || st->fd < 0 || !st->fd_owned)
+	if (st == NULL || !st->in_final_cb || st->fd < 0 || !st->fd_owned || st->split)
 		return -1;
 	fd = st->fd;
 	rv_loop_fd_del(st->w);
@@ -741,6 +786,34 @@ int rv_stream_detach_fd(struct rv_stream *st)
 	st->fd = -1;
 	st->local_pending = 0;
 	return fd;
+}
+
+int rv_stream_set_write_fd(struct rv_stream *st, int wfd)
+{
+	struct stat sb;
+	int fl, rc;
+
+	if (st == NULL || wfd < 0 || wfd == st->fd)
+		return RV_ERR_INVALID_ARG;
+	if (!rv_stream_is_client(st) || st->state != RV_STREAM_CONNECTING || st->split ||
+	    st->fd < 0)
+		return RV_ERR_STATE;
+	if (fstat(wfd, &sb) != 0)
+		return RV_ERR_IO;
+	/* epoll cannot watch these: the stream would never be written. */
+	if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+		return RV_ERR_INVALID_ARG;
+	fl = fcntl(wfd, F_GETFL);
+	if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(wfd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return RV_ERR_IO;
+	rc = rv_loop_fd_add(st->sess->loop, wfd, 0, rv_stream_io_cb, st, &st->ww);
+	if (rc < 0)
+		return rc;
+	st->split = 1;
+	st->wfd = wfd;
+	st->wfd_sock = S_ISSOCK(sb.st_mode);
+	st->wevents = 0;
+	return RV_OK;
 }
 
 int rv_stream_retryable(const struct rv_stream *st)

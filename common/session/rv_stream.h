@@ -1,6 +1,7 @@
 /* rv_stream.h - one multiplexed stream of a session (see rv_session.h),
  * bound to one local fd: the client's accepted SOCKS/-L socket or the
- * server's connected target socket.  The session owns the stream object
+ * server's connected target socket (or, split, a pair: read from fd, write
+ * to a separate wfd; see rv_stream_set_write_fd).  The session owns the stream object
  * and the fd; owners hold a struct rv_stream * only between its creation
  * and on_stream_closed.
  *
@@ -60,8 +61,16 @@ void rv_stream_reset(struct rv_stream *st, enum rv_reset_reason reason);
  * control (SOCKS replies); at most RV_FRAME_DATA_MAX in total.  On an open
  * stream they are written at once; only the rest waits for WRITE. */
 int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len);
+/* Client, right after rv_session_stream_open (still CONNECTING): data for
+ * the local side goes to wfd, and the stream's fd is only read (stdio mode:
+ * fd is stdin, wfd stdout; pipes or sockets, which must be pollable).  The
+ * peer's FIN half-closes wfd: shutdown(SHUT_WR) on a socket, close() on
+ * anything else (a pipe's reader sees EOF).  On success the session owns
+ * wfd and closes it with the stream; on failure it stays the caller's. */
+int rv_stream_set_write_fd(struct rv_stream *st, int wfd);
 /* Take the fd back (only from on_stream_response with a failure status or
- * on_stream_closed): the session will not close it.  Returns the fd or -1. */
+ * on_stream_closed): the session will not close it.  Returns the fd or -1
+ * (also for a split stream: see rv_stream_set_write_fd). */
 int rv_stream_detach_fd(struct rv_stream *st);
 /* 1 if the peer never processed this stream (refused after GOAWAY, or the
  * session died before a response): safe to retry elsewhere. */
