@@ -93,7 +93,9 @@ static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void 
 	(void)w;
 	(void)ev;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (!cl->draining) {
+		if (cl->stdio != NULL) {
+			cl->stop = 1; /* -W: one stream, nothing to drain */
+		} else if (!cl->draining) {
 			rv_client_begin_drain(cl, (int)si.ssi_signo);
 		} else if (cl->stop == 0) {
 			rv_log_info("%s again: quitting now", strsignal((int)si.ssi_signo));
@@ -195,7 +197,8 @@ static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
 	.on_stream_closed = rv_conn_on_stream_closed,
 };
 
-int rv_client_run(const struct rv_client_opts *opts)
+/* stdio_code: NULL for the usual mode; for -W it gets the exit status. */
+static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code)
 {
 	struct rv_client cl;
 	struct rv_loop_fd *sigw = NULL;
@@ -233,16 +236,22 @@ int rv_client_run(const struct rv_client_opts *opts)
 					 &cl.drain_tick)) != RV_OK ||
 	    (ret = rv_authlimit_init(&cl.authlimit, cl.loop)) != RV_OK)
 		goto out;
-	if ((ret = rv_client_status_open(&cl, &status)) != RV_OK ||
-	    (ret = rv_listeners_open(&cl)) != RV_OK)
+	if (stdio_code != NULL) {
+		if ((ret = rv_stdio_start(&cl)) != RV_OK)
+			goto out;
+	} else if ((ret = rv_client_status_open(&cl, &status)) != RV_OK ||
+		   (ret = rv_listeners_open(&cl)) != RV_OK) {
 		goto out;
+	}
 	if (opts->url.scheme == RV_CLI_URL_WS)
 		rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
 			    "authenticated end to end by rvpn", opts->url_text);
 	else if (opts->insecure_tls)
 		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
 			    "rvpn key still is)");
-	if ((ret = rv_tunnel_new(&cl, &rv_client_tunnel_hooks, &cl.tunnel)) != RV_OK)
+	if ((ret = rv_tunnel_new(&cl, stdio_code != NULL ? rv_stdio_hooks() :
+							 &rv_client_tunnel_hooks,
+				 &cl.tunnel)) != RV_OK)
 		goto out;
 	while (cl.stop == 0) {
 		if (lws_service(cl.ctx, 0) < 0)
@@ -257,6 +266,8 @@ out:
 	cl.stop = 1;
 	/* Session first: it closes the streams' fds and frees their conns. */
 	rv_tunnel_free(cl.tunnel);
+	if (stdio_code != NULL)
+		*stdio_code = rv_stdio_finish(&cl, ret);
 	rv_conn_free_all(&cl);
 	rv_authlimit_cleanup(&cl.authlimit);
 	rv_loop_timer_free(cl.drain_tick);
@@ -267,4 +278,17 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	return ret;
+}
+
+int rv_client_run(const struct rv_client_opts *opts)
+{
+	return rv_client_run_mode(opts, NULL);
+}
+
+int rv_client_run_stdio(const struct rv_client_opts *opts)
+{
+	int code = 1;
+
+	(void)rv_client_run_mode(opts, &code);
+	return code;
 }

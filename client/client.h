@@ -12,6 +12,7 @@
  *   tunnel.c  the WebSocket (lws), Noise handshake, session, reconnect
  *   authlimit.c  failed SOCKS logins throttled per source
  *   tls_ip.c  TLS to an IP literal: the certificate's iPAddress SANs
+ *   stdio.c   -W HOST:PORT: one stream over stdin/stdout (ssh ProxyCommand)
  */
 #ifndef RV_CLIENT_H
 #define RV_CLIENT_H
@@ -30,6 +31,8 @@ struct lws_vhost;
 struct rv_tunnel;
 struct rv_listener;
 struct rv_conn;
+struct rv_stdio;
+struct rv_tunnel_hooks;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
@@ -53,6 +56,11 @@ enum rv_client_limits {
 	RV_CLIENT_FLOOD_LOG_MS = 10000,
 	/* SIGTERM/SIGINT: open streams may finish for this long. */
 	RV_CLIENT_DRAIN_MS = 5000,
+	/* -W: the tunnel must come up within RV_CLIENT_WAIT_MS, and the server
+	 * answer the CONNECT within this (its connect timeout is 10 s). */
+	RV_CLIENT_STDIO_ANSWER_MS = 30000,
+	/* -W exit status for a tunnel or connection failure, as ssh's. */
+	RV_CLIENT_STDIO_EXIT_FAIL = 255,
 };
 
 /* A rate-limited log line: at most one per RV_CLIENT_FLOOD_LOG_MS, with the
@@ -90,11 +98,24 @@ struct rv_client {
 	int draining;
 	uint64_t drain_deadline;
 	struct rv_loop_timer *drain_tick;
+	struct rv_stdio *stdio;  /* -W mode, else NULL */
 	volatile sig_atomic_t stop;
 };
 
 /* Runs until SIGINT/SIGTERM; 0 on a clean exit, negative RV_ERR_* if the
  * client could not start (listen, lws context). */
 int rv_client_run(const struct rv_client_opts *opts);
+/* -W HOST:PORT: the same run loop carrying one stream over stdin/stdout;
+ * returns the exit status (0, 1 start-up failure, 255 tunnel or connection
+ * failure). */
+int rv_client_run_stdio(const struct rv_client_opts *opts);
+
+/* stdio.c: start (checks stdin/stdout, arms the deadline; the stream is
+ * opened once the tunnel is up), the tunnel hooks for this mode, and the
+ * end: after rv_tunnel_free, frees the state and returns the exit status
+ * (ret: the run loop's result). */
+int rv_stdio_start(struct rv_client *cl);
+const struct rv_tunnel_hooks *rv_stdio_hooks(void);
+int rv_stdio_finish(struct rv_client *cl, int ret);
 
 #endif

@@ -47,6 +47,12 @@ int main(int argc, char **argv)
 		code = 2;
 		goto out;
 	}
+	if (opts.stdio_text != NULL) {
+		/* -W: stderr is ssh's terminal: warnings and errors only. */
+		rv_log_init("rvpn-client", opts.verbose > 0 ? RV_LOG_DEBUG : RV_LOG_WARN);
+		code = rv_client_run_stdio(&opts);
+		goto out;
+	}
 	rv_log_init("rvpn-client", opts.verbose > 0 ? RV_LOG_DEBUG : RV_LOG_INFO);
 	code = rv_client_run(&opts) == 0 ? 0 : 1;
 out:

@@ -36,6 +36,7 @@ static const struct option rv_client_longopts[] = {
 	{ "server-key", required_argument, NULL, 's' },
 	{ "socks", required_argument, NULL, 'D' },
 	{ "forward", required_argument, NULL, 'L' },
+	{ "stdio", required_argument, NULL, 'W' },
 	{ "url", required_argument, NULL, RV_OPT_URL },
 	{ "ca", required_argument, NULL, RV_OPT_CA },
 	{ "insecure-tls", no_argument, NULL, RV_OPT_INSECURE },
@@ -55,6 +56,7 @@ void rv_client_usage(FILE *out)
 		"usage: rvpn-client [-c CONFIG | --no-config] -k KEYFILE -s SERVER_PUBLIC_KEY\n"
 		"                   [-D [BIND:]PORT]... [-L [BIND:]PORT:HOST:HOSTPORT]...\n"
 		"                   [--ca FILE | --insecure-tls] [--socks-auth FILE] [-v] URL\n"
+		"       rvpn-client -W HOST:PORT [-c CONFIG] [-k KEYFILE -s KEY] [-v] [URL]\n"
 		"       rvpn-client genkey | pubkey [-k KEYFILE] | --help | --version\n"
 		"\n"
 		"Tunnels local TCP connections through one WebSocket to rvpn-server.\n"
@@ -74,6 +76,11 @@ void rv_client_usage(FILE *out)
 		"  -L, --forward [BIND:]PORT:HOST:HOSTPORT\n"
 		"                      forward connections to local PORT to HOST:HOSTPORT as\n"
 		"                      seen from the server.  May be repeated.\n"
+		"  -W, --stdio HOST:PORT  stdio mode, for ssh's ProxyCommand: carry one\n"
+		"                      connection to HOST:PORT over stdin/stdout, then exit (no\n"
+		"                      -D/-L ports; only warnings and errors on stderr unless -v).\n"
+		"                      Exit 0 when both directions ended, 255 if the tunnel or\n"
+		"                      the connection failed (e.g. -W %%h:%%p in ProxyCommand)\n"
 		"  --ca FILE           trust the CA certificates in FILE for wss:// (default: the\n"
 		"                      system bundle /etc/ssl/certs/ca-certificates.crt)\n"
 		"  --insecure-tls      do not verify the server's TLS certificate (the Noise\n"
@@ -219,6 +226,33 @@ static const char *rv_client_default_config(char *buf, size_t size)
 	return n > 0 && (size_t)n < size ? buf : NULL;
 }
 
+/* -W HOST:PORT (HOST a name, an IPv4 literal or [IPv6]): the -L parser's
+ * HOST:HOSTPORT half, behind a placeholder bind port.  Excludes -D/-L. */
+static int rv_client_parse_stdio(struct rv_client_opts *o, char *err, size_t errlen)
+{
+	struct rv_cli_forward fwd;
+	char spec[RV_CLI_ADDRSTR_MAX + 8];
+	size_t n = strlen(o->stdio_text);
+
+	if (o->n_socks > 0 || o->n_fwd > 0) {
+		rv_err_set(err, errlen, "-W: stdio mode opens no ports: drop -D/-L (and "
+			   "'socks'/'forward' from the config), or run a second client");
+		return RV_ERR_CONFIG;
+	}
+	if (n == 0 || n > RV_CLI_ADDRSTR_MAX || o->stdio_text[0] == ':') {
+		rv_err_set(err, errlen, "-W: '%.300s': expected HOST:PORT", o->stdio_text);
+		return RV_ERR_CONFIG;
+	}
+	snprintf(spec, sizeof(spec), "1:%s", o->stdio_text);
+	if (rv_cliparse_forward("-W", spec, RV_CLIENT_DEFAULT_BIND, &fwd, err, errlen) != RV_OK) {
+		rv_err_set(err, errlen, "-W: '%.300s': expected HOST:PORT (HOST a name, an IPv4 "
+			   "address or [IPv6]; PORT 1-65535)", o->stdio_text);
+		return RV_ERR_CONFIG;
+	}
+	o->stdio_target = fwd.target;
+	return RV_OK;
+}
+
 /* A repeatable or flag option from getopt_long. */
 static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char *err,
 			 size_t errlen)
@@ -263,7 +297,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	char err[RV_OPT_ERRLEN], defpath[RV_OPT_PATH_MAX];
 	const char *server_key = NULL, *socks_auth = NULL;
 	int c, idx, key_idx = 0, server_key_idx = 0, socks_auth_idx = 0, url_idx = 0;
-	int ca_idx = 0;
+	int ca_idx = 0, stdio_idx = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (rv_config_argv_load(argc, argv, rv_client_longopts,
@@ -275,7 +309,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	argv = o->merged_argv;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hVvc:k:s:D:L:", rv_client_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hVvc:k:s:D:L:W:", rv_client_longopts, NULL)) != -1) {
 		idx = optind - 1; /* the value (or the flag itself) */
 		switch (c) {
 		case 'h':
@@ -322,6 +356,10 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 			break;
 		case RV_OPT_METRICS_ANY:
 			o->metrics_any = 1;
+			break;
+		case 'W':
+			o->stdio_text = optarg;
+			stdio_idx = idx;
 			break;
 		case ':':
 			fprintf(stderr, "rvpn-client: option '%s' needs a value\n", argv[optind - 1]);
@@ -407,6 +445,13 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	    rv_client_load_socks_auth(o, socks_auth, err, sizeof(err)) != RV_OK) {
 		rv_client_fail(o, socks_auth_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
+	if (o->stdio_text != NULL) {
+		if (rv_client_parse_stdio(o, err, sizeof(err)) != RV_OK) {
+			rv_client_fail(o, stdio_idx, err);
+			return RV_CLIENT_PARSE_EXIT_ERR;
+		}
+		return RV_CLIENT_PARSE_RUN; /* no default -D */
 	}
 	if (o->n_socks == 0 && o->n_fwd == 0) {
 		char port[8];

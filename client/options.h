@@ -46,6 +46,9 @@ struct rv_client_opts {
 	int metrics_any;
 	struct sockaddr_storage metrics_sa;
 	socklen_t metrics_salen;
+	/* -W HOST:PORT (stdio.c): one stream over stdin/stdout, no listeners. */
+	const char *stdio_text;
+	struct rv_addr stdio_target;
 	struct rv_config *config; /* -c FILE; NULL when none was read */
 	char **merged_argv;       /* config arguments + command line */
 };

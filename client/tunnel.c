@@ -160,6 +160,8 @@ static void rv_tunnel_down(struct rv_tunnel *t, const char *reason)
 	lws_sul_cancel(&t->sul_hs_timeout);
 	rv_handshake_wipe(&t->hs);
 	t->hs_sent = 0;
+	if (t->hooks->on_down != NULL)
+		t->hooks->on_down(t->cl, reason);
 	if (t->stopping) {
 		t->state = RV_TUNNEL_STOPPED;
 		rv_log_info("tunnel down: %s", reason);

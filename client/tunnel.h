@@ -34,6 +34,9 @@ struct rv_tunnel_hooks {
 	void (*on_stream_response)(struct rv_stream *st, enum rv_status status,
 				   const struct rv_addr *bound);
 	void (*on_stream_closed)(struct rv_stream *st);
+	/* Optional (-W): the tunnel went down, with the reason that is logged;
+	 * called before its session's streams are reset. */
+	void (*on_down)(struct rv_client *cl, const char *reason);
 };
 
 /* hooks is borrowed and must outlive the tunnel. */

@@ -17,6 +17,7 @@ build-essential cmake ninja-build pkg-config git
 libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev libqrencode-dev
 clang libclang-rt-14-dev
 dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
+openssh-client openssh-server
 apt debian-archive-keyring
 debhelper dpkg-dev fakeroot lintian
 chromium
