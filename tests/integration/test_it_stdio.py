@@ -20,15 +20,16 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, NAME_DENIED, NAME_UNKNOWN, Proc, Runner, TestSkip,  # noqa: E402
-                     World, check, free_port, log, make_keypair, metric, port_accepts,
-                     wait_until)
+from rvpn_it import (MiB, NAME_DENIED, NAME_UNKNOWN, Proc, Relay, Runner,  # noqa: E402
+                     TestSkip, World, check, free_port, log, make_keypair, metric,
+                     port_accepts, wait_until)
 
 R = Runner("stdio")
 
@@ -264,31 +265,71 @@ def test_failures(w):
         r.returncode, r.stderr[-300:]))
 
 
+def open_echo(w, url=None):
+    """-W to the echo target with one round trip done; returns the Popen."""
+    p = subprocess.Popen(client_w(w, "127.0.0.1:%d" % w.targets.ports["echo"], url=url),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=w.env())
+    p.stdin.write(b"ping")
+    p.stdin.flush()
+    check(p.stdout.read(4) == b"ping", "no echo through -W")
+    return p
+
+
+def close_popen(p):
+    if p.poll() is None:
+        p.kill()
+        p.wait(10)
+    for f in (p.stdin, p.stdout, p.stderr):
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+@R.test(timeout=60)
+def test_tunnel_dies_mid_stream(w):
+    """The WebSocket is cut (a relay in between closes it) while the stream
+    is open: exit 255 at once with a line naming the target, no reconnect."""
+    relay = Relay(w.server_port)
+    p = None
+    try:
+        p = open_echo(w, url="ws://127.0.0.1:%d%s" % (relay.port, w.path))
+        t0 = time.monotonic()
+        for c in list(relay.conns):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        relay.close()
+        rc = p.wait(timeout=FAIL_WITHIN_S)
+        err = p.stderr.read().decode(errors="replace")
+        rest = p.stdout.read()
+        check(rc == 255, "exit %d after the tunnel died; stderr %r" % (rc, err[-600:]))
+        check("127.0.0.1:%d" % w.targets.ports["echo"] in err and "lost" in err,
+              "no clear line on stderr: %r" % err[-600:])
+        check(rest == b"", "%d more bytes on stdout" % len(rest))
+        log("tunnel cut: exit %d after %.2f s: %s" % (rc, time.monotonic() - t0,
+                                                      err.strip().splitlines()[-1]))
+    finally:
+        relay.close()
+        if p is not None:
+            close_popen(p)
+
+
 @R.test(timeout=60)
 def test_signal_ends_it(w):
     """SIGTERM while the stream is open: the client exits at once (non-zero:
     the stream did not end), never hangs."""
-    p = subprocess.Popen(client_w(w, "127.0.0.1:%d" % w.targets.ports["echo"]),
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=w.env())
+    p = open_echo(w)
     try:
-        p.stdin.write(b"ping")
-        p.stdin.flush()
-        check(p.stdout.read(4) == b"ping", "no echo before the signal")
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=15)
         check(rc not in (0, None), "exit %s after SIGTERM mid-stream" % rc)
         check(time.monotonic() - t0 < 10, "slow exit after SIGTERM")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
-        for f in (p.stdin, p.stdout, p.stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
+        close_popen(p)
 
 
 if __name__ == "__main__":
