@@ -78,7 +78,8 @@ void rv_client_usage(FILE *out)
 		"                      seen from the server.  May be repeated.\n"
 		"  -W, --stdio HOST:PORT  stdio mode, for ssh's ProxyCommand: carry one\n"
 		"                      connection to HOST:PORT over stdin/stdout, then exit (no\n"
-		"                      -D/-L ports; only warnings and errors on stderr unless -v).\n"
+		"                      -D/-L ports, the config's are ignored; only warnings and\n"
+		"                      errors on stderr unless -v).\n"
 		"                      Exit 0 when both directions ended, 255 if the tunnel or\n"
 		"                      the connection failed (e.g. -W %%h:%%p in ProxyCommand)\n"
 		"  --ca FILE           trust the CA certificates in FILE for wss:// (default: the\n"
@@ -227,18 +228,23 @@ static const char *rv_client_default_config(char *buf, size_t size)
 }
 
 /* -W HOST:PORT (HOST a name, an IPv4 literal or [IPv6]): the -L parser's
- * HOST:HOSTPORT half, behind a placeholder bind port.  Excludes -D/-L. */
-static int rv_client_parse_stdio(struct rv_client_opts *o, char *err, size_t errlen)
+ * HOST:HOSTPORT half, behind a placeholder bind port.  -D/-L on the command
+ * line are an error; the config's socks/forward lines are ignored, so one
+ * config serves both modes (cmd_ports: those from the command line). */
+static int rv_client_parse_stdio(struct rv_client_opts *o, int cmd_ports, char *err,
+				 size_t errlen)
 {
 	struct rv_cli_forward fwd;
 	char spec[RV_CLI_ADDRSTR_MAX + 8];
 	size_t n = strlen(o->stdio_text);
 
-	if (o->n_socks > 0 || o->n_fwd > 0) {
-		rv_err_set(err, errlen, "-W: stdio mode opens no ports: drop -D/-L (and "
-			   "'socks'/'forward' from the config), or run a second client");
+	if (cmd_ports > 0) {
+		rv_err_set(err, errlen, "-W: stdio mode opens no ports: drop -D/-L, or run a "
+			   "second client for them");
 		return RV_ERR_CONFIG;
 	}
+	o->n_socks = 0;
+	o->n_fwd = 0;
 	if (n == 0 || n > RV_CLI_ADDRSTR_MAX || o->stdio_text[0] == ':') {
 		rv_err_set(err, errlen, "-W: '%.300s': expected HOST:PORT", o->stdio_text);
 		return RV_ERR_CONFIG;
@@ -297,7 +303,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	char err[RV_OPT_ERRLEN], defpath[RV_OPT_PATH_MAX];
 	const char *server_key = NULL, *socks_auth = NULL;
 	int c, idx, key_idx = 0, server_key_idx = 0, socks_auth_idx = 0, url_idx = 0;
-	int ca_idx = 0, stdio_idx = 0;
+	int ca_idx = 0, stdio_idx = 0, cmd_ports = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (rv_config_argv_load(argc, argv, rv_client_longopts,
@@ -369,6 +375,8 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 				argv[optind - 1]);
 			return RV_CLIENT_PARSE_EXIT_ERR;
 		default:
+			if ((c == 'D' || c == 'L') && rv_config_lineno(o->config, idx) == 0)
+				cmd_ports++;
 			if (rv_client_opt(o, c, optarg, err, sizeof(err)) != RV_OK) {
 				rv_client_fail(o, idx, err);
 				return RV_CLIENT_PARSE_EXIT_ERR;
@@ -446,8 +454,13 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		rv_client_fail(o, socks_auth_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
+	if (o->stdio_text != NULL && rv_config_lineno(o->config, stdio_idx) > 0) {
+		rv_client_fail(o, stdio_idx, "stdio: -W belongs on the command line (ssh's "
+			       "ProxyCommand), not in a config file");
+		return RV_CLIENT_PARSE_EXIT_ERR;
+	}
 	if (o->stdio_text != NULL) {
-		if (rv_client_parse_stdio(o, err, sizeof(err)) != RV_OK) {
+		if (rv_client_parse_stdio(o, cmd_ports, err, sizeof(err)) != RV_OK) {
 			rv_client_fail(o, stdio_idx, err);
 			return RV_CLIENT_PARSE_EXIT_ERR;
 		}

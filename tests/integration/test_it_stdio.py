@@ -27,8 +27,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, NAME_DENIED, NAME_UNKNOWN, Proc, Relay, Runner,  # noqa: E402
-                     TestSkip, World, check, free_port, log, make_keypair, metric,
+from rvpn_it import (MiB, NAME_DENIED, NAME_UNKNOWN, SANITIZER_RE, Proc, Relay,  # noqa: E402
+                     Runner, TestSkip, World, check, free_port, log, make_keypair, metric,
                      port_accepts, wait_until)
 
 R = Runner("stdio")
@@ -58,9 +58,12 @@ def run_w(w, target, data=b"", timeout=60, **kw):
         p.communicate(timeout=10)
         raise
     err = err.decode(errors="replace")
-    check("AddressSanitizer" not in err and "runtime error:" not in err,
-          "sanitizer report from -W:\n%s" % err[-3000:])
+    no_sanitizer(err)
     return p.returncode, out, err, time.monotonic() - t0
+
+
+def no_sanitizer(err):
+    check(not SANITIZER_RE.search(err), "sanitizer report from -W:\n%s" % err[-3000:])
 
 
 def quiet(err):
@@ -164,6 +167,7 @@ def test_ssh_proxycommand(w):
             rc = int(f.read().strip())
         with open(errlog) as f:
             cerr = f.read()
+        no_sanitizer(cerr)
         check(rc == 0, "the -W client exited %d; stderr: %r" % (rc, cerr[-1500:]))
         check(not quiet(cerr) or w.verbose, "the -W client was not quiet: %r" % cerr[-800:])
         check("Accepted publickey" in sshd.proc.log_text(),
@@ -215,6 +219,35 @@ def test_eof_both_ways(w):
     check(rc == 0 and out == b"", "empty echo: exit %d, %d bytes; %r" % (rc, len(out), err))
 
 
+@R.test(timeout=60)
+def test_config_and_no_listeners(w):
+    """The usual config (with a socks line, as 'import' writes it) serves -W
+    too: its socks port is not opened; the stream works and ends with 0."""
+    socks = free_port()
+    cfg = os.path.join(w.tmp, "stdio.conf")
+    with open(cfg, "w") as f:
+        f.write("key = %s\nserver-key = %s\nurl = %s\nsocks = 127.0.0.1:%d\n" % (
+            w.client_key, w.server_pub, w.url, socks))
+    p = subprocess.Popen([w.client_bin, "-c", cfg, "-W",
+                          "127.0.0.1:%d" % w.targets.ports["echo"]],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=w.env())
+    try:
+        p.stdin.write(b"ping")
+        p.stdin.flush()
+        check(p.stdout.read(4) == b"ping", "no echo through -W with -c")
+        check(not port_accepts("127.0.0.1", socks), "-W opened the config's socks port")
+        p.stdin.close()
+        check(p.stdout.read() == b"", "bytes after the echo")
+        rc = p.wait(timeout=FAIL_WITHIN_S)
+        err = p.stderr.read().decode(errors="replace")
+        no_sanitizer(err)
+        check(rc == 0, "exit %d; stderr %r" % (rc, err[-600:]))
+        check(not quiet(err), "not quiet: %r" % err[-600:])
+    finally:
+        close_popen(p)
+
+
 def expect_fail(w, target, want_rc, words, what, **kw):
     rc, out, err, secs = run_w(w, target, b"", timeout=FAIL_WITHIN_S + 30, **kw)
     lines = [l for l in err.splitlines() if l.startswith("rvpn-client")]
@@ -254,7 +287,8 @@ def test_failures(w):
         r = subprocess.run(client_w(w, "127.0.0.1:%d" % w.targets.ports["echo"]), stdin=f,
                            capture_output=True, timeout=30, env=w.env())
     err = r.stderr.decode(errors="replace")
-    check(r.returncode != 0 and "stdin" in err and r.stdout == b"",
+    no_sanitizer(err)
+    check(r.returncode == 1 and "stdin" in err and r.stdout == b"",
           "stdin a regular file: exit %d, stderr %r" % (r.returncode, err[-400:]))
     check(time.monotonic() - t0 < 10, "stdin a regular file: took too long")
     # -W with -D: a usage error (exit 2), no port opened.
@@ -304,6 +338,7 @@ def test_tunnel_dies_mid_stream(w):
         relay.close()
         rc = p.wait(timeout=FAIL_WITHIN_S)
         err = p.stderr.read().decode(errors="replace")
+        no_sanitizer(err)
         rest = p.stdout.read()
         check(rc == 255, "exit %d after the tunnel died; stderr %r" % (rc, err[-600:]))
         check("127.0.0.1:%d" % w.targets.ports["echo"] in err and "lost" in err,
@@ -319,14 +354,15 @@ def test_tunnel_dies_mid_stream(w):
 
 @R.test(timeout=60)
 def test_signal_ends_it(w):
-    """SIGTERM while the stream is open: the client exits at once (non-zero:
-    the stream did not end), never hangs."""
+    """SIGTERM while the stream is open: the client exits at once with 255
+    (the stream did not end), never hangs."""
     p = open_echo(w)
     try:
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=15)
-        check(rc not in (0, None), "exit %s after SIGTERM mid-stream" % rc)
+        no_sanitizer(p.stderr.read().decode(errors="replace"))
+        check(rc == 255, "exit %s after SIGTERM mid-stream, expected 255" % rc)
         check(time.monotonic() - t0 < 10, "slow exit after SIGTERM")
     finally:
         close_popen(p)
