@@ -8,11 +8,13 @@ one stream over stdin/stdout.
     the client exits 0;
   - without ssh: bytes both ways at once (duplex target), and EOF each way
     (stdin's EOF reaches the target as EOF while its reply still arrives;
-    the target's close ends stdout); quiet stderr;
+    the target's close ends stdout), also with stdin and stdout one
+    socket; quiet stderr; the config's socks line opens no port;
   - failures: refused, not allowed and unresolvable targets exit 255 with
     one line naming HOST:PORT and the reason; a wrong server key and a
-    server that is down exit non-zero with a clear message; stdin that is a
-    regular file is refused; nothing is ever written to stdout.
+    server that is down, a tunnel cut mid-stream and SIGTERM exit 255 with a
+    clear message; stdin that is a regular file is refused (exit 1); nothing
+    is ever written to stdout.
 The rvpn-server's access rules are the harness's (--allow 127.0.0.1 and
 ::1): sshd is reached only through them.  Owner: stdio helper."""
 
@@ -214,6 +216,32 @@ def test_eof_both_ways(w):
         rc, out, err, _ = run_w(w, target, data)
         check(rc == 0 and out == data, "echo via %s: exit %d, %d of %d bytes back; %r" % (
             target, rc, len(out), len(data), err[-400:]))
+    # stdin and stdout one socket (a socketpair, as some ProxyCommand
+    # callers give): the target's close is a shutdown(SHUT_WR) we read as
+    # EOF while our own half stays writable until we shut it.
+    ours, theirs = socket.socketpair()
+    p = subprocess.Popen(client_w(w, "127.0.0.1:%d" % w.targets.ports["halfclose"]),
+                         stdin=theirs, stdout=theirs, stderr=subprocess.PIPE, env=w.env())
+    theirs.close()
+    try:
+        ours.settimeout(30)
+        ours.sendall(up)
+        ours.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        for _ in range(100000):
+            d = ours.recv(MiB)
+            if not d:
+                break
+            got += d
+        rc = p.wait(timeout=FAIL_WITHIN_S)
+        err = p.stderr.read().decode(errors="replace")
+        no_sanitizer(err)
+        check(rc == 0, "socketpair: exit %d; %r" % (rc, err[-400:]))
+        check(len(got) == 32 + 4 * MiB + 32 and bytes(got[:32]) == hashlib.sha256(up).digest(),
+              "socketpair: got %d bytes" % len(got))
+    finally:
+        ours.close()
+        close_popen(p)
     # Nothing at all on stdin: EOF at once, the echo closes, exit 0.
     rc, out, err, _ = run_w(w, "127.0.0.1:%d" % w.targets.ports["echo"], b"")
     check(rc == 0 and out == b"", "empty echo: exit %d, %d bytes; %r" % (rc, len(out), err))
@@ -316,7 +344,8 @@ def close_popen(p):
         p.wait(10)
     for f in (p.stdin, p.stdout, p.stderr):
         try:
-            f.close()
+            if f is not None:
+                f.close()
         except OSError:
             pass
 
