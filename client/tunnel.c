@@ -239,8 +239,11 @@ static void rv_tunnel_close_attempts(struct rv_tunnel *t)
 	for (i = 0; i < t->n_links; i++) {
 		struct rv_tunnel_link *l = &t->links[i];
 
-		if (l->state != RV_LINK_IDLE && l != t->cur && l != t->old)
-			rv_tunnel_link_close(l);
+		if (l->state == RV_LINK_IDLE || l == t->cur || l == t->old)
+			continue;
+		/* Not a failure of its server: it stays a candidate. */
+		l->srv->tried = 0;
+		rv_tunnel_link_close(l);
 	}
 }
 
@@ -258,7 +261,8 @@ static void rv_tunnel_old_done(struct rv_tunnel *t, const char *how)
 
 static void rv_tunnel_on_holdoff(lws_sorted_usec_list_t *sul);
 
-static void rv_tunnel_server_failed(struct rv_tunnel_server *sv, const char *reason)
+/* Marks sv FAILED and arms its hold-off; returns the hold-off in ms. */
+static uint64_t rv_tunnel_server_failed(struct rv_tunnel_server *sv, const char *reason)
 {
 	struct rv_tunnel *t = sv->t;
 	uint64_t hold = RV_TUNNEL_HOLDOFF_MS;
@@ -274,11 +278,9 @@ static void rv_tunnel_server_failed(struct rv_tunnel_server *sv, const char *rea
 	sv->state = RV_TUNNEL_SERVER_FAILED;
 	sv->retry_ms = rv_loop_now_ms(t->cl->loop) + hold;
 	snprintf(sv->last_error, sizeof(sv->last_error), "%s", reason);
-	if (t->n_srv > 1)
-		rv_log_info("tunnel: server %s marked unhealthy for %llu s (%u failure(s) in a row)",
-			    sv->cfg->text, (unsigned long long)(hold / 1000), sv->fail_streak);
 	lws_sul_schedule(t->cl->ctx, 0, &sv->sul_holdoff, rv_tunnel_on_holdoff,
 			 (lws_usec_t)hold * LWS_US_PER_MS);
+	return hold;
 }
 
 /* A server that is not live and has no link being set up. */
@@ -433,6 +435,7 @@ static void rv_tunnel_link_fail(struct rv_tunnel_link *l, const char *reason)
 	struct rv_tunnel_server *sv = l->srv;
 	int was_live = l == t->cur, was_return = t->cur != NULL && l != t->cur;
 	char how[RV_TUNNEL_REASON_MAX + 32];
+	uint64_t hold;
 
 	if (l->state == RV_LINK_IDLE)
 		return;
@@ -449,12 +452,15 @@ static void rv_tunnel_link_fail(struct rv_tunnel_link *l, const char *reason)
 			t->state = RV_TUNNEL_STOPPED;
 		return;
 	}
-	if (was_live)
-		rv_log_info("tunnel down: %s: %s", sv->cfg->text, reason);
+	hold = rv_tunnel_server_failed(sv, reason);
+	if (t->n_srv > 1)
+		snprintf(how, sizeof(how), " (unhealthy for %llu s, %u failure(s) in a row)",
+			 (unsigned long long)(hold / 1000), sv->fail_streak);
 	else
-		rv_log_info("tunnel: %s: %s", sv->cfg->text, reason);
+		how[0] = '\0';
+	rv_log_info("%s: %s: %s%s", was_live ? "tunnel down" : "tunnel", sv->cfg->text, reason,
+		    how);
 	rv_tunnel_link_close(l);
-	rv_tunnel_server_failed(sv, reason);
 	if (was_live)
 		sv->tried = 1; /* the others first; alone: the backoff applies */
 	if (was_return)
@@ -711,7 +717,7 @@ static void rv_tunnel_on_goaway(struct rv_session *s, uint32_t last_stream,
 	rv_tunnel_set_old(t, l);
 	t->state = RV_TUNNEL_CONNECTING;
 	t->retry_count = 0;
-	rv_tunnel_server_failed(sv, "it sent GOAWAY (shutting down)");
+	(void)rv_tunnel_server_failed(sv, "it sent GOAWAY (shutting down)");
 	/* Not "tried": with no other server it is reconnected at once. */
 	if (t->n_srv > 1)
 		snprintf(t->why_next, sizeof(t->why_next), "failover: %.200s sent GOAWAY",

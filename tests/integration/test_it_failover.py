@@ -22,6 +22,7 @@ Every loop is bounded in count and time; only our own processes are
 stopped, by PID.  Under --sanitize: fewer rounds and streams.
 """
 
+import base64
 import json
 import os
 import re
@@ -34,7 +35,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (Proc, Runner, TestFailure, TestSkip, World, check, free_port,  # noqa: E402
-                     http_get_raw, log, metric, port_accepts, run_tool, socks_connect,
+                     http_get_raw, log, make_keypair, metric, port_accepts, run_tool,
+                     socks_connect,
                      socks_open, tcp_conns_to, wait_until)
 
 R = Runner("failover")
@@ -185,12 +187,16 @@ class FleetWorld(World):
     """Servers A and B (same key, same authorized_keys) on two loopback
     ports; the client gets both URLs, --pick first, and a control socket."""
 
-    def __init__(self, args, pick="first"):
+    def __init__(self, args, pick="first", own_key_b=False):
         self.pick = pick
         self.ports = []
         self.procs = {}
+        self.key_b = None  # B's own server key (an rvpn:// URL carries its public half)
         super().__init__(args, client=False)
         try:
+            if own_key_b:
+                self.key_b = os.path.join(self.tmp, "server-b.key")
+                self.pub_b = make_keypair(self.server_bin, self.key_b)
             self.ctl = os.path.join(self.tmp, "client.sock")
             self.ports = [self.server_port, free_port()]
             self.procs = {self.server_port: self.server}
@@ -207,7 +213,11 @@ class FleetWorld(World):
         return "ws://127.0.0.1:%d%s" % (port, self.path)
 
     def client_urls(self):
-        return [self.url_of(p) for p in self.ports]
+        urls = [self.url_of(p) for p in self.ports]
+        if self.key_b:
+            b64u = base64.urlsafe_b64encode(base64.b64decode(self.pub_b)).decode().rstrip("=")
+            urls[1] = "rvpn://%s@127.0.0.1:%d%s?tls=0" % (b64u, self.ports[1], self.path)
+        return urls
 
     def client_argv(self, key=None, socks_port=None, forwards=(), extra=()):
         a = super().client_argv(key=key, socks_port=socks_port, forwards=forwards, extra=extra)
@@ -217,6 +227,8 @@ class FleetWorld(World):
         a = self.server_argv()
         i = a.index("-l")
         a[i + 1] = "127.0.0.1:%d" % port
+        if self.key_b and self.ports and port == self.ports[1]:
+            a[a.index("-k") + 1] = self.key_b
         return a
 
     def start_fleet_server(self, port):
@@ -356,6 +368,27 @@ def first_returns_without_cut(w):
     wait_until(lambda: [s for s in w.status()["servers"]
                         if s["url"] == w.url_of(b)][0]["role"] == "", 10,
                "B's drained link to close")
+
+
+@R.test(timeout=60, world=lambda a: FleetWorld(a, pick="rtt", own_key_b=True))
+def rtt_pick_and_own_key(w):
+    """--pick rtt: both servers are measured at connect and one is live;
+    B is given as rvpn://KEY@... with its own server key (A uses -s)."""
+    j = wait_until(lambda: (lambda j: j if j["live_server"] else None)(w.status()), 10,
+                   "a live server")
+    check(all(s["rtt_ms"] is not None for s in j["servers"]),
+          "--pick rtt: every server's handshake round trip measured: %r" % j["servers"])
+    log("rtt: %s" % ", ".join("%s %.3f ms%s" % (s["url"], s["rtt_ms"], " (live)" if s["live"]
+                                                 else "") for s in j["servers"]))
+    best = min(j["servers"], key=lambda s: s["rtt_ms"])
+    check(best["live"], "the live server is not the lowest round trip: %r" % j["servers"])
+    live = w.live_port()
+    other = [p for p in w.ports if p != live][0]
+    w.kill_server(live)
+    t0 = time.monotonic()
+    took = first_success_after(w, t0, FAILOVER_BOUND_S)
+    check(took < FAILOVER_BOUND_S, "rtt failover took %.2f s" % took)
+    check(w.live_port() == other, "after the kill the other server (its own key for B) is live")
 
 
 # ------------------------------------------------------------------ HAProxy
