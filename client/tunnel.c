@@ -208,7 +208,9 @@ static void rv_tunnel_link_close(struct rv_tunnel_link *l)
 	rv_handshake_wipe(&l->hs);
 	l->hs_sent = 0;
 	l->session = NULL;
-	rv_buf_reset(&l->rx);
+	/* A free slot holds no buffer memory. */
+	rv_buf_cleanup(&l->rx);
+	rv_buf_init(&l->rx, RV_MSG_MAX);
 	l->rx_partial = 0;
 	l->close_reason[0] = '\0';
 	l->state = RV_LINK_IDLE;
@@ -220,7 +222,7 @@ static void rv_tunnel_link_close(struct rv_tunnel_link *l)
 	rv_session_free(s);
 }
 
-/* Links being set up (queued, connecting, handshaking) other than cur. */
+/* Links being set up (queued, connecting, handshaking). */
 static size_t rv_tunnel_pending(const struct rv_tunnel *t)
 {
 	size_t i, n = 0;
