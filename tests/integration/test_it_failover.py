@@ -17,7 +17,11 @@
    front of two rvpn-servers, config from README.md's fleet section; the
    client has only HAProxy's URL.  Kill the server carrying the tunnel
    under load: the client is back through the other one within seconds
-   (measured), open streams fail cleanly.  Skipped (77) without haproxy.
+   (measured), open streams fail cleanly.  Skipped without haproxy.
+4. rtt_pick_and_own_key: --pick rtt measures both servers and uses the
+   faster; B is given as rvpn://KEY@... with its own server key.
+5. nginx_two_servers: as 3 with nginx (http proxying with Upgrade, passive
+   checks max_fails/fail_timeout), config from README.md's fleet section.
 Every loop is bounded in count and time; only our own processes are
 stopped, by PID.  Under --sanitize: fewer rounds and streams.
 """
@@ -488,6 +492,129 @@ def haproxy_two_servers(w):
           "the tunnel should now go to port %d" % other)
     for _ in range(3):
         check(try_stream(w), "new streams through HAProxy after the failover")
+
+
+# ------------------------------------------------------------------ nginx
+
+NGINX_CONF = """worker_processes 1;
+error_log @D@/error.log notice;
+pid @D@/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log @D@/access.log;
+    client_body_temp_path @D@/tmp;
+    proxy_temp_path @D@/tmp;
+    fastcgi_temp_path @D@/tmp;
+    uwsgi_temp_path @D@/tmp;
+    scgi_temp_path @D@/tmp;
+@UPSTREAM@
+    server {
+        listen 127.0.0.1:@PORT@;
+        root @D@/html;
+@LOCATION@    }
+}
+"""
+
+
+def find_nginx():
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+
+
+def readme_nginx_blocks():
+    """The upstream and location blocks of the fleet section's ```nginx."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"^## Running several servers \(a fleet\)\n(.*?)(?=^## |\Z)", text,
+                  re.S | re.M)
+    check(m, "README.md has no fleet section")
+    fence = re.search(r"^```nginx\n(.*?)^```", m.group(1), re.S | re.M)
+    check(fence, "README.md's fleet section has no ```nginx block")
+    up = re.search(r"^upstream .*?^\}\n", fence.group(1), re.S | re.M)
+    loc = re.search(r"^location .*?^\}\n", fence.group(1), re.S | re.M)
+    check(up and loc, "README's fleet nginx block needs upstream { } and location { }")
+    return up.group(0), loc.group(0)
+
+
+class NginxFleetWorld(FleetWorld):
+    """Servers A and B behind a private nginx (http proxying with Upgrade,
+    passive checks); the client has only nginx's URL."""
+
+    def __init__(self, args):
+        self.nginx = None
+        self.front = None
+        exe = find_nginx()
+        if not exe:
+            raise TestSkip("nginx not installed (Debian package nginx-light)")
+        self.nginx_exe = exe
+        super().__init__(args)
+
+    def client_urls(self):
+        if self.front is None:
+            up, loc = readme_nginx_blocks()
+            for ph, block in (("127.0.0.1:8080", up), ("127.0.0.1:8081", up),
+                              ("/SECRET_PATH", loc)):
+                check(block.count(ph) == 1, "README's fleet nginx block: %r occurs %d times" %
+                      (ph, block.count(ph)))
+            up = up.replace("127.0.0.1:8080", "127.0.0.1:%d" % self.ports[0]).replace(
+                "127.0.0.1:8081", "127.0.0.1:%d" % self.ports[1])
+            loc = loc.replace("/SECRET_PATH", self.path)
+            d = os.path.join(self.tmp, "nginx")
+            for sub in ("tmp", "html"):
+                os.makedirs(os.path.join(d, sub), exist_ok=True)
+            self.front = free_port()
+            conf = os.path.join(d, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.replace("@D@", d).replace("@PORT@", str(self.front))
+                        .replace("@UPSTREAM@", up).replace("@LOCATION@", loc))
+            self.nginx = Proc("nginx", [self.nginx_exe, "-p", d + "/", "-c", conf, "-g",
+                                        "daemon off; master_process off;"], self.tmp)
+            wait_until(lambda: self._check_alive(self.nginx) and
+                       port_accepts("127.0.0.1", self.front), 20,
+                       "nginx to listen on 127.0.0.1:%d" % self.front)
+        return ["ws://127.0.0.1:%d%s" % (self.front, self.path)]
+
+    def carrying_port(self):
+        for p in self.ports:
+            if p in self.procs and tcp_conns_to(self.nginx.pid, p):
+                return p
+        return None
+
+    def teardown(self, check_exit=True):
+        super().teardown(check_exit)
+        if self.nginx is not None:
+            self.nginx.stop(10)
+            self.nginx = None
+
+    def log_tails(self):
+        out = [super().log_tails()]
+        if getattr(self, "nginx", None) is not None:
+            out.append("--- nginx log tail:\n%s" % self.nginx.tail())
+        return "\n".join(out)
+
+
+@R.test(timeout=90, world=NginxFleetWorld)
+def nginx_two_servers(w):
+    n_echo, _ = sizes(w)
+    stop, echos, news = start_load(w, n_echo)
+    try:
+        live = wait_until(w.carrying_port, 10, "nginx's tunnel connection to a server")
+        t_kill = time.monotonic()
+        w.kill_server(live)
+        took = first_success_after(w, t_kill, FAILOVER_BOUND_S)
+        ended = check_streams_ended(echos, t_kill, "nginx")
+    finally:
+        stop.set()
+        news.join(15)
+    other = [p for p in w.ports if p != live][0]
+    log("nginx: killed the server on port %d; first new stream after %.3f s; open streams "
+        "ended within %.3f s" % (live, took, ended))
+    metric("failover_nginx_kill_to_stream_ms", took * 1000, "ms")
+    check(took < FAILOVER_BOUND_S, "failover through nginx took %.2f s" % took)
+    check(wait_until(w.carrying_port, 5, "the tunnel through nginx") == other,
+          "the tunnel should now go to port %d" % other)
+    for _ in range(3):
+        check(try_stream(w), "new streams through nginx after the failover")
 
 
 if __name__ == "__main__":
