@@ -897,9 +897,11 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 	}
 	lws_sul_cancel(&l->sul_hs_timeout);
 	rv_tunnel_server_up(l, rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us);
-	rv_log_info("tunnel up%s%s (%s, server allows %u streams, window %u bytes, messages up "
-		    "to %u bytes)", t->n_srv > 1 ? ": " : "", t->n_srv > 1 ? l->srv->cfg->text : "",
-		    rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window, p.max_message);
+	/* Several servers: "tunnel up" is logged when one becomes live. */
+	rv_log_info("%s%s (%s, server allows %u streams, window %u bytes, messages up to %u "
+		    "bytes)", t->n_srv > 1 ? "tunnel: handshake done with " : "tunnel up",
+		    t->n_srv > 1 ? l->srv->cfg->text : "", rv_tunnel_aead_str(p.aead),
+		    p.max_streams, p.stream_window, p.max_message);
 	rv_tunnel_link_up(l);
 	return 0;
 }
