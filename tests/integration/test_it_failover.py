@@ -22,6 +22,9 @@
    faster; B is given as rvpn://KEY@... with its own server key.
 5. nginx_two_servers: as 3 with nginx (http proxying with Upgrade, passive
    checks max_fails/fail_timeout), config from README.md's fleet section.
+6. config_and_command_line: several "url =" lines in a config file (order
+   kept), command-line URLs replace them; a duplicate URL, a bad --pick, an
+   rvpn:// URL carrying a private key and a ws:// URL without -s: exit 2.
 Every loop is bounded in count and time; only our own processes are
 stopped, by PID.  Under --sanitize: fewer rounds and streams.
 """
@@ -33,6 +36,7 @@ import re
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -393,6 +397,52 @@ def rtt_pick_and_own_key(w):
     took = first_success_after(w, t0, FAILOVER_BOUND_S)
     check(took < FAILOVER_BOUND_S, "rtt failover took %.2f s" % took)
     check(w.live_port() == other, "after the kill the other server (its own key for B) is live")
+
+
+@R.test(timeout=60, world=FleetWorld)
+def config_and_command_line(w):
+    """Several "url =" lines in the config file; command-line URLs replace
+    them; bad URL lists are refused with exit 2 and a clear message."""
+    conf = os.path.join(w.tmp, "fleet.conf")
+    ctl = os.path.join(w.tmp, "fleet.sock")
+    port = free_port()
+    with open(conf, "w") as f:
+        f.write("key = %s\nserver-key = %s\nsocks = 127.0.0.1:%d\npick = first\n"
+                "url = %s\nurl = %s\n" % (w.client_key, w.server_pub, port,
+                                           w.url_of(w.ports[1]), w.url_of(w.ports[0])))
+    os.chmod(conf, 0o644)
+    p = Proc("rvpn-client-conf", [w.client_bin, "-c", conf, "--control", ctl], w.tmp,
+             env=w.env())
+    w.extra_clients.append(p)
+    w.wait_client(proxy_port=port, proc=p)
+
+    def status():
+        r = run_tool([w.client_bin, "status", "--json", "--control", ctl], timeout=10)
+        return json.loads(r.stdout.decode())
+    j = wait_until(lambda: (lambda j: j if j["live_server"] else None)(status()), 10,
+                   "the config client's live server")
+    check([s["url"] for s in j["servers"]] == [w.url_of(w.ports[1]), w.url_of(w.ports[0])],
+          "servers from the config, in order: %r" % j["servers"])
+    check(j["live_server"] == w.url_of(w.ports[1]), "first policy: the config's first URL")
+
+    def run(extra, config=True):
+        r = subprocess.run([w.client_bin] + (["-c", conf] if config else []) +
+                           ["--control", "none"] + extra,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+                           env=w.env())
+        return r.returncode, r.stderr.decode()
+    # A command-line URL replaces the config's list: here one that is given twice.
+    u = w.url_of(w.ports[0])
+    rc, err = run([u, u])
+    check(rc == 2 and "given twice" in err, "duplicate URL: %d %r" % (rc, err))
+    rc, err = run(["--pick", "fastest", u])
+    check(rc == 2 and "--pick" in err, "bad --pick: %d %r" % (rc, err))
+    b64u = base64.urlsafe_b64encode(base64.b64decode(w.server_pub)).decode().rstrip("=")
+    rc, err = run(["rvpn://%s@127.0.0.1:%d%s?tls=0&key=%s" % (b64u, w.ports[0], w.path, b64u)])
+    check(rc == 2 and "private key" in err, "rvpn:// URL with key=: %d %r" % (rc, err))
+    rc, err = run(["--no-config", "-k", w.client_key, u], config=False)
+    check(rc == 2 and "missing the server" not in err and "-s" in err,
+          "ws:// URL without -s: %d %r" % (rc, err))
 
 
 # ------------------------------------------------------------------ HAProxy
