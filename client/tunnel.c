@@ -427,6 +427,7 @@ static void rv_tunnel_round_soon(struct rv_tunnel *t)
 }
 
 static void rv_tunnel_pick(struct rv_tunnel *t);
+static void rv_tunnel_kick_queued(struct rv_tunnel *t);
 
 /* A link failed before or after it came up: close it; its server is
  * marked FAILED (unless it was only draining) and, when it was the live
@@ -463,6 +464,7 @@ static void rv_tunnel_link_fail(struct rv_tunnel_link *l, const char *reason)
 	rv_log_info("%s: %s: %s%s", was_live ? "tunnel down" : "tunnel", sv->cfg->text, reason,
 		    how);
 	rv_tunnel_link_close(l);
+	rv_tunnel_kick_queued(t); /* l may have held the TLS turn */
 	if (was_live)
 		sv->tried = 1; /* the others first; alone: the backoff applies */
 	if (was_return)
@@ -1118,19 +1120,15 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	struct rv_tunnel *t = cl != NULL ? cl->tunnel : NULL;
 	struct rv_tunnel_link *l = rv_tunnel_link_of(t, wsi);
 	char why[sizeof(l->close_reason) + 1400];
-	int was_connecting;
 
 	(void)user;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (l == NULL)
 			return 0;
-		was_connecting = l->state == RV_LINK_CONNECTING;
 		l->wsi = NULL;
 		rv_tunnel_connect_error(l, why, sizeof(why), in);
 		rv_tunnel_link_fail(l, why);
-		if (was_connecting)
-			rv_tunnel_kick_queued(t);
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (l == NULL || l->state != RV_LINK_CONNECTING)
@@ -1156,7 +1154,6 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (l == NULL)
 			return 0;
-		was_connecting = l->state == RV_LINK_CONNECTING;
 		l->wsi = NULL;
 		snprintf(why, sizeof(why), "%s%s",
 			 l->state == RV_LINK_HANDSHAKING ?
@@ -1170,8 +1167,6 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 						      "closed (drained)" : "closed while draining");
 		else
 			rv_tunnel_link_fail(l, why);
-		if (was_connecting)
-			rv_tunnel_kick_queued(t);
 		return 0;
 	default:
 		return 0;
