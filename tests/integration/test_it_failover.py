@@ -209,7 +209,7 @@ class FleetWorld(World):
             self.ports = [self.server_port, free_port()]
             self.procs = {self.server_port: self.server}
             self.server = None  # ours: self.procs
-            self.start_fleet_server(self.ports[1])
+            self.ports[1] = self.start_fleet_server(self.ports[1], fresh_ok=True)
             self.client_extra += ["--control", self.ctl, "--pick", pick]
             self.start_client(forwards=False)
         except BaseException:
@@ -231,20 +231,34 @@ class FleetWorld(World):
         a = super().client_argv(key=key, socks_port=socks_port, forwards=forwards, extra=extra)
         return a[:-1] + self.client_urls()
 
-    def server_argv_at(self, port):
+    def server_argv_at(self, port, is_b):
         a = self.server_argv()
         i = a.index("-l")
         a[i + 1] = "127.0.0.1:%d" % port
-        if self.key_b and self.ports and port == self.ports[1]:
+        if self.key_b and is_b:
             a[a.index("-k") + 1] = self.key_b
         return a
 
-    def start_fleet_server(self, port):
-        p = Proc("rvpn-server-%d" % port, self.server_argv_at(port), self.tmp, env=self.env())
-        self.procs[port] = p
-        wait_until(lambda: self._check_alive(p) and port_accepts("127.0.0.1", port), 20,
-                   "rvpn-server to listen on 127.0.0.1:%d" % port)
-        return p
+    def start_fleet_server(self, port, fresh_ok=False):
+        """Start a server on port (its own "listening" line, not just an open
+        port: the machine is shared).  fresh_ok: another port if that one
+        was taken in between.  Returns the port."""
+        is_b = port == self.ports[1]
+        for _ in range(3):
+            p = Proc("rvpn-server-%d" % port, self.server_argv_at(port, is_b), self.tmp,
+                     env=self.env())
+            marker = "listening on 127.0.0.1:%d " % port
+            r = wait_until(lambda: "dead" if not p.alive() else
+                           ("up" if marker in p.log_text() else None), 20,
+                           "rvpn-server to listen on 127.0.0.1:%d" % port)
+            if r == "up":
+                self.procs[port] = p
+                return port
+            log("rvpn-server on port %d did not start:\n%s" % (port, p.tail(5)))
+            p.kill()
+            if fresh_ok:
+                port = free_port()
+        raise TestFailure("rvpn-server did not start on 127.0.0.1:%d" % port)
 
     def kill_server(self, port):
         p = self.procs.pop(port)
