@@ -155,7 +155,7 @@ static int rv_client_context(struct rv_client *cl)
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (o->url.scheme == RV_CLI_URL_WSS)
+	if (o->any_wss)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.pt_serv_buf_size = RV_CLIENT_SERV_BUF;
 	info.user = cl;
@@ -169,7 +169,7 @@ static int rv_client_context(struct rv_client *cl)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = cl;
-	if (o->url.scheme == RV_CLI_URL_WSS) {
+	if (o->any_wss) {
 		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		/* mbedTLS has no default trust store: always name one. */
 		info.client_ssl_ca_filepath = o->ca_file != NULL ? o->ca_file : RV_CLIENT_SYSTEM_CA;
@@ -181,7 +181,7 @@ static int rv_client_context(struct rv_client *cl)
 	}
 	cl->vh = rv_client_create_vhost_quiet(cl->ctx, &info);
 	if (cl->vh == NULL) {
-		if (o->url.scheme == RV_CLI_URL_WSS)
+		if (o->any_wss)
 			rv_log_error("cannot load the CA certificates from %s (PEM expected)",
 				     info.client_ssl_ca_filepath);
 		else
@@ -243,10 +243,11 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 		   (ret = rv_listeners_open(&cl)) != RV_OK) {
 		goto out;
 	}
-	if (opts->url.scheme == RV_CLI_URL_WS)
-		rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
-			    "authenticated end to end by rvpn", opts->url_text);
-	else if (opts->insecure_tls)
+	for (size_t i = 0; i < opts->n_servers; i++)
+		if (opts->servers[i].url.scheme == RV_CLI_URL_WS)
+			rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
+				    "authenticated end to end by rvpn", opts->servers[i].text);
+	if (opts->any_wss && opts->insecure_tls)
 		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
 			    "rvpn key still is)");
 	if ((ret = rv_tunnel_new(&cl, stdio_code != NULL ? rv_stdio_hooks() :

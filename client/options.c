@@ -5,10 +5,12 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
 
+#include "rv_clienturl.h"
 #include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_keycmd.h"
@@ -24,6 +26,7 @@ enum {
 	RV_OPT_CONTROL,   /* live status (status.c) */
 	RV_OPT_METRICS,
 	RV_OPT_METRICS_ANY,
+	RV_OPT_PICK,      /* several servers (tunnel.c) */
 	RV_OPT_ERRLEN = 512,
 	RV_OPT_PATH_MAX = 4096,
 };
@@ -38,6 +41,7 @@ static const struct option rv_client_longopts[] = {
 	{ "forward", required_argument, NULL, 'L' },
 	{ "stdio", required_argument, NULL, 'W' },
 	{ "url", required_argument, NULL, RV_OPT_URL },
+	{ "pick", required_argument, NULL, RV_OPT_PICK },
 	{ "ca", required_argument, NULL, RV_OPT_CA },
 	{ "insecure-tls", no_argument, NULL, RV_OPT_INSECURE },
 	{ "socks-auth", required_argument, NULL, RV_OPT_SOCKS_AUTH },
@@ -55,8 +59,9 @@ void rv_client_usage(FILE *out)
 	fprintf(out,
 		"usage: rvpn-client [-c CONFIG | --no-config] -k KEYFILE -s SERVER_PUBLIC_KEY\n"
 		"                   [-D [BIND:]PORT]... [-L [BIND:]PORT:HOST:HOSTPORT]...\n"
-		"                   [--ca FILE | --insecure-tls] [--socks-auth FILE] [-v] URL\n"
-		"       rvpn-client -W HOST:PORT [-c CONFIG] [-k KEYFILE -s KEY] [-v] [URL]\n"
+		"                   [--ca FILE | --insecure-tls] [--socks-auth FILE]\n"
+		"                   [--pick first|rtt] [-v] URL [URL]...\n"
+		"       rvpn-client -W HOST:PORT [-c CONFIG] [-k KEYFILE -s KEY] [-v] [URL]...\n"
 		"       rvpn-client genkey | pubkey [-k KEYFILE] | --help | --version\n"
 		"\n"
 		"Tunnels local TCP connections through one WebSocket to rvpn-server.\n"
@@ -66,10 +71,19 @@ void rv_client_usage(FILE *out)
 		"                      default ~/%s when it exists\n"
 		"      --no-config     do not read the default config file\n"
 		"  URL, --url URL      ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH]\n"
-		"                      (ports 80/443 by default; PATH defaults to %s)\n"
+		"                      (ports 80/443 by default; PATH defaults to %s),\n"
+		"                      or rvpn://SERVERKEY@HOST[:PORT]/PATH[?tls=0|1] (carries\n"
+		"                      its own server key).  Up to %d; repeat for a fleet:\n"
+		"                      the client fails over between them\n"
+		"      --pick first|rtt  with several URLs: the first healthy one in order\n"
+		"                      (default; goes back to an earlier one once it is healthy\n"
+		"                      again), or the lowest handshake round trip (measured\n"
+		"                      against every server at each (re)connect)\n"
 		"  -k, --key KEYFILE   this client's private key (from genkey; mode 0600)\n"
 		"  -s, --server-key KEY  the server's public key (base64, or a file holding\n"
-		"                      it); the tunnel is refused unless the server proves it\n"
+		"                      it); the tunnel is refused unless the server proves it.\n"
+		"                      Applies to every ws(s):// URL (not needed when every URL\n"
+		"                      is an rvpn:// one)\n"
 		"  -D, --socks [BIND:]PORT  SOCKS5 proxy (CONNECT; IPv4, IPv6, names resolved by the\n"
 		"                      server).  BIND defaults to %s; '*' means every interface.\n"
 		"                      May be repeated.  Without -D and -L: -D %s:%d\n"
@@ -112,7 +126,8 @@ void rv_client_usage(FILE *out)
 		"The tunnel is kept up with keepalives (a dead one is noticed within %d s) and\n"
 		"re-established with exponential backoff.  Meanwhile new local connections wait\n"
 		"up to %d s for it, then proceed or get a SOCKS5 failure reply.\n",
-		RV_CLIENT_CONFIG_DEFAULT, RV_WS_DEFAULT_PATH, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
+		RV_CLIENT_CONFIG_DEFAULT, RV_WS_DEFAULT_PATH, RV_CLIENT_MAX_SERVERS,
+		RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
 		RV_CLIENT_SOCKS_DEFAULT_PORT, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
 }
 
@@ -259,6 +274,118 @@ static int rv_client_parse_stdio(struct rv_client_opts *o, int cmd_ports, char *
 	return RV_OK;
 }
 
+/* One server URL (ws://, wss:// or rvpn://KEY@...) appended to o->servers. */
+static int rv_client_add_server(struct rv_client_opts *o, const char *text, char *err,
+				size_t errlen)
+{
+	struct rv_client_server *sv;
+	struct rv_clienturl cu;
+	size_t i;
+	int ret = RV_OK;
+
+	if (o->n_servers == RV_CLIENT_MAX_SERVERS) {
+		rv_err_set(err, errlen, "at most %d server URLs", RV_CLIENT_MAX_SERVERS);
+		return RV_ERR_LIMIT;
+	}
+	sv = &o->servers[o->n_servers];
+	memset(sv, 0, sizeof(*sv));
+	if (strncasecmp(text, "rvpn://", 7) == 0) {
+		memset(&cu, 0, sizeof(cu));
+		ret = rv_clienturl_parse(text, strlen(text), &cu, err, errlen);
+		if (ret == RV_OK && cu.has_key) {
+			/* A private key in argv is visible to every local user. */
+			rv_err_set(err, errlen, "URL '%.64s...' carries this client's private key "
+				   "(key=): as a server URL give it without key= (or use "
+				   "'rvpn-client import' for it)", text);
+			ret = RV_ERR_CONFIG;
+		}
+		if (ret == RV_OK && rv_clienturl_ws_url(&cu, sv->text, sizeof(sv->text)) != RV_OK) {
+			rv_err_set(err, errlen, "URL '%.200s': cannot convert it", text);
+			ret = RV_ERR_CONFIG;
+		}
+		if (ret == RV_OK) {
+			memcpy(sv->server_pub, cu.server_pub, sizeof(sv->server_pub));
+			sv->own_key = 1;
+		}
+		rv_clienturl_wipe(&cu);
+		if (ret != RV_OK)
+			return RV_ERR_CONFIG;
+	} else if (snprintf(sv->text, sizeof(sv->text), "%s", text) >= (int)sizeof(sv->text)) {
+		rv_err_set(err, errlen, "URL '%.200s...': too long", text);
+		return RV_ERR_CONFIG;
+	}
+	if (rv_cliparse_url("URL", sv->text, &sv->url, err, errlen) != RV_OK)
+		return RV_ERR_CONFIG;
+	for (i = 0; i < o->n_servers; i++) {
+		const struct rv_cli_url *a = &o->servers[i].url, *b = &sv->url;
+
+		if (a->scheme == b->scheme && a->port == b->port && strcmp(a->host, b->host) == 0 &&
+		    strcmp(a->path, b->path) == 0) {
+			rv_err_set(err, errlen, "URL '%.200s' is given twice", sv->text);
+			return RV_ERR_CONFIG;
+		}
+	}
+	o->any_wss |= sv->url.scheme == RV_CLI_URL_WSS;
+	o->n_servers++;
+	return RV_OK;
+}
+
+/* Server URLs as seen in argv: text and merged argv index (for FILE:LINE). */
+struct rv_client_urlargs {
+	const char *text[RV_CLIENT_MAX_SERVERS];
+	int idx[RV_CLIENT_MAX_SERVERS];
+	size_t n;
+};
+
+static int rv_client_urlargs_push(struct rv_client_urlargs *u, const char *text, int idx,
+				  char *err, size_t errlen)
+{
+	if (u->n == RV_CLIENT_MAX_SERVERS) {
+		rv_err_set(err, errlen, "at most %d server URLs", RV_CLIENT_MAX_SERVERS);
+		return RV_ERR_LIMIT;
+	}
+	u->text[u->n] = text;
+	u->idx[u->n] = idx;
+	u->n++;
+	return RV_OK;
+}
+
+/* The servers from the command line, or else from the config; the key of
+ * -s for every URL that does not carry its own. */
+static int rv_client_servers(struct rv_client_opts *o, const struct rv_client_urlargs *u,
+			     const char *server_key, int server_key_idx)
+{
+	char err[RV_OPT_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < u->n; i++) {
+		if (rv_client_add_server(o, u->text[i], err, sizeof(err)) != RV_OK) {
+			rv_client_fail(o, u->idx[i], err);
+			return RV_ERR_CONFIG;
+		}
+	}
+	if (server_key != NULL && rv_client_load_server_key(o, server_key, err,
+							    sizeof(err)) != RV_OK) {
+		rv_client_fail(o, server_key_idx, err);
+		return RV_ERR_CONFIG;
+	}
+	for (i = 0; i < o->n_servers; i++) {
+		if (o->servers[i].own_key)
+			continue;
+		if (server_key == NULL) {
+			fprintf(stderr, "rvpn-client: missing -s SERVER_PUBLIC_KEY for %s (on the "
+					"server: rvpn-server pubkey -k server.key; or give the URL as "
+					"rvpn://KEY@HOST...)\n", o->servers[i].text);
+			return RV_ERR_CONFIG;
+		}
+		memcpy(o->servers[i].server_pub, o->server_pub, sizeof(o->server_pub));
+	}
+	memcpy(o->server_pub, o->servers[0].server_pub, sizeof(o->server_pub));
+	o->url = o->servers[0].url;
+	o->url_text = o->servers[0].text;
+	return RV_OK;
+}
+
 /* A repeatable or flag option from getopt_long. */
 static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char *err,
 			 size_t errlen)
@@ -302,10 +429,14 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 {
 	char err[RV_OPT_ERRLEN], defpath[RV_OPT_PATH_MAX];
 	const char *server_key = NULL, *socks_auth = NULL;
-	int c, idx, key_idx = 0, server_key_idx = 0, socks_auth_idx = 0, url_idx = 0;
+	int c, idx, key_idx = 0, server_key_idx = 0, socks_auth_idx = 0;
 	int ca_idx = 0, stdio_idx = 0, cmd_ports = 0;
+	/* --url from the config, and URLs from the command line (which win). */
+	struct rv_client_urlargs cfg_urls, cli_urls;
 
 	memset(o, 0, sizeof(*o));
+	memset(&cfg_urls, 0, sizeof(cfg_urls));
+	memset(&cli_urls, 0, sizeof(cli_urls));
 	if (rv_config_argv_load(argc, argv, rv_client_longopts,
 				rv_client_default_config(defpath, sizeof(defpath)), &o->config,
 				&argc, &o->merged_argv, err, sizeof(err)) != RV_OK) {
@@ -343,8 +474,24 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 			server_key_idx = idx;
 			break;
 		case RV_OPT_URL:
-			o->url_text = optarg;
-			url_idx = idx;
+			if (rv_client_urlargs_push(rv_config_lineno(o->config, idx) > 0 ?
+							   &cfg_urls : &cli_urls,
+						   optarg, idx, err, sizeof(err)) != RV_OK) {
+				rv_client_fail(o, idx, err);
+				return RV_CLIENT_PARSE_EXIT_ERR;
+			}
+			break;
+		case RV_OPT_PICK:
+			if (strcmp(optarg, "first") == 0) {
+				o->pick = RV_CLIENT_PICK_FIRST;
+			} else if (strcmp(optarg, "rtt") == 0) {
+				o->pick = RV_CLIENT_PICK_RTT;
+			} else {
+				snprintf(err, sizeof(err), "--pick: '%.64s' is neither 'first' nor "
+					 "'rtt'", optarg);
+				rv_client_fail(o, idx, err);
+				return RV_CLIENT_PARSE_EXIT_ERR;
+			}
 			break;
 		case RV_OPT_CA:
 			o->ca_file = optarg;
@@ -384,23 +531,17 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 			break;
 		}
 	}
-	/* A URL on the command line wins over "url =" in the config. */
-	if (optind < argc) {
-		o->url_text = argv[optind];
-		url_idx = optind;
+	/* URLs on the command line replace the config's "url =" lines. */
+	for (; optind < argc; optind++) {
+		if (rv_client_urlargs_push(&cli_urls, argv[optind], optind, err,
+					   sizeof(err)) != RV_OK) {
+			fprintf(stderr, "rvpn-client: %s\n", err);
+			return RV_CLIENT_PARSE_EXIT_ERR;
+		}
 	}
-	if (o->url_text == NULL) {
+	if (cli_urls.n == 0 && cfg_urls.n == 0) {
 		fprintf(stderr, "rvpn-client: missing the server URL (ws://... or wss://...; "
 				"or 'url = ...' in the config; see --help)\n");
-		return RV_CLIENT_PARSE_EXIT_ERR;
-	}
-	if (optind + 1 < argc) {
-		fprintf(stderr, "rvpn-client: unexpected argument '%s' after the URL\n",
-			argv[optind + 1]);
-		return RV_CLIENT_PARSE_EXIT_ERR;
-	}
-	if (rv_cliparse_url("URL", o->url_text, &o->url, err, sizeof(err)) != RV_OK) {
-		rv_client_fail(o, url_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->metrics != NULL &&
@@ -413,11 +554,6 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		fprintf(stderr, "rvpn-client: missing -k KEYFILE (make one with: mkdir -p -m 700 "
 				"~/.config/rvpn; (umask 077; rvpn-client genkey > "
 				"~/.config/rvpn/client.key))\n");
-		return RV_CLIENT_PARSE_EXIT_ERR;
-	}
-	if (server_key == NULL) {
-		fprintf(stderr, "rvpn-client: missing -s SERVER_PUBLIC_KEY (on the server: "
-				"rvpn-server pubkey -k server.key)\n");
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (o->ca_file != NULL && o->insecure_tls) {
@@ -435,7 +571,10 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		}
 		fclose(f);
 	}
-	if (o->url.scheme == RV_CLI_URL_WS && (o->ca_file != NULL || o->insecure_tls))
+	if (rv_client_servers(o, cli_urls.n > 0 ? &cli_urls : &cfg_urls, server_key,
+			      server_key_idx) != RV_OK)
+		return RV_CLIENT_PARSE_EXIT_ERR;
+	if (!o->any_wss && (o->ca_file != NULL || o->insecure_tls))
 		fprintf(stderr, "rvpn-client: note: %s is a ws:// URL; --ca/--insecure-tls only "
 				"apply to wss://\n", o->url_text);
 	if (rv_key_load_private_file(o->key_file, &o->kp, err, sizeof(err)) != RV_OK) {
@@ -443,10 +582,6 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 
 		snprintf(msg, sizeof(msg), "-k: %s", err);
 		rv_client_fail(o, key_idx, msg);
-		return RV_CLIENT_PARSE_EXIT_ERR;
-	}
-	if (rv_client_load_server_key(o, server_key, err, sizeof(err)) != RV_OK) {
-		rv_client_fail(o, server_key_idx, err);
 		return RV_CLIENT_PARSE_EXIT_ERR;
 	}
 	if (socks_auth != NULL &&

@@ -19,12 +19,36 @@ enum rv_client_opt_limits {
 	RV_CLIENT_MAX_FORWARDS = 64, /* -L listeners */
 	RV_CLIENT_SOCKS_USER_MAX = 255,
 	RV_CLIENT_SOCKS_DEFAULT_PORT = 1080,
+	RV_CLIENT_MAX_SERVERS = 16,  /* server URLs (failover, tunnel.c) */
+	RV_CLIENT_SERVER_TEXT_MAX = 6 + 2 + RV_CLI_HOST_MAX + 6 + RV_CLI_PATH_MAX + 1,
+};
+
+/* --pick: which server carries the tunnel (tunnel.c). */
+enum rv_client_pick {
+	RV_CLIENT_PICK_FIRST = 0, /* the first healthy one in the given order */
+	RV_CLIENT_PICK_RTT = 1,   /* lowest handshake round trip at (re)connect */
+};
+
+/* One server URL: ws://, wss:// (key from -s) or rvpn://KEY@HOST... (its
+ * own key; see PROTOCOL.md "Client URL"). */
+struct rv_client_server {
+	struct rv_cli_url url;
+	char text[RV_CLIENT_SERVER_TEXT_MAX]; /* ws(s)://host:port/path, for logs */
+	unsigned char server_pub[32];
+	int own_key;                          /* server_pub came with the URL */
 };
 #define RV_CLIENT_DEFAULT_BIND "127.0.0.1"
 
 struct rv_client_opts {
 	const char *key_file;
 	struct rv_keypair kp;                 /* loaded from key_file */
+	/* Server URLs in the order given (the command line's replace the
+	 * config's); url, url_text and server_pub are servers[0]'s, for code
+	 * that names one server. */
+	struct rv_client_server servers[RV_CLIENT_MAX_SERVERS];
+	size_t n_servers;
+	enum rv_client_pick pick;
+	int any_wss;              /* some server is wss:// */
 	unsigned char server_pub[32];
 	struct rv_cli_url url;
 	const char *url_text;

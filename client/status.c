@@ -68,6 +68,88 @@ static void rv_client_status_snap(struct rv_client_status *st, struct rv_client_
 		s->streams_draining = rv_session_stream_count(s->ti.draining);
 }
 
+/* The live server's URL, else the first one's. */
+static const char *rv_client_status_server(const struct rv_client *cl,
+					   const struct rv_client_status_snap *s)
+{
+	int i = s->ti.live >= 0 ? s->ti.live : 0;
+
+	return cl->opts->servers[i].text;
+}
+
+/* "live", "draining", "connecting" or "" for server entry si. */
+static const char *rv_client_status_role(const struct rv_tunnel_server_info *si)
+{
+	return si->live ? "live" : si->connecting ? "connecting" : si->draining ? "draining" : "";
+}
+
+/* One line per server (several URLs only). */
+static void rv_client_status_servers_text(const struct rv_client *cl,
+					  const struct rv_client_status_snap *s,
+					  struct rv_ctl_w *w)
+{
+	struct rv_tunnel_server_info si;
+	size_t i;
+
+	if (s->ti.n_servers < 2)
+		return;
+	rv_ctl_w_printf(w, "servers: %zu, --pick %s, %llu failover(s)\n", s->ti.n_servers,
+			cl->opts->pick == RV_CLIENT_PICK_RTT ? "rtt" : "first",
+			(unsigned long long)s->ti.failovers);
+	for (i = 0; i < s->ti.n_servers; i++) {
+		if (rv_tunnel_get_server(cl->tunnel, i, &si) != RV_OK)
+			break;
+		rv_ctl_w_printf(w, "  %zu. %s: %s%s%s", i + 1, si.url, si.health,
+				si.live || si.connecting || si.draining ? ", " : "",
+				rv_client_status_role(&si));
+		if (si.rtt_us > 0)
+			rv_ctl_w_printf(w, ", handshake rtt %.1f ms", si.rtt_us / 1000.0);
+		rv_ctl_w_printf(w, ", %llu failure(s)", (unsigned long long)si.failures);
+		if (si.retry_in_ms > 0)
+			rv_ctl_w_printf(w, ", retried in %llu s",
+					(unsigned long long)(si.retry_in_ms + 999) / 1000);
+		if (si.last_error[0] != '\0' && !si.live)
+			rv_ctl_w_printf(w, " (last: %s)", si.last_error);
+		rv_ctl_w_printf(w, "\n");
+	}
+}
+
+static void rv_client_status_servers_json(const struct rv_client *cl,
+					  const struct rv_client_status_snap *s,
+					  struct rv_ctl_w *w)
+{
+	struct rv_tunnel_server_info si;
+	size_t i;
+
+	rv_ctl_w_printf(w, "\"pick\":\"%s\",\"failovers\":%llu,\"live_server\":",
+			cl->opts->pick == RV_CLIENT_PICK_RTT ? "rtt" : "first",
+			(unsigned long long)s->ti.failovers);
+	if (s->ti.live >= 0)
+		rv_ctl_w_json_str(w, cl->opts->servers[s->ti.live].text);
+	else
+		rv_ctl_w_printf(w, "null");
+	rv_ctl_w_printf(w, ",\"servers\":[");
+	for (i = 0; i < s->ti.n_servers; i++) {
+		if (rv_tunnel_get_server(cl->tunnel, i, &si) != RV_OK)
+			break;
+		rv_ctl_w_printf(w, "%s{\"url\":", i > 0 ? "," : "");
+		rv_ctl_w_json_str(w, si.url);
+		rv_ctl_w_printf(w, ",\"health\":\"%s\",\"role\":\"%s\",\"live\":%s,",
+				si.health, rv_client_status_role(&si), si.live ? "true" : "false");
+		if (si.rtt_us > 0)
+			rv_ctl_w_printf(w, "\"rtt_ms\":%.3f,", si.rtt_us / 1000.0);
+		else
+			rv_ctl_w_printf(w, "\"rtt_ms\":null,");
+		rv_ctl_w_printf(w, "\"failures\":%llu,\"failures_in_a_row\":%u,"
+				"\"retry_in_ms\":%llu,\"last_error\":",
+				(unsigned long long)si.failures, si.fail_streak,
+				(unsigned long long)si.retry_in_ms);
+		rv_ctl_w_json_str(w, si.last_error);
+		rv_ctl_w_printf(w, "}");
+	}
+	rv_ctl_w_printf(w, "],");
+}
+
 static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *w)
 {
 	const struct rv_client *cl = st->cl;
@@ -80,7 +162,8 @@ static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_printf(w, "rvpn-client %s, up %s%s\n", RVPN_VERSION,
 			rv_ctl_fmt_duration(s.uptime_ms / 1000, d1, sizeof(d1)),
 			cl->draining ? ", shutting down" : "");
-	rv_ctl_w_printf(w, "server: %s\n", o->url_text);
+	rv_ctl_w_printf(w, "server: %s\n", rv_client_status_server(cl, &s));
+	rv_client_status_servers_text(cl, &s, w);
 	rv_ctl_w_printf(w, "tunnel: %s", rv_client_tunnel_state_name(s.ti.state));
 	if (s.ti.state == RV_TUNNEL_UP)
 		rv_ctl_w_printf(w, " for %s", rv_ctl_fmt_duration(s.session_up_ms / 1000, d1,
@@ -129,8 +212,10 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_json_str(w, RVPN_VERSION);
 	rv_ctl_w_printf(w, ",\"uptime_s\":%llu,\"draining\":%s,\"server\":",
 			(unsigned long long)(s.uptime_ms / 1000), cl->draining ? "true" : "false");
-	rv_ctl_w_json_str(w, o->url_text);
-	rv_ctl_w_printf(w, ",\"tunnel\":\"%s\",\"attempts\":%llu,\"reconnects\":%llu,"
+	rv_ctl_w_json_str(w, rv_client_status_server(cl, &s));
+	rv_ctl_w_printf(w, ",");
+	rv_client_status_servers_json(cl, &s, w);
+	rv_ctl_w_printf(w, "\"tunnel\":\"%s\",\"attempts\":%llu,\"reconnects\":%llu,"
 			"\"session_uptime_s\":%llu,\"streams_open\":%u,\"streams_opened\":%llu,"
 			"\"bytes_in\":%llu,\"bytes_out\":%llu,\"wire_bytes_in\":%llu,"
 			"\"wire_bytes_out\":%llu,", rv_client_tunnel_state_name(s.ti.state),
@@ -166,6 +251,20 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_printf(w, "]}\n");
 }
 
+static uint64_t rv_client_status_healthy(const struct rv_client *cl,
+					 const struct rv_client_status_snap *s)
+{
+	struct rv_tunnel_server_info si;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < s->ti.n_servers; i++)
+		if (rv_tunnel_get_server(cl->tunnel, i, &si) == RV_OK &&
+		    si.state != RV_TUNNEL_SERVER_FAILED)
+			n++;
+	return n;
+}
+
 static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *w)
 {
 	const struct rv_client *cl = st->cl;
@@ -181,6 +280,10 @@ static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *
 		      s.ti.state == RV_TUNNEL_UP);
 	rv_ctl_w_prom(w, "rvpn_tunnel_attempts_total", "counter",
 		      "Tunnel connection attempts since start.", s.ti.attempts);
+	rv_ctl_w_prom(w, "rvpn_failovers_total", "counter",
+		      "Times the live server changed (several server URLs).", s.ti.failovers);
+	rv_ctl_w_prom(w, "rvpn_servers_healthy", "gauge",
+		      "Server URLs not marked failed.", rv_client_status_healthy(cl, &s));
 	rv_ctl_w_prom(w, "rvpn_sessions", "gauge", "Sessions open (current and draining).",
 		      (uint64_t)(s.has_session + (s.ti.draining != NULL)));
 	rv_ctl_w_prom_meta(w, "rvpn_session_uptime_seconds", "gauge",

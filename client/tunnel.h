@@ -1,13 +1,28 @@
-/* tunnel.h - the client's WebSocket to rvpn-server (owner: client helper):
- * lws client connection, Noise IK handshake with the pinned server key,
- * the session on top, keepalive (by the session) and reconnection with
- * exponential backoff and jitter.  One log line per state change.
+/* tunnel.h - the client's WebSockets to rvpn-server (owner: client helper):
+ * lws client connections, Noise IK handshakes with the pinned server keys,
+ * the sessions on top, keepalive (by the session), failover between the
+ * server URLs and reconnection with exponential backoff and jitter.  One
+ * log line per state change.
  *
- * After a GOAWAY from the server the tunnel holds two WebSockets: the old
- * one drains its streams (until they end, the server's drain limit or an
- * error) while a new one is opened at once for new streams.  At most one
- * drains: a GOAWAY on the new one before the old one finished closes the
- * old one.  The state below is the new (current) one's.
+ * Servers: one entry per URL (opts->servers), each with its own state
+ * (UNKNOWN -> HEALTHY / FAILED; FAILED is held off for a while, doubling
+ * per consecutive failure, then UNKNOWN again).  The live tunnel is one
+ * link (WebSocket + session) to one server, chosen by --pick:
+ *   first: the first server in order that is not FAILED; when an earlier
+ *          one's hold-off ends, a link to it is tried in the background
+ *          and, once up, takes the new streams while the old link drains
+ *          (no stream is cut by the return);
+ *   rtt:   links to every candidate at once; the lowest handshake round
+ *          trip wins (the others are closed).  Re-evaluated on reconnect.
+ * When the live link dies (close, keepalive, handshake or TLS failure,
+ * GOAWAY) its server is marked FAILED and the next one is tried at once;
+ * only when every server has failed in a row does the backoff apply.
+ *
+ * After a GOAWAY (or a return to a preferred server) the old link drains
+ * its streams (until they end, the server's drain limit or an error) while
+ * new streams use the new one.  At most one drains: a GOAWAY on the new one
+ * before the old one finished closes the old one.  Links are bounded:
+ * one per server plus two.  enum rv_tunnel_state is the tunnel as a whole.
  */
 #ifndef RV_CLIENT_TUNNEL_H
 #define RV_CLIENT_TUNNEL_H
@@ -61,8 +76,35 @@ struct rv_tunnel_info {
 	uint64_t up_since_ms;              /* loop ms the session came up, 0: not up */
 	const struct rv_session *session;  /* current, or NULL */
 	const struct rv_session *draining; /* after a GOAWAY, or NULL */
+	size_t n_servers;
+	int live;                          /* index of the live server, -1: none */
+	uint64_t failovers;                /* live server changed since start */
 };
 void rv_tunnel_get_info(const struct rv_tunnel *t, struct rv_tunnel_info *out);
+
+/* One server entry's state (see the top of this file). */
+enum rv_tunnel_server_state {
+	RV_TUNNEL_SERVER_INVALID = 0,
+	RV_TUNNEL_SERVER_UNKNOWN = 1, /* not tried yet, or its hold-off is over */
+	RV_TUNNEL_SERVER_HEALTHY = 2, /* its last link came up */
+	RV_TUNNEL_SERVER_FAILED = 3,  /* last link failed: held off until retry */
+};
+struct rv_tunnel_server_info {
+	const char *url;                  /* borrowed from the options */
+	enum rv_tunnel_server_state state;
+	const char *health;               /* "unknown" / "healthy" / "failed" */
+	int live;                         /* carries new streams */
+	int draining;                     /* an old link to it drains */
+	int connecting;                   /* a link to it is being set up */
+	uint32_t rtt_us;                  /* last handshake round trip, 0: none */
+	uint64_t failures;                /* since start */
+	uint32_t fail_streak;             /* in a row */
+	uint64_t retry_in_ms;             /* FAILED: hold-off left */
+	const char *last_error;           /* "" if none */
+};
+/* RV_OK, or RV_ERR_INVALID_ARG when i >= n_servers.  Strings borrowed
+ * until the next loop iteration. */
+int rv_tunnel_get_server(const struct rv_tunnel *t, size_t i, struct rv_tunnel_server_info *out);
 /* Protocol table entry for the client vhost.  rx/tx sizes: whole
  * messages per read and write (see ../shared/notes/libwebsockets-mbedtls.md). */
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

@@ -11,12 +11,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # One list, grouped by purpose; keep it in sync with README.md.  chromium
 # (about 120 MB download, 410 MB installed) is only for
-# tests/integration/test_it_browser.py, which skips without it.
+# tests/integration/test_it_browser.py, which skips without it.  haproxy: a
+# private instance in tests/integration/test_it_failover.py (no service).
 pkgs="
 build-essential cmake ninja-build pkg-config git
 libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev libqrencode-dev
 clang libclang-rt-14-dev
-dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light
+dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light haproxy
 openssh-client openssh-server
 apt debian-archive-keyring
 debhelper dpkg-dev fakeroot lintian
