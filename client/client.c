@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "listen.h"
+#include "rfwd.h"
 #include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_log.h"
@@ -193,6 +194,10 @@ static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
 	.on_up = rv_conn_dispatch_waiting,
 	.on_stream_response = rv_conn_on_stream_response,
 	.on_stream_closed = rv_conn_on_stream_closed,
+	.on_session_up = rv_client_rfwd_on_session_up,
+	.on_listen = rv_client_rfwd_on_listen,
+	.on_remote_connect = rv_client_rfwd_on_remote_connect,
+	.on_remote_closed = rv_client_rfwd_on_stream_closed,
 };
 
 int rv_client_run(const struct rv_client_opts *opts)
@@ -242,6 +247,8 @@ int rv_client_run(const struct rv_client_opts *opts)
 	else if (opts->insecure_tls)
 		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
 			    "rvpn key still is)");
+	if (opts->n_rfwd > 0 && (ret = rv_client_rfwd_new(&cl, &cl.rfwd)) != RV_OK)
+		goto out;
 	if ((ret = rv_tunnel_new(&cl, &rv_client_tunnel_hooks, &cl.tunnel)) != RV_OK)
 		goto out;
 	while (cl.stop == 0) {
@@ -257,6 +264,7 @@ out:
 	cl.stop = 1;
 	/* Session first: it closes the streams' fds and frees their conns. */
 	rv_tunnel_free(cl.tunnel);
+	rv_client_rfwd_free(cl.rfwd); /* after the streams that dial through it */
 	rv_conn_free_all(&cl);
 	rv_authlimit_cleanup(&cl.authlimit);
 	rv_loop_timer_free(cl.drain_tick);

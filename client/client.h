@@ -30,6 +30,7 @@ struct lws_vhost;
 struct rv_tunnel;
 struct rv_listener;
 struct rv_conn;
+struct rv_client_rfwd;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
@@ -69,6 +70,7 @@ struct rv_client {
 	struct rv_loop *loop;
 	struct rv_socks5_config socks_cfg;
 	struct rv_tunnel *tunnel;
+	struct rv_client_rfwd *rfwd; /* -R (rfwd.c); NULL without -R */
 	struct rv_listener *listeners;
 	/* Connections the client owns (not handed to a stream). */
 	struct rv_conn *conns;

@@ -11,6 +11,7 @@
 #include "rv_err.h"
 #include "rv_handshake.h"
 #include "rv_log.h"
+#include "rv_stream.h"
 #include "rv_wire.h"
 #include "tls_ip.h"
 
@@ -307,7 +308,32 @@ static void rv_tunnel_on_stream_closed(struct rv_stream *st, void *arg)
 {
 	struct rv_tunnel_link *l = arg;
 
+	if ((rv_stream_id(st) & RV_STREAM_ID_SERVER) != 0) {
+		if (l->t->hooks->on_remote_closed != NULL)
+			l->t->hooks->on_remote_closed(st);
+		return;
+	}
 	l->t->hooks->on_stream_closed(st);
+}
+
+/* Remote forwards (PROTOCOL.md "Remote forwards"): to the hooks. */
+static void rv_tunnel_on_listen(struct rv_session *s, const struct rv_frame *f, void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_listen != NULL)
+		l->t->hooks->on_listen(l->t->cl, s, f);
+}
+
+static void rv_tunnel_on_remote_connect(struct rv_session *s, struct rv_stream *st, uint32_t req,
+					const struct rv_addr *addr, void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_remote_connect != NULL)
+		l->t->hooks->on_remote_connect(l->t->cl, s, st, req, addr);
+	else
+		(void)rv_stream_reject(st, RV_STATUS_NOT_ALLOWED);
 }
 
 /* GOAWAY on the current WebSocket: it becomes the draining one and a new
@@ -355,6 +381,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 		.on_stream_response = rv_tunnel_on_stream_response,
 		.on_stream_closed = rv_tunnel_on_stream_closed,
 		.on_goaway = rv_tunnel_on_goaway,
+		.on_listen = rv_tunnel_on_listen,
+		.on_remote_connect = rv_tunnel_on_remote_connect,
 		.arg = t->cur,
 	};
 	struct rv_session_config cfg;
@@ -387,6 +415,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	/* Never send a message larger than the server accepts. */
 	cfg.max_message = p.max_message;
 	cfg.name = "tunnel";
+	cfg.remote_fwd = (p.features & RV_CAP_REMOTE_FWD) != 0;
 	if (p.max_message < rv_session_min_message()) {
 		rv_ratchet_free(r);
 		snprintf(why, sizeof(why), "the server's max_message (%u bytes) is smaller than "
@@ -407,6 +436,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 		    "%u bytes)", rv_tunnel_aead_str(p.aead), p.max_streams, p.stream_window,
 		    p.max_message);
 	lws_callback_on_writable(t->cur->wsi);
+	if (t->hooks->on_session_up != NULL)
+		t->hooks->on_session_up(t->cl, t->cur->session, cfg.remote_fwd);
 	t->hooks->on_up(t->cl);
 	return 0;
 }
@@ -418,7 +449,8 @@ static int rv_tunnel_on_established(struct rv_tunnel *t)
 
 	rv_buf_init(&out, RV_HS_INIT_MSG_LEN);
 	ret = rv_handshake_client_start(&t->hs, &t->cl->opts->kp, t->cl->opts->server_pub,
-					RV_TUNNEL_FEATURES, &out);
+					RV_TUNNEL_FEATURES |
+					(t->cl->opts->n_rfwd > 0 ? RV_CAP_REMOTE_FWD : 0), &out);
 	if (ret == RV_OK && rv_buf_len(&out) == RV_HS_INIT_MSG_LEN)
 		memcpy(t->hs_msg + LWS_PRE, rv_buf_ptr(&out), RV_HS_INIT_MSG_LEN);
 	else
