@@ -188,8 +188,12 @@ void rv_client_rfwd_on_listen(struct rv_client *cl, struct rv_session *s, const 
 		if (e == NULL)
 			return;
 		e->state = RV_CRFWD_REFUSED;
-		rv_log_warn("remote forward -R %s: the server closed its listener (reason %d)",
-			    e->spec->text, (int)f->u.listen_close.reason);
+		if (f->u.listen_close.reason == RV_LISTEN_CLOSE_SHUTDOWN)
+			rv_log_info("remote forward -R %s: the server is going away; asking again "
+				    "on the next session", e->spec->text);
+		else
+			rv_log_warn("remote forward -R %s: the server closed its listener (reason %d)",
+				    e->spec->text, (int)f->u.listen_close.reason);
 	}
 }
 

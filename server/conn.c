@@ -457,6 +457,7 @@ static void rv_conn_revoke(struct rv_conn *c)
 	c->end_reason = "key revoked";
 	/* GOAWAY: PROXY_CONNECTs from now on are refused at once. */
 	(void)rv_session_goaway(c->sess, RV_GOAWAY_REVOKED);
+	rv_rfwd_close_listeners(c->rfwd, RV_LISTEN_CLOSE_SHUTDOWN);
 	if (c->state != RV_CONN_CLOSING)
 		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_end, rv_conn_on_grace_over,
 				 (lws_usec_t)RV_SERVER_REVOKE_GRACE_S * LWS_US_PER_SEC);
@@ -690,6 +691,7 @@ void rv_server_conns_goaway(struct rv_server *srv)
 		if (c->state == RV_CONN_OPEN && c->sess != NULL) {
 			c->end_reason = "server shutdown, streams drained";
 			rv_session_goaway(c->sess, RV_GOAWAY_SHUTDOWN);
+			rv_rfwd_close_listeners(c->rfwd, RV_LISTEN_CLOSE_SHUTDOWN);
 		}
 		else if (c->state == RV_CONN_HANDSHAKE)
 			rv_conn_close_soon(c);

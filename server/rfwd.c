@@ -473,6 +473,24 @@ void rv_rfwd_free(struct rv_rfwd *r)
 	free(r);
 }
 
+void rv_rfwd_close_listeners(struct rv_rfwd *r, enum rv_listen_close_reason reason)
+{
+	struct rv_frame f;
+
+	if (r == NULL)
+		return;
+	while (r->listeners != NULL) {
+		memset(&f, 0, sizeof(f));
+		f.type = RV_FRAME_LISTEN_CLOSE;
+		f.u.listen_close.req = r->listeners->req;
+		f.u.listen_close.reason = reason;
+		(void)rv_session_send_listen(r->sess, &f);
+		rv_rfwd_listener_close(r, r->listeners);
+	}
+	while (r->socks != NULL)
+		rv_rfwd_socks_free(r->socks, 1);
+}
+
 unsigned rv_rfwd_listener_count(const struct rv_rfwd *r)
 {
 	return r == NULL ? 0 : r->nlisteners;

@@ -55,5 +55,9 @@ void rv_rfwd_on_listen(struct rv_rfwd *r, const struct rv_frame *f);
 void rv_rfwd_on_stream_response(struct rv_rfwd *r, struct rv_stream *st, enum rv_status status,
 				const struct rv_addr *bound);
 unsigned rv_rfwd_listener_count(const struct rv_rfwd *r);
+/* GOAWAY (drain, revocation): close every listener (LISTEN_CLOSE with
+ * reason to the client) and pending SOCKS socket; open streams go on.
+ * The client's next session may bind the same ports at once. */
+void rv_rfwd_close_listeners(struct rv_rfwd *r, enum rv_listen_close_reason reason);
 
 #endif
