@@ -12,6 +12,7 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -232,6 +233,35 @@ def throughput_remote_vs_local_forward(w):
     metric("rfwd.throughput_L", lf, "MB/s")
     metric("rfwd.throughput_R", rf, "MB/s")
     metric("rfwd.throughput_ratio_R_over_L", rf / lf, "")
+
+
+@R.test(timeout=60)
+def config_file_remote_and_bad_values(w):
+    # "remote =" in a config file is -R (every long option is a config key).
+    port = free_port()
+    conf = os.path.join(w.tmp, "rfwd-client.conf")
+    with open(conf, "w") as f:
+        f.write("key = %s\nserver-key = %s\nurl = %s\nremote = 127.0.0.1:%d:127.0.0.1:%d\n"
+                "socks = 127.0.0.1:%d\n" % (w.client_key, w.server_pub, w.url, port,
+                                            w.targets.ports["echo"], free_port()))
+    os.chmod(conf, 0o600)
+    p = Proc("rvpn-client-conf", [w.client_bin, "-c", conf], w.tmp, env=w.env())
+    w.extra_clients.append(p)
+    wait_until(lambda: w._check_alive(p) and port_accepts("127.0.0.1", port), 20,
+               "the -R listener from the config file")
+    echo_roundtrip(port, 64 * 1024)
+    w.stop_proc(p, "rvpn-client-conf")
+    w.extra_clients.remove(p)
+    # Bad values: usage errors (exit 2) that name -R / --remote-allow.
+    base = [w.client_bin, "--no-config", "-k", w.client_key, "-s", w.server_pub]
+    for bad, what in ((["-R", "99999"], "-R"), (["-R", "1:2:3:4:5:6"], "-R"),
+                      (["-R", "80", "--remote-allow", "10.0.0.1/8"], "--remote-allow")):
+        r = subprocess.run(base + bad + [w.url], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        err = r.stderr.decode(errors="replace")
+        check(r.returncode == 2 and what in err,
+              "%s: exit %d, expected 2 with a message naming %s: %s"
+              % (" ".join(bad), r.returncode, what, err.strip()))
 
 
 @R.test(timeout=120)
