@@ -265,6 +265,42 @@ def config_file_remote_and_bad_values(w):
               % (" ".join(bad), r.returncode, what, err.strip()))
 
 
+KEY_STREAMS = 6
+
+
+@R.test(timeout=90, world=lambda a: RWorld(a, server_extra=["--max-streams-per-key",
+                                                             str(KEY_STREAMS)]))
+def accept_pauses_at_the_key_stream_limit(w):
+    """At the key's stream limit the server stops accepting (the kernel's
+    backlog holds the next connection, unserved) and serves it once a
+    stream ends."""
+    held = []
+    try:
+        for i in range(KEY_STREAMS):
+            s = socket.create_connection(("127.0.0.1", w.rport["echo"]), timeout=20)
+            s.sendall(b"%d" % i)
+            check(recv_exact(s, 1) == b"%d" % i, "stream %d echoes" % i)
+            held.append(s)
+        extra = socket.create_connection(("127.0.0.1", w.rport["echo"]), timeout=20)
+        held.append(extra)
+        extra.sendall(b"z")
+        extra.settimeout(1.0)
+        try:
+            d = extra.recv(1)
+        except socket.timeout:
+            d = None
+        check(d is None, "a connection past the key's %d streams was served (%r)"
+              % (KEY_STREAMS, d))
+        check("no room for more streams, not accepting" in w.server.log_text() or
+              not w.verbose, "server log says it paused accepting")
+        held.pop(0).close()
+        extra.settimeout(20)
+        check(recv_exact(extra, 1) == b"z", "the waiting connection served after one ended")
+    finally:
+        for s in held:
+            s.close()
+
+
 @R.test(timeout=120)
 def listeners_follow_the_session(w):
     # Client exits: the server closes its listeners with the session.
