@@ -14,6 +14,8 @@
 
 #include "rv_addr.h"
 #include "rv_authkeys.h"
+#include "rv_authkeys_edit.h"
+#include "rv_buf.h"
 #include "rv_err.h"
 #include "rv_keys.h"
 #include "rv_permitlisten.h"
@@ -185,6 +187,36 @@ static void test_authkeys_option(void **state)
 	rmdir(dir);
 }
 
+/* The editor (add-client / remove-client) reads option lines as keys too,
+ * and lines whose options the loader refuses as bad. */
+static void test_editor_classifies_options(void **state)
+{
+	static const char *text[] = {
+		"permit-listen=\"8000-8099,[::1]:9000\" %s alice",
+		"permit-listen=\"80\",permit-listen=\"*:22\" %s",
+		"permit-listen=\"80x\" %s alice",
+		"no-pty=\"1\" %s alice",
+	};
+	const enum rv_authkeys_line_kind want[] = { RV_AKLINE_KEY, RV_AKLINE_KEY, RV_AKLINE_BAD,
+						    RV_AKLINE_BAD };
+	struct rv_authkeys_line l;
+	struct rv_keypair k;
+	char b64[RV_KEY_B64_SIZE], line[300];
+	struct rv_buf in;
+	(void)state;
+
+	assert_int_equal(rv_keypair_generate(&k), RV_OK);
+	rv_key_to_base64(k.pub, b64);
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		snprintf(line, sizeof(line), text[i], b64);
+		rv_buf_init_view(&in, (const uint8_t *)line, strlen(line));
+		assert_true(rv_authkeys_edit_next(&in, &l) > 0);
+		assert_int_equal(l.kind, want[i]);
+		if (want[i] == RV_AKLINE_KEY)
+			assert_memory_equal(l.pub, k.pub, RV_KEY_LEN);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_authkeys_option),
+		cmocka_unit_test(test_editor_classifies_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
