@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "listen.h"
+#include "rfwd.h"
 #include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_log.h"
@@ -195,6 +196,10 @@ static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
 	.on_up = rv_conn_dispatch_waiting,
 	.on_stream_response = rv_conn_on_stream_response,
 	.on_stream_closed = rv_conn_on_stream_closed,
+	.on_session_up = rv_client_rfwd_on_session_up,
+	.on_listen = rv_client_rfwd_on_listen,
+	.on_remote_connect = rv_client_rfwd_on_remote_connect,
+	.on_remote_closed = rv_client_rfwd_on_stream_closed,
 };
 
 /* stdio_code: NULL for the usual mode; for -W it gets the exit status. */
@@ -250,6 +255,8 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 	if (opts->any_wss && opts->insecure_tls)
 		rv_log_warn("--insecure-tls: the TLS certificate is not checked (the server's "
 			    "rvpn key still is)");
+	if (opts->n_rfwd > 0 && (ret = rv_client_rfwd_new(&cl, &cl.rfwd)) != RV_OK)
+		goto out;
 	if ((ret = rv_tunnel_new(&cl, stdio_code != NULL ? rv_stdio_hooks() :
 							 &rv_client_tunnel_hooks,
 				 &cl.tunnel)) != RV_OK)
@@ -267,6 +274,7 @@ out:
 	cl.stop = 1;
 	/* Session first: it closes the streams' fds and frees their conns. */
 	rv_tunnel_free(cl.tunnel);
+	rv_client_rfwd_free(cl.rfwd); /* after the streams that dial through it */
 	if (stdio_code != NULL)
 		*stdio_code = rv_stdio_finish(&cl, ret);
 	rv_conn_free_all(&cl);

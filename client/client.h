@@ -33,6 +33,7 @@ struct rv_listener;
 struct rv_conn;
 struct rv_stdio;
 struct rv_tunnel_hooks;
+struct rv_client_rfwd;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
@@ -77,6 +78,7 @@ struct rv_client {
 	struct rv_loop *loop;
 	struct rv_socks5_config socks_cfg;
 	struct rv_tunnel *tunnel;
+	struct rv_client_rfwd *rfwd; /* -R (rfwd.c); NULL without -R */
 	struct rv_listener *listeners;
 	/* Connections the client owns (not handed to a stream). */
 	struct rv_conn *conns;

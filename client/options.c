@@ -11,8 +11,11 @@
 #include <sodium.h>
 
 #include "rv_clienturl.h"
+#include "rv_acl.h"
+#include "rv_addr.h"
 #include "rv_ctl.h"
 #include "rv_err.h"
+#include "rv_sockaddr.h"
 #include "rv_keycmd.h"
 #include "client.h"
 #include "rv_wire.h"
@@ -27,6 +30,7 @@ enum {
 	RV_OPT_METRICS,
 	RV_OPT_METRICS_ANY,
 	RV_OPT_PICK,      /* several servers (tunnel.c) */
+	RV_OPT_REMOTE_ALLOW,
 	RV_OPT_ERRLEN = 512,
 	RV_OPT_PATH_MAX = 4096,
 };
@@ -40,6 +44,8 @@ static const struct option rv_client_longopts[] = {
 	{ "socks", required_argument, NULL, 'D' },
 	{ "forward", required_argument, NULL, 'L' },
 	{ "stdio", required_argument, NULL, 'W' },
+	{ "remote", required_argument, NULL, 'R' },
+	{ "remote-allow", required_argument, NULL, RV_OPT_REMOTE_ALLOW },
 	{ "url", required_argument, NULL, RV_OPT_URL },
 	{ "pick", required_argument, NULL, RV_OPT_PICK },
 	{ "ca", required_argument, NULL, RV_OPT_CA },
@@ -59,6 +65,7 @@ void rv_client_usage(FILE *out)
 	fprintf(out,
 		"usage: rvpn-client [-c CONFIG | --no-config] -k KEYFILE -s SERVER_PUBLIC_KEY\n"
 		"                   [-D [BIND:]PORT]... [-L [BIND:]PORT:HOST:HOSTPORT]...\n"
+		"                   [-R [BIND:]PORT[:HOST:HOSTPORT]]... [--remote-allow RULE]...\n"
 		"                   [--ca FILE | --insecure-tls] [--socks-auth FILE]\n"
 		"                   [--pick first|rtt] [-v] URL [URL]...\n"
 		"       rvpn-client -W HOST:PORT [-c CONFIG] [-k KEYFILE -s KEY] [-v] [URL]...\n"
@@ -96,6 +103,16 @@ void rv_client_usage(FILE *out)
 		"                      errors on stderr unless -v).\n"
 		"                      Exit 0 when both directions ended, 255 if the tunnel or\n"
 		"                      the connection failed (e.g. -W %%h:%%p in ProxyCommand)\n"
+		"  -R, --remote [BIND:]PORT:HOST:HOSTPORT\n"
+		"                      ask the server to listen on BIND:PORT (default %s;\n"
+		"                      '*': every interface) and forward its connections to\n"
+		"                      HOST:HOSTPORT as seen from this client.  The server's\n"
+		"                      authorized_keys must permit it (permit-listen=).\n"
+		"  -R, --remote [BIND:]PORT  the same as a SOCKS5 port on the server whose\n"
+		"                      connections exit here, to targets --remote-allow allows\n"
+		"  --remote-allow RULE targets a dynamic -R may reach from this client:\n"
+		"                      ADDR[/LEN][:PORTS] or [ADDR[/LEN]]:PORTS, or 'any'.\n"
+		"                      Default: none (every target refused)\n"
 		"  --ca FILE           trust the CA certificates in FILE for wss:// (default: the\n"
 		"                      system bundle /etc/ssl/certs/ca-certificates.crt)\n"
 		"  --insecure-tls      do not verify the server's TLS certificate (the Noise\n"
@@ -127,8 +144,8 @@ void rv_client_usage(FILE *out)
 		"re-established with exponential backoff.  Meanwhile new local connections wait\n"
 		"up to %d s for it, then proceed or get a SOCKS5 failure reply.\n",
 		RV_CLIENT_CONFIG_DEFAULT, RV_WS_DEFAULT_PATH, RV_CLIENT_MAX_SERVERS,
-		RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND,
-		RV_CLIENT_SOCKS_DEFAULT_PORT, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
+		RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_SOCKS_DEFAULT_PORT,
+		RV_CLIENT_DEFAULT_BIND, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
 }
 
 static int rv_client_read_small_file(const char *path, char *buf, size_t size, size_t *len,
@@ -254,12 +271,13 @@ static int rv_client_parse_stdio(struct rv_client_opts *o, int cmd_ports, char *
 	size_t n = strlen(o->stdio_text);
 
 	if (cmd_ports > 0) {
-		rv_err_set(err, errlen, "-W: stdio mode opens no ports: drop -D/-L, or run a "
+		rv_err_set(err, errlen, "-W: stdio mode opens no ports: drop -D/-L/-R, or run a "
 			   "second client for them");
 		return RV_ERR_CONFIG;
 	}
 	o->n_socks = 0;
 	o->n_fwd = 0;
+	o->n_rfwd = 0;
 	if (n == 0 || n > RV_CLI_ADDRSTR_MAX || o->stdio_text[0] == ':') {
 		rv_err_set(err, errlen, "-W: '%.300s': expected HOST:PORT", o->stdio_text);
 		return RV_ERR_CONFIG;
@@ -386,6 +404,83 @@ static int rv_client_servers(struct rv_client_opts *o, const struct rv_client_ur
 	return RV_OK;
 }
 
+/* The bind address of -R as a wire address (wildcard: 0.0.0.0). */
+static int rv_client_rfwd_bind(const struct rv_cli_sockaddr *b, struct rv_addr *out)
+{
+	struct rv_sockaddr sa;
+
+	if (rv_sockaddr_from_sys(&sa, (const struct sockaddr *)&b->ss, b->len) != RV_OK ||
+	    rv_sockaddr_to_addr(&sa, out) != RV_OK)
+		return RV_ERR_CONFIG;
+	if (b->wildcard) {
+		static const uint8_t any[4];
+
+		rv_addr_set_ipv4(out, any, out->port);
+	}
+	return RV_OK;
+}
+
+static int rv_client_opt_remote(struct rv_client_opts *o, const char *arg, char *err,
+				size_t errlen)
+{
+	struct rv_client_rfwd_spec *r = &o->rfwd[o->n_rfwd];
+	struct rv_cli_forward f;
+	struct rv_cli_sockaddr l;
+	char ferr[RV_OPT_ERRLEN];
+
+	if (o->n_rfwd == RV_CLIENT_MAX_RFWD) {
+		rv_err_set(err, errlen, "-R: at most %d remote forwards", RV_CLIENT_MAX_RFWD);
+		return RV_ERR_LIMIT;
+	}
+	memset(r, 0, sizeof(*r));
+	r->text = arg;
+	if (rv_cliparse_forward("-R", arg, RV_CLIENT_DEFAULT_BIND, &f, ferr, sizeof(ferr)) ==
+	    RV_OK) {
+		r->target = f.target;
+		if (rv_client_rfwd_bind(&f.bind, &r->bind) != RV_OK)
+			goto bad;
+	} else if (rv_cliparse_listen("-R", arg, RV_CLIENT_DEFAULT_BIND, &l, err, errlen) ==
+		   RV_OK) {
+		r->dynamic = 1;
+		if (rv_client_rfwd_bind(&l, &r->bind) != RV_OK)
+			goto bad;
+	} else {
+		rv_err_set(err, errlen, "%s (or [BIND:]PORT for a dynamic forward)", ferr);
+		return RV_ERR_CONFIG;
+	}
+	o->n_rfwd++;
+	return RV_OK;
+bad:
+	rv_err_set(err, errlen, "-R: '%s': bad bind address", arg);
+	return RV_ERR_CONFIG;
+}
+
+/* --remote-allow: allow rules over a deny of everything (the most specific
+ * rule decides, rv_acl.h), or "any". */
+static int rv_client_opt_remote_allow(struct rv_client_opts *o, const char *arg, char *err,
+				      size_t errlen)
+{
+	char aerr[RV_OPT_ERRLEN];
+
+	if (strcmp(arg, "any") == 0) {
+		o->remote_allow_any = 1;
+		return RV_OK;
+	}
+	if (o->remote_acl == NULL) {
+		if (rv_acl_new(0, &o->remote_acl) != RV_OK ||
+		    rv_acl_add(o->remote_acl, RV_ACL_DENY, "0.0.0.0/0", aerr, sizeof(aerr)) != RV_OK ||
+		    rv_acl_add(o->remote_acl, RV_ACL_DENY, "::/0", aerr, sizeof(aerr)) != RV_OK) {
+			rv_err_set(err, errlen, "--remote-allow: out of memory");
+			return RV_ERR_NOMEM;
+		}
+	}
+	if (rv_acl_add(o->remote_acl, RV_ACL_ALLOW, arg, aerr, sizeof(aerr)) != RV_OK) {
+		rv_err_set(err, errlen, "--remote-allow: %s", aerr);
+		return RV_ERR_CONFIG;
+	}
+	return RV_OK;
+}
+
 /* A repeatable or flag option from getopt_long. */
 static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char *err,
 			 size_t errlen)
@@ -418,6 +513,10 @@ static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char 
 	case RV_OPT_INSECURE:
 		o->insecure_tls = 1;
 		return RV_OK;
+	case 'R':
+		return rv_client_opt_remote(o, arg, err, errlen);
+	case RV_OPT_REMOTE_ALLOW:
+		return rv_client_opt_remote_allow(o, arg, err, errlen);
 	default:
 		rv_err_set(err, errlen, "internal: option %d", c);
 		return RV_ERR_INTERNAL;
@@ -446,7 +545,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	argv = o->merged_argv;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hVvc:k:s:D:L:W:", rv_client_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hVvc:k:s:D:L:W:R:", rv_client_longopts, NULL)) != -1) {
 		idx = optind - 1; /* the value (or the flag itself) */
 		switch (c) {
 		case 'h':
@@ -522,7 +621,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 				argv[optind - 1]);
 			return RV_CLIENT_PARSE_EXIT_ERR;
 		default:
-			if ((c == 'D' || c == 'L') && rv_config_lineno(o->config, idx) == 0)
+			if ((c == 'D' || c == 'L' || c == 'R') && rv_config_lineno(o->config, idx) == 0)
 				cmd_ports++;
 			if (rv_client_opt(o, c, optarg, err, sizeof(err)) != RV_OK) {
 				rv_client_fail(o, idx, err);
@@ -601,7 +700,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		}
 		return RV_CLIENT_PARSE_RUN; /* no default -D */
 	}
-	if (o->n_socks == 0 && o->n_fwd == 0) {
+	if (o->n_socks == 0 && o->n_fwd == 0 && o->n_rfwd == 0) {
 		char port[8];
 
 		snprintf(port, sizeof(port), "%d", RV_CLIENT_SOCKS_DEFAULT_PORT);
@@ -624,4 +723,6 @@ void rv_client_opts_wipe(struct rv_client_opts *o)
 	o->merged_argv = NULL;
 	rv_config_free(o->config);
 	o->config = NULL;
+	rv_acl_free(o->remote_acl);
+	o->remote_acl = NULL;
 }

@@ -13,10 +13,22 @@
 #include "rv_cliparse.h"
 #include "rv_config.h"
 #include "rv_keys.h"
+#include "rv_wire.h"
+
+struct rv_acl;
+
+/* -R [BIND:]PORT:HOST:HOSTPORT (forward) or -R [BIND:]PORT (dynamic). */
+struct rv_client_rfwd_spec {
+	struct rv_addr bind;   /* IPv4/IPv6 literal with the port; "*": 0.0.0.0 */
+	int dynamic;           /* SOCKS5 on the server, targets checked by remote_acl */
+	struct rv_addr target; /* forward: where the client connects */
+	const char *text;      /* as given, for messages */
+};
 
 enum rv_client_opt_limits {
 	RV_CLIENT_MAX_SOCKS = 16,    /* -D listeners */
 	RV_CLIENT_MAX_FORWARDS = 64, /* -L listeners */
+	RV_CLIENT_MAX_RFWD = RV_LISTENERS_MAX_DEFAULT, /* -R: what a server grants */
 	RV_CLIENT_SOCKS_USER_MAX = 255,
 	RV_CLIENT_SOCKS_DEFAULT_PORT = 1080,
 	RV_CLIENT_MAX_SERVERS = 16,  /* server URLs (failover, tunnel.c) */
@@ -56,6 +68,12 @@ struct rv_client_opts {
 	size_t n_socks;
 	struct rv_cli_forward fwd[RV_CLIENT_MAX_FORWARDS];
 	size_t n_fwd;
+	struct rv_client_rfwd_spec rfwd[RV_CLIENT_MAX_RFWD];
+	size_t n_rfwd;
+	/* --remote-allow RULE (rv_acl syntax): targets a dynamic -R may reach
+	 * through this client; none: nothing.  NULL until the first rule. */
+	struct rv_acl *remote_acl;
+	int remote_allow_any;    /* --remote-allow any */
 	const char *ca_file;     /* NULL: system CA bundle */
 	int insecure_tls;
 	int verbose;             /* -v: debug; -vv: also libwebsockets' log */

@@ -11,6 +11,7 @@
 #include "rv_err.h"
 #include "rv_handshake.h"
 #include "rv_log.h"
+#include "rv_stream.h"
 #include "rv_wire.h"
 #include "tls_ip.h"
 
@@ -92,6 +93,7 @@ struct rv_tunnel_link {
 	int hs_sent;
 	uint64_t hs_sent_us;         /* lws_now_usecs() when message 1 left */
 	uint64_t connect_ms;         /* loop ms of the connect */
+	int remote_fwd;              /* the server agreed RV_CAP_REMOTE_FWD */
 	lws_sorted_usec_list_t sul_hs_timeout;
 };
 
@@ -694,7 +696,32 @@ static void rv_tunnel_on_stream_closed(struct rv_stream *st, void *arg)
 {
 	struct rv_tunnel_link *l = arg;
 
+	if ((rv_stream_id(st) & RV_STREAM_ID_SERVER) != 0) {
+		if (l->t->hooks->on_remote_closed != NULL)
+			l->t->hooks->on_remote_closed(st);
+		return;
+	}
 	l->t->hooks->on_stream_closed(st);
+}
+
+/* Remote forwards (PROTOCOL.md "Remote forwards"): to the hooks. */
+static void rv_tunnel_on_listen(struct rv_session *s, const struct rv_frame *f, void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_listen != NULL)
+		l->t->hooks->on_listen(l->t->cl, s, f);
+}
+
+static void rv_tunnel_on_remote_connect(struct rv_session *s, struct rv_stream *st, uint32_t req,
+					const struct rv_addr *addr, void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_remote_connect != NULL)
+		l->t->hooks->on_remote_connect(l->t->cl, s, st, req, addr);
+	else
+		(void)rv_stream_reject(st, RV_STATUS_NOT_ALLOWED);
 }
 
 /* l becomes the draining link (the one draining before, if any, is
@@ -797,6 +824,8 @@ static void rv_tunnel_make_live(struct rv_tunnel *t, struct rv_tunnel_link *l, c
 	lws_sul_cancel(&t->sul_retry);
 	lws_sul_cancel(&t->sul_pick);
 	lws_callback_on_writable(l->wsi);
+	if (t->hooks->on_session_up != NULL)
+		t->hooks->on_session_up(t->cl, l->session, l->remote_fwd);
 	t->hooks->on_up(t->cl);
 }
 
@@ -866,6 +895,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 		.on_stream_response = rv_tunnel_on_stream_response,
 		.on_stream_closed = rv_tunnel_on_stream_closed,
 		.on_goaway = rv_tunnel_on_goaway,
+		.on_listen = rv_tunnel_on_listen,
+		.on_remote_connect = rv_tunnel_on_remote_connect,
 		.arg = l,
 	};
 	struct rv_session_config cfg;
@@ -899,6 +930,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 	/* Never send a message larger than the server accepts. */
 	cfg.max_message = p.max_message;
 	cfg.name = "tunnel";
+	cfg.remote_fwd = (p.features & RV_CAP_REMOTE_FWD) != 0;
 	if (p.max_message < rv_session_min_message()) {
 		rv_ratchet_free(r);
 		snprintf(why, sizeof(why), "the server's max_message (%u bytes) is smaller than "
@@ -912,6 +944,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 		return -1;
 	}
 	lws_sul_cancel(&l->sul_hs_timeout);
+	l->remote_fwd = cfg.remote_fwd;
 	rv_tunnel_server_up(l, rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us);
 	/* Several servers: "tunnel up" is logged when one becomes live. */
 	rv_log_info("%s%s (%s, server allows %u streams, window %u bytes, messages up to %u "
@@ -930,7 +963,8 @@ static int rv_tunnel_on_established(struct rv_tunnel_link *l)
 
 	rv_buf_init(&out, RV_HS_INIT_MSG_LEN);
 	ret = rv_handshake_client_start(&l->hs, &t->cl->opts->kp, l->srv->cfg->server_pub,
-					RV_TUNNEL_FEATURES, &out);
+					RV_TUNNEL_FEATURES |
+					(t->cl->opts->n_rfwd > 0 ? RV_CAP_REMOTE_FWD : 0), &out);
 	if (ret == RV_OK && rv_buf_len(&out) == RV_HS_INIT_MSG_LEN)
 		memcpy(l->hs_msg + LWS_PRE, rv_buf_ptr(&out), RV_HS_INIT_MSG_LEN);
 	else

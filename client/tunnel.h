@@ -52,6 +52,14 @@ struct rv_tunnel_hooks {
 	/* Optional (-W): the tunnel went down, with the reason that is logged;
 	 * called before its session's streams are reset. */
 	void (*on_down)(struct rv_client *cl, const char *reason);
+	/* Remote forwards (optional): a session is up (remote_fwd: agreed), a
+	 * LISTEN_RESPONSE / LISTEN_CLOSE, a server stream to connect, and
+	 * on_stream_closed for server streams (ids with RV_STREAM_ID_SERVER). */
+	void (*on_session_up)(struct rv_client *cl, struct rv_session *s, int remote_fwd);
+	void (*on_listen)(struct rv_client *cl, struct rv_session *s, const struct rv_frame *f);
+	void (*on_remote_connect)(struct rv_client *cl, struct rv_session *s,
+				  struct rv_stream *st, uint32_t req, const struct rv_addr *addr);
+	void (*on_remote_closed)(struct rv_stream *st);
 };
 
 /* hooks is borrowed and must outlive the tunnel. */

@@ -11,6 +11,7 @@
 #include "rv_sockopt.h"
 #include "rv_stream.h"
 #include "rv_wire.h"
+#include "rfwd.h"
 #include "server_int.h"
 
 static void rv_conn_close_soon(struct rv_conn *c)
@@ -134,6 +135,9 @@ static void rv_conn_on_closed(struct rv_session *s, int err, void *arg)
 	struct rv_conn *c = arg;
 
 	(void)s;
+	/* Listeners go with the session (PROTOCOL.md "Remote forwards"). */
+	rv_rfwd_free(c->rfwd);
+	c->rfwd = NULL;
 	rv_log_info("client %s (%s): session ended: %s", c->name, c->peer, rv_err_str(err));
 	if (c->end_reason == NULL)
 		c->end_reason = err == RV_ERR_CLOSED ? "GOAWAY drained" :
@@ -214,6 +218,8 @@ static void rv_conn_on_stream_closed(struct rv_stream *st, void *arg)
 	c->srv->streams_active--;
 	if (c->pk != NULL)
 		c->pk->streams--;
+	if (rv_stream_id(st) & RV_STREAM_ID_SERVER)
+		return; /* remote forward: no dial (rfwd.c) */
 	/* A dial still running for this stream must never report. */
 	rv_dial_cancel(rv_stream_get_user(st));
 	rv_stream_set_user(st, NULL);
@@ -226,7 +232,56 @@ static void rv_conn_on_input_flow(struct rv_session *s, int enable, void *arg)
 	rv_conn_update_rx(arg);
 }
 
+/* ---- remote forwards (rfwd.c) ------------------------------------- */
+
+static void rv_conn_on_listen(struct rv_session *s, const struct rv_frame *f, void *arg)
+{
+	struct rv_conn *c = arg;
+	struct rv_frame a;
+
+	if (c->rfwd != NULL) {
+		rv_rfwd_on_listen(c->rfwd, f);
+		return;
+	}
+	if (f->type != RV_FRAME_LISTEN)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.type = RV_FRAME_LISTEN_RESPONSE;
+	a.u.listen_response.req = f->u.listen.req;
+	a.u.listen_response.status = RV_LISTEN_FAILED;
+	(void)rv_session_send_listen(s, &a);
+}
+
+static void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
+				       const struct rv_addr *bound, void *arg)
+{
+	struct rv_conn *c = arg;
+
+	if (c->rfwd != NULL)
+		rv_rfwd_on_stream_response(c->rfwd, st, status, bound);
+}
+
+static int rv_conn_rfwd_room(void *arg)
+{
+	struct rv_conn *c = arg;
+
+	return (c->pk == NULL || c->pk->streams < c->srv->opts->max_streams_per_key) &&
+	       rv_conn_fd_room(c->srv);
+}
+
+static void rv_conn_rfwd_opened(void *arg)
+{
+	struct rv_conn *c = arg;
+
+	/* Released in rv_conn_on_stream_closed, like a dialed stream. */
+	c->srv->streams_active++;
+	if (c->pk != NULL)
+		c->pk->streams++;
+}
+
 static const struct rv_session_callbacks rv_conn_session_cb = {
+	.on_listen = rv_conn_on_listen,
+	.on_stream_response = rv_conn_on_stream_response,
 	.on_input_flow = rv_conn_on_input_flow,
 	.on_want_write = rv_conn_on_want_write,
 	.on_closed = rv_conn_on_closed,
@@ -246,6 +301,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	const char *name = NULL;
 	char pub[RV_KEY_B64_SIZE];
 	struct rv_perkey *pk;
+	struct rv_permit_listen perm;
 	int r;
 
 	r = rv_handshake_server_read_init(&c->hs, &srv->key, msg, len);
@@ -294,7 +350,12 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	params.max_streams = srv->opts->max_streams;
 	params.stream_window = srv->opts->stream_window;
 	params.max_message = RV_MSG_MAX;
-	params.features = 0; /* optional features offered (PROTOCOL.md §4.7) */
+	/* Optional features offered (PROTOCOL.md §4.7): remote forwards only
+	 * to keys allowed to listen somewhere. */
+	params.features = 0;
+	if (rv_authkeys_permit_listen(srv->authkeys, c->hs.peer_static, &perm) == RV_OK &&
+	    perm.n > 0)
+		params.features |= RV_CAP_REMOTE_FWD;
 	r = rv_handshake_server_respond(&c->hs, &params, RV_RATCHET_DEFAULT_INTERVAL_MS,
 					&c->hs_reply, &ratchet);
 	if (r != RV_OK) {
@@ -315,11 +376,20 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	cfg.idle_timeout_ms = srv->opts->idle_timeout_s * 1000u;
 	cfg.headroom = LWS_PRE;
 	cfg.name = c->name;
+	cfg.remote_fwd = (params.features & RV_CAP_REMOTE_FWD) != 0;
 	cb.arg = c;
 	r = rv_session_new(srv->loop, &cfg, ratchet, &cb, &c->sess);
 	ratchet = NULL; /* owned by the session, also on failure */
 	if (r != RV_OK)
 		goto out;
+	if (cfg.remote_fwd) {
+		struct rv_rfwd_hooks h = { .stream_room = rv_conn_rfwd_room,
+					   .stream_opened = rv_conn_rfwd_opened, .arg = c };
+
+		/* Without it every LISTEN is answered FAILED (rv_conn_on_listen). */
+		if (rv_rfwd_new(srv->loop, c->sess, &perm, c->name, &h, &c->rfwd) != RV_OK)
+			c->rfwd = NULL;
+	}
 	c->state = RV_CONN_OPEN;
 	rv_preauth_set_state(rv_preauth_of(srv, c->wsi), RV_PREAUTH_HANDSHAKE,
 			     RV_HANDSHAKE_TIMEOUT_S);
@@ -387,6 +457,7 @@ static void rv_conn_revoke(struct rv_conn *c)
 	c->end_reason = "key revoked";
 	/* GOAWAY: PROXY_CONNECTs from now on are refused at once. */
 	(void)rv_session_goaway(c->sess, RV_GOAWAY_REVOKED);
+	rv_rfwd_close_listeners(c->rfwd, RV_LISTEN_CLOSE_SHUTDOWN);
 	if (c->state != RV_CONN_CLOSING)
 		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_end, rv_conn_on_grace_over,
 				 (lws_usec_t)RV_SERVER_REVOKE_GRACE_S * LWS_US_PER_SEC);
@@ -484,6 +555,8 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 		rv_conn_log_summary(c);
 	c->state = RV_CONN_CLOSING; /* no close_soon from session callbacks */
 	lws_sul_cancel(&c->sul_budget);
+	rv_rfwd_free(c->rfwd);
+	c->rfwd = NULL;
 	rv_session_free(c->sess); /* closes streams: their key counts drop */
 	c->sess = NULL;
 	rv_conn_pk_unlink(c);
@@ -618,6 +691,7 @@ void rv_server_conns_goaway(struct rv_server *srv)
 		if (c->state == RV_CONN_OPEN && c->sess != NULL) {
 			c->end_reason = "server shutdown, streams drained";
 			rv_session_goaway(c->sess, RV_GOAWAY_SHUTDOWN);
+			rv_rfwd_close_listeners(c->rfwd, RV_LISTEN_CLOSE_SHUTDOWN);
 		}
 		else if (c->state == RV_CONN_HANDSHAKE)
 			rv_conn_close_soon(c);

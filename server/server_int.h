@@ -34,6 +34,7 @@ enum rv_conn_state {
 };
 
 struct rv_server;
+struct rv_rfwd;
 
 /* The server's edge: what a stranger can make us hold before it proves it
  * has an authorized key (see preauth.c, listen.c). */
@@ -93,6 +94,7 @@ struct rv_conn {
 	const char *end_reason;        /* static text for the summary line */
 	int revoked;                   /* GOAWAY(REVOKED) sent */
 	lws_sorted_usec_list_t sul_end; /* revocation grace */
+	struct rv_rfwd *rfwd;          /* remote forwards (rfwd.c); NULL if not agreed */
 };
 
 struct rv_server {

@@ -13,6 +13,7 @@
 #include "rv_err.h"
 #include "rv_keys.h"
 #include "rv_log.h"
+#include "rv_permitlisten.h"
 #include "rv_replaystate.h"
 
 struct rv_authkey {
@@ -21,6 +22,7 @@ struct rv_authkey {
 	uint8_t floor[RV_TAI64N_LEN]; /* persisted in the state file */
 	uint64_t floor_written_ms;   /* monotonic; 0 = never */
 	char name[RV_AUTHKEY_NAME_MAX + 1];
+	struct rv_permit_listen *permit; /* permit-listen option; NULL: none */
 };
 
 struct rv_authkeys {
@@ -48,17 +50,100 @@ static struct rv_authkey *find(const struct rv_authkey *keys, size_t n,
 	return hit;
 }
 
+static void keys_free(struct rv_authkey *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(keys[i].permit);
+	free(keys);
+}
+
+/* Key options before the key, as in OpenSSH: name="value"[,name="value"...]
+ * up to the first blank outside quotes.  Known: permit-listen.  *i is at
+ * the first option; on success after the options.  k->permit is set (the
+ * caller frees it) or NULL. */
+static int parse_options(const char *line, size_t len, size_t *i, struct rv_authkey *k,
+			 const char *path, unsigned long lineno, char *err, size_t errlen)
+{
+	static const char opt_listen[] = "permit-listen=\"";
+	const size_t olen = sizeof(opt_listen) - 1;
+	char perr[192];
+	size_t p = *i, vstart;
+	int r;
+
+	for (;;) {
+		if (len - p < olen || memcmp(line + p, opt_listen, olen) != 0) {
+			rv_err_set(err, errlen, "%s:%lu: not a base64 public key (expected %d "
+				   "characters) nor a known key option (permit-listen=\"...\")",
+				   path, lineno, RV_KEY_B64_LEN);
+			return RV_ERR_CONFIG;
+		}
+		p += olen;
+		vstart = p;
+		while (p < len && line[p] != '"')
+			p++;
+		if (p == len) {
+			rv_err_set(err, errlen, "%s:%lu: unterminated quote in key options", path,
+				   lineno);
+			return RV_ERR_CONFIG;
+		}
+		if (k->permit == NULL && (k->permit = calloc(1, sizeof(*k->permit))) == NULL) {
+			rv_err_set(err, errlen, "%s: out of memory", path);
+			return RV_ERR_NOMEM;
+		}
+		r = rv_permit_listen_parse(k->permit, line + vstart, p - vstart, perr, sizeof(perr));
+		if (r != RV_OK) {
+			rv_err_set(err, errlen, "%s:%lu: %s", path, lineno, perr);
+			return RV_ERR_CONFIG;
+		}
+		p++; /* closing quote */
+		if (p < len && line[p] == ',') {
+			p++;
+			continue;
+		}
+		if (p < len && !is_space(line[p])) {
+			rv_err_set(err, errlen, "%s:%lu: expected a blank after the key options",
+				   path, lineno);
+			return RV_ERR_CONFIG;
+		}
+		break;
+	}
+	while (p < len && is_space(line[p]))
+		p++;
+	*i = p;
+	return RV_OK;
+}
+
 /* Parse one line (NUL-free, without its newline) into k.  Returns 0 for an
- * entry, 1 for a blank/comment line, or RV_ERR_CONFIG with err set. */
+ * entry, 1 for a blank/comment line, or RV_ERR_CONFIG with err set.  On 0,
+ * k->permit is the caller's (keys_free); on failure it is freed. */
 static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *path,
 		      unsigned long lineno, char *err, size_t errlen)
 {
 	size_t i = 0, kstart, kend, nend;
+	int r;
 
+	k->permit = NULL;
 	while (i < len && is_space(line[i]))
 		i++;
 	if (i == len || line[i] == '#')
 		return 1;
+	/* Options first, if the line starts with a lowercase option name (a
+	 * base64 key never has a '=' before its last character). */
+	if (line[i] >= 'a' && line[i] <= 'z') {
+		size_t j = i;
+
+		while (j < len && ((line[j] >= 'a' && line[j] <= 'z') || line[j] == '-'))
+			j++;
+		if (j < len && line[j] == '=' && j + 1 < len && line[j + 1] == '"') {
+			r = parse_options(line, len, &i, k, path, lineno, err, errlen);
+			if (r != RV_OK) {
+				free(k->permit);
+				k->permit = NULL;
+				return r;
+			}
+		}
+	}
+	r = 0;
 	kstart = i;
 	while (i < len && !is_space(line[i]))
 		i++;
@@ -67,7 +152,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 		rv_err_set(err, errlen,
 		     "%s:%lu: not a base64 public key (expected %d characters, then an optional name)",
 		     path, lineno, RV_KEY_B64_LEN);
-		return RV_ERR_CONFIG;
+		goto bad;
 	}
 	while (i < len && is_space(line[i]))
 		i++;
@@ -81,7 +166,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 		if (nend - i > RV_AUTHKEY_NAME_MAX) {
 			rv_err_set(err, errlen, "%s:%lu: name longer than %d bytes", path, lineno,
 			     RV_AUTHKEY_NAME_MAX);
-			return RV_ERR_CONFIG;
+			goto bad;
 		}
 		for (j = i; j < nend; j++) {
 			unsigned char c = (unsigned char)line[j];
@@ -89,7 +174,7 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 			if (c < 0x20 || c == 0x7f) {
 				rv_err_set(err, errlen, "%s:%lu: control character in name", path,
 				     lineno);
-				return RV_ERR_CONFIG;
+				goto bad;
 			}
 		}
 		memcpy(k->name, line + i, nend - i);
@@ -98,6 +183,10 @@ static int parse_line(char *line, size_t len, struct rv_authkey *k, const char *
 	memset(k->floor, 0, sizeof(k->floor));
 	k->floor_written_ms = 0;
 	return 0;
+bad:
+	free(k->permit);
+	k->permit = NULL;
+	return RV_ERR_CONFIG;
 }
 
 /* A bad line: strict mode fails with err; lenient mode logs err as a
@@ -166,12 +255,15 @@ static int read_file(const char *path, int lenient, struct rv_authkey **out, siz
 		if (r == 1)
 			continue;
 		if (find(keys, n, k.pub) != NULL) {
+			free(k.permit);
+			k.permit = NULL;
 			rv_err_set(lerr, sizeof(lerr), "%s:%lu: key listed twice", path, lineno);
 			if ((ret = bad_line(lenient, RV_ERR_CONFIG, lerr, skipped)) != 0)
 				goto out_lerr;
 			continue;
 		}
 		if (n == RV_AUTHKEYS_MAX) {
+			free(k.permit);
 			rv_err_set(err, errlen, "%s:%lu: more than %d keys", path, lineno,
 			     RV_AUTHKEYS_MAX);
 			ret = RV_ERR_LIMIT;
@@ -182,6 +274,7 @@ static int read_file(const char *path, int lenient, struct rv_authkey **out, siz
 			struct rv_authkey *nk = realloc(keys, ncap * sizeof(*nk));
 
 			if (nk == NULL) {
+				free(k.permit);
 				rv_err_set(err, errlen, "%s: out of memory", path);
 				ret = RV_ERR_NOMEM;
 				goto out;
@@ -202,7 +295,7 @@ out:
 	free(line);
 	fclose(f);
 	if (ret != RV_OK) {
-		free(keys);
+		keys_free(keys, n);
 		return ret;
 	}
 	*out = keys;
@@ -238,7 +331,7 @@ void rv_authkeys_free(struct rv_authkeys *ak)
 {
 	if (ak == NULL)
 		return;
-	free(ak->keys);
+	keys_free(ak->keys, ak->n);
 	free(ak->path);
 	free(ak->state_path);
 	free(ak);
@@ -295,7 +388,7 @@ int rv_authkeys_reload(struct rv_authkeys *ak, struct rv_authkeys_change *chg, c
 			change_note(chg->text, sizeof(chg->text), '-', &ak->keys[i]);
 		}
 	}
-	free(ak->keys);
+	keys_free(ak->keys, ak->n);
 	ak->keys = keys;
 	ak->n = n;
 	return RV_OK;
@@ -395,6 +488,22 @@ int rv_authkeys_lookup(const struct rv_authkeys *ak, const uint8_t pub[RV_KEY_LE
 		return RV_ERR_DENIED;
 	if (name != NULL)
 		*name = k->name;
+	return RV_OK;
+}
+
+int rv_authkeys_permit_listen(const struct rv_authkeys *ak, const uint8_t pub[RV_KEY_LEN],
+			      struct rv_permit_listen *out)
+{
+	const struct rv_authkey *k;
+
+	if (ak == NULL || pub == NULL || out == NULL)
+		return RV_ERR_INVALID_ARG;
+	memset(out, 0, sizeof(*out));
+	k = find(ak->keys, ak->n, pub);
+	if (k == NULL)
+		return RV_ERR_DENIED;
+	if (k->permit != NULL)
+		*out = *k->permit;
 	return RV_OK;
 }
 

@@ -3,7 +3,11 @@
  *
  * File format (one entry per line, like ssh's authorized_keys):
  *     # comment
- *     <base64 public key, 44 chars> [name...]
+ *     [options] <base64 public key, 44 chars> [name...]
+ * options (before the key, comma-separated, no blanks outside quotes):
+ *     permit-listen="SPEC"  where this key may ask the server to listen
+ *                           (rvpn-client -R); SPEC in rv_permitlisten.h.
+ *                           Without it the key may not listen at all.
  * The name is the rest of the line, trimmed (at most RV_AUTHKEY_NAME_MAX
  * bytes, printable); a name starting with '#' is a comment.  Blank lines
  * and lines starting with '#' are skipped.
@@ -38,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rv_permitlisten.h"
 #include "rv_wire.h"
 
 enum rv_authkeys_limits {
@@ -83,6 +88,11 @@ const char *rv_authkeys_path(const struct rv_authkeys *ak);
  * key's name ("" if none); valid until the next reload or free. */
 int rv_authkeys_lookup(const struct rv_authkeys *ak, const uint8_t pub[RV_KEY_LEN],
 		       const char **name);
+
+/* The key's permit-listen entries copied to *out (n == 0: none, listening
+ * not permitted).  RV_ERR_DENIED if pub is not authorized. */
+int rv_authkeys_permit_listen(const struct rv_authkeys *ak, const uint8_t pub[RV_KEY_LEN],
+			      struct rv_permit_listen *out);
 
 /* The handshake's authorization step, after Noise message 1 decrypted (so
  * pub and tai64n are authentic): RV_ERR_DENIED if pub is not authorized,

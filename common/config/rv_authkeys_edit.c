@@ -16,10 +16,52 @@
 #include "rv_err.h"
 #include "rv_file.h"
 #include "rv_keys.h"
+#include "rv_permitlisten.h"
 
 static int rv_ake_space(uint8_t c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Key options before the key (permit-listen="SPEC", rv_authkeys.h), as
+ * rv_authkeys' parse_options reads them: *i moves past them; RV_ERR_CONFIG
+ * for options the loader refuses. */
+static int rv_ake_options(const uint8_t *s, size_t len, size_t *i)
+{
+	static const char opt[] = "permit-listen=\"";
+	const size_t olen = sizeof(opt) - 1;
+	struct rv_permit_listen p;
+	size_t j = *i, v;
+
+	while (j < len && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '-'))
+		j++;
+	if (j == *i || j + 1 >= len || s[j] != '=' || s[j + 1] != '"')
+		return RV_OK; /* no options */
+	memset(&p, 0, sizeof(p));
+	j = *i;
+	for (;;) {
+		if (len - j < olen || memcmp(s + j, opt, olen) != 0)
+			return RV_ERR_CONFIG;
+		j += olen;
+		v = j;
+		while (j < len && s[j] != '"')
+			j++;
+		if (j == len ||
+		    rv_permit_listen_parse(&p, (const char *)s + v, j - v, NULL, 0) != RV_OK)
+			return RV_ERR_CONFIG;
+		j++;
+		if (j < len && s[j] == ',') {
+			j++;
+			continue;
+		}
+		if (j < len && !rv_ake_space(s[j]))
+			return RV_ERR_CONFIG;
+		break;
+	}
+	while (j < len && rv_ake_space(s[j]))
+		j++;
+	*i = j;
+	return RV_OK;
 }
 
 /* Classify one line as rv_authkeys' parse_line does. */
@@ -41,6 +83,8 @@ static void rv_ake_classify(struct rv_authkeys_line *l)
 	}
 	l->kind = RV_AKLINE_BAD;
 	if (memchr(s, '\0', len) != NULL)
+		return;
+	if (rv_ake_options(s, len, &i) != RV_OK)
 		return;
 	kstart = i;
 	while (i < len && !rv_ake_space(s[i]))

@@ -108,6 +108,10 @@ void rv_session_stream_link(struct rv_session *s, struct rv_stream *st)
 	b = rv_session_bucket(s, st->id);
 	st->hnext = s->buckets[b];
 	s->buckets[b] = st;
+	if (st->id & RV_STREAM_ID_SERVER) {
+		s->nremote++;
+		s->stats.remote_streams_opened++;
+	}
 	st->next = NULL;
 	st->prev = s->streams_tail;
 	if (s->streams_tail != NULL)
@@ -148,6 +152,8 @@ void rv_session_stream_unlink(struct rv_session *s, struct rv_stream *st)
 	st->next = s->dead;
 	s->dead = st;
 	s->nstreams--;
+	if (st->id & RV_STREAM_ID_SERVER)
+		s->nremote--;
 	s->stats.streams_closed++;
 }
 
@@ -253,6 +259,8 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 		c->peer_window = RV_STREAM_WINDOW_MAX;
 	if (c->max_streams == 0)
 		c->max_streams = RV_MAX_STREAMS_DEFAULT;
+	if (c->max_remote_streams == 0)
+		c->max_remote_streams = RV_REMOTE_STREAMS_DEFAULT;
 	if (c->keepalive_interval_ms == 0 && c->role == RV_SESSION_CLIENT)
 		c->keepalive_interval_ms = RV_KEEPALIVE_DEFAULT_S * 1000u;
 	if (c->keepalive_timeout_ms == 0)
@@ -316,7 +324,7 @@ int rv_session_new(struct rv_loop *loop, const struct rv_session_config *cfg,
 	rv_buf_init(&s->wire, s->cfg.headroom + RV_MSG_MAX);
 	rv_buf_init(&s->rxplain, RV_MSG_MAX);
 	s->state = RV_SESSION_OPEN;
-	s->next_id = 1;
+	s->next_id = s->cfg.role == RV_SESSION_SERVER ? RV_STREAM_ID_SERVER | 1u : 1u;
 	s->last_rx = s->last_ping = rv_loop_now_ms(loop);
 	rc = rv_loop_timer_new(loop, rv_session_tick, s, &s->tick);
 	if (rc < 0)
@@ -353,7 +361,7 @@ static void rv_session_close_all_streams(struct rv_session *s)
 
 	/* Streams close in any order; each close unlinks itself. */
 	while ((st = s->streams) != NULL) {
-		if (st->state == RV_STREAM_CONNECTING && s->cfg.role == RV_SESSION_CLIENT)
+		if (st->state == RV_STREAM_CONNECTING && st->local_open)
 			rv_stream_fail_connecting(st, 1);
 		else
 			rv_stream_close(st, 0, RV_RESET_SHUTDOWN, 1);
@@ -459,7 +467,7 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 		return;
 	rv_session_enter(s);
 	while ((st = s->streams) != NULL) {
-		if (st->state == RV_STREAM_CONNECTING && s->cfg.role == RV_SESSION_CLIENT)
+		if (st->state == RV_STREAM_CONNECTING && st->local_open)
 			rv_stream_fail_connecting(st, 1);
 		else
 			rv_stream_close(st, 1, reason, 1);
@@ -546,7 +554,7 @@ int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *d
 		return RV_ERR_STATE;
 	if (s->state != RV_SESSION_OPEN || s->free_pending)
 		return RV_ERR_CLOSED;
-	if (s->nstreams >= s->cfg.max_streams || s->next_id == UINT32_MAX)
+	if (s->nstreams - s->nremote >= s->cfg.max_streams || s->next_id >= RV_STREAM_ID_SERVER - 1)
 		return RV_ERR_LIMIT;
 	rv_session_enter(s);
 	memset(&f, 0, sizeof(f));
@@ -561,6 +569,7 @@ int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *d
 	if (st == NULL)
 		goto out;
 	st->user = user;
+	st->local_open = 1;
 	if (early_len > 0 && (rc = rv_buf_put(&st->early, early, early_len)) < 0)
 		goto out;
 	rc = rv_stream_attach_fd(st, fd);
@@ -583,6 +592,109 @@ out:
 		rv_stream_destroy(st);
 	rv_session_leave(s);
 	return rc;
+}
+
+/* ---- remote forwards --------------------------------------------------- */
+
+int rv_session_stream_open_remote(struct rv_session *s, int fd, uint32_t req,
+				  const struct rv_addr *addr, const void *early,
+				  size_t early_len, void *user, struct rv_stream **out)
+{
+	struct rv_stream *st = NULL;
+	struct rv_frame f;
+	int rc = RV_ERR_INVALID_ARG;
+
+	if (s == NULL || fd < 0 || addr == NULL || out == NULL || req == 0 ||
+	    early_len > RV_FRAME_DATA_MAX || (early == NULL && early_len > 0))
+		return RV_ERR_INVALID_ARG;
+	if (!s->cfg.remote_fwd)
+		return RV_ERR_UNSUPPORTED;
+	if (s->cfg.role != RV_SESSION_SERVER)
+		return RV_ERR_STATE;
+	if (s->state != RV_SESSION_OPEN || s->free_pending)
+		return RV_ERR_CLOSED;
+	if (s->nremote >= s->cfg.max_remote_streams || s->next_id == UINT32_MAX)
+		return RV_ERR_LIMIT;
+	rv_session_enter(s);
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_REMOTE_CONNECT;
+	f.stream_id = s->next_id;
+	f.u.remote_connect.addr = *addr;
+	f.u.remote_connect.window = s->cfg.local_window;
+	f.u.remote_connect.req = req;
+	if (rv_frame_encoded_len(&f) == 0)
+		goto out;
+	rc = RV_ERR_NOMEM;
+	/* The client grants the stream_window we announced (PROTOCOL.md
+	 * "Remote forwards"): our local window is also our initial credit. */
+	st = rv_stream_alloc(s, s->next_id, s->cfg.local_window, s->cfg.local_window);
+	if (st == NULL)
+		goto out;
+	st->user = user;
+	st->local_open = 1;
+	if (early_len > 0 && (rc = rv_buf_put(&st->early, early, early_len)) < 0)
+		goto out;
+	rc = rv_stream_attach_fd(st, fd);
+	if (rc < 0)
+		goto out;
+	rc = rv_session_queue_frame(s, &f, 1);
+	if (rc < 0) {
+		st->fd_owned = 0;
+		goto out;
+	}
+	s->next_id++;
+	rv_session_stream_link(s, st);
+	rv_log_debug("%s: stream %u: REMOTE_CONNECT sent (listener %u)", s->name, st->id, req);
+	*out = st;
+	st = NULL;
+	rc = RV_OK;
+out:
+	if (st != NULL)
+		rv_stream_destroy(st);
+	rv_session_leave(s);
+	return rc;
+}
+
+int rv_session_send_listen(struct rv_session *s, const struct rv_frame *f)
+{
+	int rc;
+
+	if (s == NULL || f == NULL || rv_frame_encoded_len(f) == 0)
+		return RV_ERR_INVALID_ARG;
+	if (!s->cfg.remote_fwd)
+		return RV_ERR_UNSUPPORTED;
+	switch (f->type) {
+	case RV_FRAME_LISTEN:
+		if (s->cfg.role != RV_SESSION_CLIENT)
+			return RV_ERR_STATE;
+		if (s->state != RV_SESSION_OPEN)
+			return RV_ERR_CLOSED;
+		break;
+	case RV_FRAME_LISTEN_RESPONSE:
+		if (s->cfg.role != RV_SESSION_SERVER)
+			return RV_ERR_STATE;
+		break;
+	case RV_FRAME_LISTEN_CLOSE:
+		break;
+	default:
+		return RV_ERR_STATE;
+	}
+	if (s->state == RV_SESSION_CLOSED || s->free_pending)
+		return RV_ERR_CLOSED;
+	rv_session_enter(s);
+	rc = rv_session_queue_frame(s, f, 1);
+	rv_session_leave(s);
+	return rc;
+}
+
+int rv_session_remote_fwd(const struct rv_session *s)
+{
+	return s != NULL && s->cfg.remote_fwd;
+}
+
+uint32_t rv_session_remote_stream_count(const struct rv_session *s)
+{
+	return s == NULL ? 0 : s->nremote;
 }
 
 /* ---- queries ----------------------------------------------------------- */

@@ -124,6 +124,19 @@ struct rv_session_callbacks {
 	/* The peer sent GOAWAY (informational; the session handles it). */
 	void (*on_goaway)(struct rv_session *s, uint32_t last_stream,
 			  enum rv_goaway_reason reason, void *arg);
+	/* Remote forwards (config.remote_fwd only; PROTOCOL.md "Remote
+	 * forwards").  A LISTEN (server), LISTEN_RESPONSE (client) or
+	 * LISTEN_CLOSE (both) arrived; the session checked its direction and,
+	 * for LISTEN, that req grows.  The server owner answers every LISTEN
+	 * with rv_session_send_listen(LISTEN_RESPONSE); with no callback the
+	 * session answers RV_LISTEN_FAILED itself. */
+	void (*on_listen)(struct rv_session *s, const struct rv_frame *f, void *arg);
+	/* Client: the server opened stream st (REMOTE_CONNECT) from listener
+	 * req with address addr.  As on_stream_connect: rv_stream_accept() or
+	 * rv_stream_reject(), possibly later.  With no callback the stream is
+	 * refused (RESET REFUSED_STREAM). */
+	void (*on_remote_connect)(struct rv_session *s, struct rv_stream *st, uint32_t req,
+				  const struct rv_addr *addr, void *arg);
 	void *arg;
 };
 
@@ -176,6 +189,12 @@ struct rv_session_config {
 	 * passes the server's max_message.  At least rv_session_min_message()
 	 * (rv_session_new fails otherwise). */
 	size_t max_message;
+	/* Both ends agreed on remote forwards (RV_HS_REMOTE_FWD): frames 12..15
+	 * and server-opened streams; 0: they are protocol errors. */
+	int remote_fwd;
+	/* Server-opened streams at once: the server opens no more, the client
+	 * refuses more [RV_REMOTE_STREAMS_DEFAULT]. */
+	uint32_t max_remote_streams;
 	const char *name;   /* log prefix, e.g. peer address [role name] */
 };
 
@@ -196,6 +215,7 @@ struct rv_session_stats {
 	uint64_t tick_streams_visited;   /* streams the tick looked at to free a
 					  * drained buffer: only those holding one */
 	uint64_t window_grown_bytes;     /* now granted beyond the announced windows */
+	uint64_t remote_streams_opened;  /* server-opened streams (either side) */
 };
 
 /* Takes ownership of ratchet (also on failure: it is freed).  Calls no
@@ -252,6 +272,25 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *dst,
 			   const void *early, size_t early_len, void *user,
 			   struct rv_stream **out);
+
+/* Server, remote forwards: open a stream toward the client for the
+ * accepted local socket fd (queues REMOTE_CONNECT(req, addr)), like
+ * rv_session_stream_open on a client: on_stream_response reports the
+ * client's PROXY_RESPONSE.  RV_ERR_UNSUPPORTED unless config.remote_fwd,
+ * RV_ERR_STATE on a client, RV_ERR_LIMIT at max_remote_streams,
+ * RV_ERR_CLOSED after GOAWAY (fd still the caller's on any failure). */
+int rv_session_stream_open_remote(struct rv_session *s, int fd, uint32_t req,
+				  const struct rv_addr *addr, const void *early,
+				  size_t early_len, void *user, struct rv_stream **out);
+/* Queue a LISTEN (client), LISTEN_RESPONSE (server) or LISTEN_CLOSE
+ * (both) frame.  RV_ERR_UNSUPPORTED unless config.remote_fwd,
+ * RV_ERR_STATE for a frame of the wrong type or direction, RV_ERR_CLOSED
+ * once the session is dead (a LISTEN also after GOAWAY). */
+int rv_session_send_listen(struct rv_session *s, const struct rv_frame *f);
+/* Remote forwards agreed on this session (config.remote_fwd). */
+int rv_session_remote_fwd(const struct rv_session *s);
+/* Live server-opened streams. */
+uint32_t rv_session_remote_stream_count(const struct rv_session *s);
 
 /* Smallest config.max_message a session works with: the outer overhead
  * plus the largest control frame (a CONNECT to a 255-byte name). */

@@ -14,7 +14,19 @@
 
 static int rv_frame_has_stream(enum rv_frame_type t)
 {
-	return t >= RV_FRAME_PROXY_CONNECT && t <= RV_FRAME_WINDOW_UPDATE;
+	return (t >= RV_FRAME_PROXY_CONNECT && t <= RV_FRAME_WINDOW_UPDATE) ||
+	       t == RV_FRAME_REMOTE_CONNECT;
+}
+
+static int rv_frame_is_rfwd(enum rv_frame_type t)
+{
+	return t >= RV_FRAME_LISTEN && t <= RV_FRAME_REMOTE_CONNECT;
+}
+
+/* The id was opened by us (our space, PROTOCOL.md §7.1). */
+static int rv_session_id_ours(const struct rv_session *s, uint32_t id)
+{
+	return (s->cfg.role == RV_SESSION_SERVER) == ((id & RV_STREAM_ID_SERVER) != 0);
 }
 
 /* Checks that need no state: a violation is a protocol error. */
@@ -22,9 +34,19 @@ static int rv_session_validate(const struct rv_session *s, const struct rv_frame
 {
 	if (rv_frame_has_stream(f->type) && f->stream_id == 0)
 		return RV_ERR_MALFORMED;
-	if (f->type == RV_FRAME_PROXY_CONNECT && s->cfg.role != RV_SESSION_SERVER)
+	if (f->type == RV_FRAME_PROXY_CONNECT &&
+	    (s->cfg.role != RV_SESSION_SERVER || (f->stream_id & RV_STREAM_ID_SERVER) != 0))
 		return RV_ERR_MALFORMED;
-	if (f->type == RV_FRAME_PROXY_RESPONSE && s->cfg.role != RV_SESSION_CLIENT)
+	/* Remote forwards only when agreed, each frame in its direction. */
+	if (rv_frame_is_rfwd(f->type) && !s->cfg.remote_fwd)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_LISTEN && s->cfg.role != RV_SESSION_SERVER)
+		return RV_ERR_MALFORMED;
+	if ((f->type == RV_FRAME_LISTEN_RESPONSE || f->type == RV_FRAME_REMOTE_CONNECT) &&
+	    s->cfg.role != RV_SESSION_CLIENT)
+		return RV_ERR_MALFORMED;
+	/* A response answers a stream we opened: in our id space. */
+	if (f->type == RV_FRAME_PROXY_RESPONSE && !rv_session_id_ours(s, f->stream_id))
 		return RV_ERR_MALFORMED;
 	if (f->type == RV_FRAME_WINDOW_UPDATE && f->u.window_update.credit == 0)
 		return RV_ERR_MALFORMED;
@@ -33,22 +55,31 @@ static int rv_session_validate(const struct rv_session *s, const struct rv_frame
 	return RV_OK;
 }
 
+/* PROXY_CONNECT (server) or REMOTE_CONNECT (client): the peer opens a
+ * stream in its id space; we are the side that connects. */
 static int rv_session_on_connect(struct rv_session *s, const struct rv_frame *f)
 {
 	struct rv_frame r;
 	struct rv_stream *st;
-	uint32_t win = f->u.connect.window;
+	int remote = f->type == RV_FRAME_REMOTE_CONNECT;
+	uint32_t win = remote ? f->u.remote_connect.window : f->u.connect.window;
+	int full = remote ? s->nremote >= s->cfg.max_remote_streams
+			  : s->nstreams - s->nremote >= s->cfg.max_streams;
 
 	if (f->stream_id <= s->last_peer_id) {
-		rv_log_warn("%s: PROXY_CONNECT reuses stream id %u", s->name, f->stream_id);
+		rv_log_warn("%s: %s reuses stream id %u", s->name,
+			    remote ? "REMOTE_CONNECT" : "PROXY_CONNECT", f->stream_id);
 		return RV_ERR_MALFORMED;
 	}
 	s->last_peer_id = f->stream_id;
 	memset(&r, 0, sizeof(r));
 	r.type = RV_FRAME_PROXY_RESET;
 	r.stream_id = f->stream_id;
-	if (s->state != RV_SESSION_OPEN || s->nstreams >= s->cfg.max_streams ||
-	    s->cb.on_stream_connect == NULL) {
+	if (remote && s->cb.on_remote_connect == NULL)
+		full = 1;
+	if (!remote && s->cb.on_stream_connect == NULL)
+		full = 1;
+	if (s->state != RV_SESSION_OPEN || full) {
 		rv_log_debug("%s: stream %u refused (%s)", s->name, f->stream_id,
 			     s->state != RV_SESSION_OPEN ? "going away" : "stream limit");
 		s->stats.streams_refused++;
@@ -62,12 +93,43 @@ static int rv_session_on_connect(struct rv_session *s, const struct rv_frame *f)
 		r.u.reset.reason = RV_RESET_PROTOCOL_ERROR;
 		return rv_session_queue_frame(s, &r, 0);
 	}
-	st = rv_stream_alloc(s, f->stream_id, s->cfg.local_window, win);
+	/* A client's receive window on a server stream is the server's
+	 * announced stream_window (our peer_window), known to both ends. */
+	st = rv_stream_alloc(s, f->stream_id, remote ? s->cfg.peer_window : s->cfg.local_window,
+			     win);
 	if (st == NULL)
 		return RV_ERR_NOMEM;
 	rv_session_stream_link(s, st);
-	rv_log_debug("%s: stream %u: CONNECT", s->name, st->id);
-	s->cb.on_stream_connect(s, st, &f->u.connect.addr, s->cb.arg);
+	rv_log_debug("%s: stream %u: %s", s->name, st->id, remote ? "REMOTE_CONNECT" : "CONNECT");
+	if (remote)
+		s->cb.on_remote_connect(s, st, f->u.remote_connect.req, &f->u.remote_connect.addr,
+					s->cb.arg);
+	else
+		s->cb.on_stream_connect(s, st, &f->u.connect.addr, s->cb.arg);
+	return RV_OK;
+}
+
+/* LISTEN / LISTEN_RESPONSE / LISTEN_CLOSE: to the owner. */
+static int rv_session_on_listen(struct rv_session *s, const struct rv_frame *f)
+{
+	struct rv_frame r;
+
+	if (f->type == RV_FRAME_LISTEN) {
+		if (f->u.listen.req <= s->last_listen_req) {
+			rv_log_warn("%s: LISTEN reuses request id %u", s->name, f->u.listen.req);
+			return RV_ERR_MALFORMED;
+		}
+		s->last_listen_req = f->u.listen.req;
+		if (s->cb.on_listen == NULL || s->state != RV_SESSION_OPEN) {
+			memset(&r, 0, sizeof(r));
+			r.type = RV_FRAME_LISTEN_RESPONSE;
+			r.u.listen_response.req = f->u.listen.req;
+			r.u.listen_response.status = RV_LISTEN_FAILED;
+			return rv_session_queue_frame(s, &r, 1);
+		}
+	}
+	if (s->cb.on_listen != NULL)
+		s->cb.on_listen(s, f, s->cb.arg);
 	return RV_OK;
 }
 
@@ -81,13 +143,12 @@ static int rv_session_on_goaway(struct rv_session *s, const struct rv_frame *f)
 	s->goaway_last = f->u.goaway.last_stream;
 	if (s->state == RV_SESSION_OPEN)
 		s->state = RV_SESSION_GOAWAY;
-	/* Our streams the peer never saw: fail them, retryable elsewhere. */
-	if (s->cfg.role == RV_SESSION_CLIENT) {
-		for (st = s->streams; st != NULL; st = next) {
-			next = st->next;
-			if (st->id > s->goaway_last && st->state == RV_STREAM_CONNECTING)
-				rv_stream_fail_connecting(st, 1);
-		}
+	/* Our streams the peer never saw: fail them, retryable elsewhere
+	 * (last_stream names our space, §7.1). */
+	for (st = s->streams; st != NULL; st = next) {
+		next = st->next;
+		if (st->local_open && st->id > s->goaway_last && st->state == RV_STREAM_CONNECTING)
+			rv_stream_fail_connecting(st, 1);
 	}
 	if (s->cb.on_goaway != NULL)
 		s->cb.on_goaway(s, f->u.goaway.last_stream, f->u.goaway.reason, s->cb.arg);
@@ -98,7 +159,7 @@ static int rv_session_on_goaway(struct rv_session *s, const struct rv_frame *f)
  * opened (protocol error). */
 static int rv_session_unknown_stream(struct rv_session *s, const struct rv_frame *f)
 {
-	uint32_t highest = s->cfg.role == RV_SESSION_CLIENT ? s->next_id - 1 : s->last_peer_id;
+	uint32_t highest = rv_session_id_ours(s, f->stream_id) ? s->next_id - 1 : s->last_peer_id;
 
 	if (f->stream_id <= highest)
 		return RV_OK;
@@ -133,7 +194,12 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 	case RV_FRAME_GOAWAY:
 		return rv_session_on_goaway(s, f);
 	case RV_FRAME_PROXY_CONNECT:
+	case RV_FRAME_REMOTE_CONNECT:
 		return rv_session_on_connect(s, f);
+	case RV_FRAME_LISTEN:
+	case RV_FRAME_LISTEN_RESPONSE:
+	case RV_FRAME_LISTEN_CLOSE:
+		return rv_session_on_listen(s, f);
 	default:
 		break;
 	}

@@ -64,7 +64,8 @@ struct rv_stream {
 
 	enum rv_reset_reason reset_reason;
 	int retryable;
-	int response_done;               /* client: on_stream_response ran */
+	int response_done;               /* opener: on_stream_response ran */
+	int local_open;                  /* we opened it (CONNECT / REMOTE_CONNECT sent) */
 	int in_final_cb;                 /* detach allowed */
 	uint64_t up, down;
 	uint64_t last_activity;
@@ -129,8 +130,11 @@ struct rv_session {
 	struct rv_stream *held;          /* drained obuf still allocated */
 	struct rv_stream *dead;          /* closed, freed at depth 0 */
 	uint32_t nstreams;
-	uint32_t next_id;                /* client: next stream id to use */
-	uint32_t last_peer_id;           /* server: highest CONNECT seen */
+	uint32_t next_id;                /* next id we open (client: 1.., server:
+					  * RV_STREAM_ID_SERVER | 1..) */
+	uint32_t last_peer_id;           /* highest id the peer opened */
+	uint32_t nremote;                /* live server-space streams */
+	uint32_t last_listen_req;        /* server: highest LISTEN req seen */
 
 	int goaway_sent, goaway_received;
 	uint32_t goaway_last;

@@ -19,9 +19,11 @@
 #include "rv_log.h"
 #include "rv_session_int.h"
 
+/* The opener's side (client streams on the client, server streams on the
+ * server): it waits for PROXY_RESPONSE; the other side connects. */
 static int rv_stream_is_client(const struct rv_stream *st)
 {
-	return st->sess->cfg.role == RV_SESSION_CLIENT;
+	return st->local_open;
 }
 
 /* Reset reason for a failing local fd: our side of the tunnel. */
@@ -668,7 +670,7 @@ int rv_stream_accept(struct rv_stream *st, int fd, const struct rv_addr *bound)
 	if (st == NULL || fd < 0 || bound == NULL)
 		return RV_ERR_INVALID_ARG;
 	s = st->sess;
-	if (s->cfg.role != RV_SESSION_SERVER || st->state != RV_STREAM_CONNECTING)
+	if (st->local_open || st->state != RV_STREAM_CONNECTING)
 		return RV_ERR_STATE;
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_PROXY_RESPONSE;
@@ -707,7 +709,7 @@ int rv_stream_reject(struct rv_stream *st, enum rv_status status)
 	if (st == NULL || status == RV_STATUS_OK)
 		return RV_ERR_INVALID_ARG;
 	s = st->sess;
-	if (s->cfg.role != RV_SESSION_SERVER || st->state != RV_STREAM_CONNECTING)
+	if (st->local_open || st->state != RV_STREAM_CONNECTING)
 		return RV_ERR_STATE;
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_PROXY_RESPONSE;

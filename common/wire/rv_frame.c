@@ -69,6 +69,20 @@ static int rv_frame_body_range(uint8_t type, size_t *min, size_t *max)
 	case RV_FRAME_GOAWAY:
 		*min = *max = RV_FRAME_GOAWAY_LEN;
 		return RV_OK;
+	case RV_FRAME_LISTEN:
+		*min = RV_FRAME_LISTEN_FIXED_LEN - 1 + RV_ADDR_WIRE_MIN;
+		*max = RV_FRAME_LISTEN_FIXED_LEN - 1 + RV_ADDR_WIRE_MAX;
+		return RV_OK;
+	case RV_FRAME_LISTEN_RESPONSE:
+		*min = *max = RV_FRAME_LISTEN_RESPONSE_LEN;
+		return RV_OK;
+	case RV_FRAME_LISTEN_CLOSE:
+		*min = *max = RV_FRAME_LISTEN_CLOSE_LEN;
+		return RV_OK;
+	case RV_FRAME_REMOTE_CONNECT:
+		*min = RV_FRAME_REMOTE_CONNECT_FIXED_LEN - 1 + RV_ADDR_WIRE_MIN;
+		*max = RV_FRAME_REMOTE_CONNECT_FIXED_LEN - 1 + RV_ADDR_WIRE_MAX;
+		return RV_OK;
 	case RV_FRAME_INVALID:
 		return RV_ERR_MALFORMED;
 	default:
@@ -89,6 +103,21 @@ static int rv_frame_reset_valid(unsigned v)
 static int rv_frame_goaway_valid(unsigned v)
 {
 	return v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_REVOKED;
+}
+
+static int rv_frame_listen_kind_valid(unsigned v)
+{
+	return v == RV_LISTEN_KIND_FORWARD || v == RV_LISTEN_KIND_SOCKS;
+}
+
+static int rv_frame_listen_status_valid(unsigned v)
+{
+	return v < RV_LISTEN_STATUS_MAX_;
+}
+
+static int rv_frame_listen_close_valid(unsigned v)
+{
+	return v > RV_LISTEN_CLOSE_INVALID && v < RV_LISTEN_CLOSE_MAX_;
 }
 
 static int rv_frame_window_valid(uint32_t v)
@@ -253,6 +282,43 @@ static int rv_frame_body_decode(uint8_t type, const uint8_t *b, size_t len,
 			return RV_ERR_MALFORMED;
 		f->u.goaway.reason = (enum rv_goaway_reason)b[4];
 		return RV_OK;
+	case RV_FRAME_LISTEN:
+		f->stream_id = 0;
+		f->u.listen.req = rv_frame_rd32(b);
+		if (!rv_frame_listen_kind_valid(b[4]))
+			return RV_ERR_MALFORMED;
+		f->u.listen.kind = (enum rv_listen_kind)b[4];
+		r = rv_frame_addr_decode(b + 7, len - 7, rv_frame_rd16(b + 5), &f->u.listen.bind);
+		if (r != RV_OK)
+			return r;
+		return f->u.listen.req == 0 ? RV_ERR_MALFORMED : RV_OK;
+	case RV_FRAME_LISTEN_RESPONSE:
+		f->stream_id = 0;
+		f->u.listen_response.req = rv_frame_rd32(b);
+		if (!rv_frame_listen_status_valid(b[4]))
+			return RV_ERR_MALFORMED;
+		f->u.listen_response.status = (enum rv_listen_status)b[4];
+		f->u.listen_response.port = rv_frame_rd16(b + 5);
+		return f->u.listen_response.req == 0 ? RV_ERR_MALFORMED : RV_OK;
+	case RV_FRAME_LISTEN_CLOSE:
+		f->stream_id = 0;
+		f->u.listen_close.req = rv_frame_rd32(b);
+		if (!rv_frame_listen_close_valid(b[4]))
+			return RV_ERR_MALFORMED;
+		f->u.listen_close.reason = (enum rv_listen_close_reason)b[4];
+		return f->u.listen_close.req == 0 ? RV_ERR_MALFORMED : RV_OK;
+	case RV_FRAME_REMOTE_CONNECT:
+		f->stream_id = rv_frame_rd32(b);
+		f->u.remote_connect.window = rv_frame_rd32(b + 4);
+		f->u.remote_connect.req = rv_frame_rd32(b + 8);
+		if (!rv_frame_window_valid(f->u.remote_connect.window) ||
+		    f->u.remote_connect.req == 0 || (f->stream_id & RV_STREAM_ID_SERVER) == 0)
+			return RV_ERR_MALFORMED;
+		r = rv_frame_addr_decode(b + 14, len - 14, rv_frame_rd16(b + 12),
+					 &f->u.remote_connect.addr);
+		if (r != RV_OK)
+			return r;
+		break;
 	default:
 		return RV_ERR_INTERNAL;
 	}
@@ -343,6 +409,32 @@ static int rv_frame_check(const struct rv_frame *f, size_t *body)
 			return RV_ERR_INVALID_ARG;
 		*body = RV_FRAME_GOAWAY_LEN;
 		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_LISTEN:
+		alen = rv_frame_addr_len(&f->u.listen.bind);
+		if (alen == 0 || f->u.listen.req == 0 ||
+		    !rv_frame_listen_kind_valid((unsigned)f->u.listen.kind))
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_LISTEN_FIXED_LEN - 1 + alen;
+		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_LISTEN_RESPONSE:
+		if (f->u.listen_response.req == 0 ||
+		    !rv_frame_listen_status_valid((unsigned)f->u.listen_response.status))
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_LISTEN_RESPONSE_LEN;
+		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_LISTEN_CLOSE:
+		if (f->u.listen_close.req == 0 ||
+		    !rv_frame_listen_close_valid((unsigned)f->u.listen_close.reason))
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_LISTEN_CLOSE_LEN;
+		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_REMOTE_CONNECT:
+		alen = rv_frame_addr_len(&f->u.remote_connect.addr);
+		if (alen == 0 || !rv_frame_window_valid(f->u.remote_connect.window) ||
+		    f->u.remote_connect.req == 0 || (f->stream_id & RV_STREAM_ID_SERVER) == 0)
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_REMOTE_CONNECT_FIXED_LEN - 1 + alen;
+		break;
 	default:
 		return RV_ERR_INVALID_ARG;
 	}
@@ -411,6 +503,28 @@ int rv_frame_encode(struct rv_buf *out, const struct rv_frame *f)
 	case RV_FRAME_GOAWAY:
 		p = rv_frame_wr32(p, f->u.goaway.last_stream);
 		*p++ = (uint8_t)f->u.goaway.reason;
+		break;
+	case RV_FRAME_LISTEN:
+		p = rv_frame_wr32(p, f->u.listen.req);
+		*p++ = (uint8_t)f->u.listen.kind;
+		p = rv_frame_wr16(p, f->u.listen.bind.port);
+		p = rv_frame_addr_encode(p, &f->u.listen.bind);
+		break;
+	case RV_FRAME_LISTEN_RESPONSE:
+		p = rv_frame_wr32(p, f->u.listen_response.req);
+		*p++ = (uint8_t)f->u.listen_response.status;
+		p = rv_frame_wr16(p, f->u.listen_response.port);
+		break;
+	case RV_FRAME_LISTEN_CLOSE:
+		p = rv_frame_wr32(p, f->u.listen_close.req);
+		*p++ = (uint8_t)f->u.listen_close.reason;
+		break;
+	case RV_FRAME_REMOTE_CONNECT:
+		p = rv_frame_wr32(p, f->stream_id);
+		p = rv_frame_wr32(p, f->u.remote_connect.window);
+		p = rv_frame_wr32(p, f->u.remote_connect.req);
+		p = rv_frame_wr16(p, f->u.remote_connect.addr.port);
+		p = rv_frame_addr_encode(p, &f->u.remote_connect.addr);
 		break;
 	default:
 		break;

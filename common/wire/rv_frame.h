@@ -9,7 +9,9 @@
  * points into in's memory (valid until in is modified).
  *
  * Rules beyond the lengths (both directions): stream id != 0 for stream
- * frames, == 0 for PING/PONG/GOAWAY; DATA 1..RV_FRAME_DATA_MAX bytes;
+ * frames (REMOTE_CONNECT: top bit set), == 0 for PING/PONG/GOAWAY and the
+ * LISTEN frames, whose req is != 0; listen kind, status and close reason
+ * from their enums; DATA 1..RV_FRAME_DATA_MAX bytes;
  * CONNECT window and WINDOW_UPDATE credit 1..RV_STREAM_WINDOW_MAX; status,
  * reset and goaway reasons and atyp from their enums; domain 1..255 bytes,
  * no NUL.  Decode errors: RV_ERR_MALFORMED, or RV_ERR_UNSUPPORTED for an
@@ -44,6 +46,12 @@ struct rv_frame {
 		struct { uint32_t credit; } window_update;
 		struct { uint64_t opaque; } ping; /* PING and PONG */
 		struct { uint32_t last_stream; enum rv_goaway_reason reason; } goaway;
+		/* LISTEN: bind.port is the port asked for (0: any). */
+		struct { uint32_t req; enum rv_listen_kind kind; struct rv_addr bind; } listen;
+		struct { uint32_t req; enum rv_listen_status status; uint16_t port; } listen_response;
+		struct { uint32_t req; enum rv_listen_close_reason reason; } listen_close;
+		/* addr: kind FORWARD the accepted peer, kind SOCKS the target. */
+		struct { struct rv_addr addr; uint32_t window; uint32_t req; } remote_connect;
 	} u;
 };
 

@@ -127,7 +127,15 @@ enum rv_frame_type {
 	RV_FRAME_PING = 7,           /* opaque u64 */
 	RV_FRAME_PONG = 8,           /* opaque u64 (echo of PING) */
 	RV_FRAME_GOAWAY = 9,         /* last_stream u32 | reason u8 */
-	RV_FRAME_TYPE_MAX_ = 10,
+	/* 10..11: datagrams (§6.11).  12..15: remote forwards (§6.13-6.16),
+	 * only once RV_HS_REMOTE_FWD was agreed. */
+	RV_FRAME_LISTEN = 12,          /* client -> server: req u32 | kind u8 | port u16 |
+					* atyp u8 | bind addr */
+	RV_FRAME_LISTEN_RESPONSE = 13, /* server -> client: req u32 | status u8 | port u16 */
+	RV_FRAME_LISTEN_CLOSE = 14,    /* either way: req u32 | reason u8 */
+	RV_FRAME_REMOTE_CONNECT = 15,  /* server -> client: stream u32 | window u32 |
+					* req u32 | port u16 | atyp u8 | addr */
+	RV_FRAME_TYPE_MAX_ = 16,
 };
 
 enum rv_frame_sizes {
@@ -140,6 +148,10 @@ enum rv_frame_sizes {
 	RV_FRAME_GOAWAY_LEN = 5,
 	RV_FRAME_CONNECT_FIXED_LEN = 11,  /* before the address */
 	RV_FRAME_RESPONSE_FIXED_LEN = 8,  /* before the address */
+	RV_FRAME_LISTEN_FIXED_LEN = 8,    /* before the address */
+	RV_FRAME_LISTEN_RESPONSE_LEN = 7,
+	RV_FRAME_LISTEN_CLOSE_LEN = 5,
+	RV_FRAME_REMOTE_CONNECT_FIXED_LEN = 15, /* before the address */
 	RV_DOMAIN_MAX = 255,
 };
 
@@ -175,6 +187,41 @@ enum rv_reset_reason {
 	RV_RESET_SHUTDOWN = 6,
 	RV_RESET_CANCELED = 7,        /* local side closed before response */
 	RV_RESET_REFUSED_STREAM = 8,  /* stream limit reached */
+};
+
+/* ---- remote forwards (PROTOCOL.md "Remote forwards") ------------- */
+
+/* Stream ids the server opens have the top bit set (RV_STREAM_ID_SERVER |
+ * n, n = 1, 2, ...); client-opened ids stay below it. */
+enum rv_stream_id_space {
+	RV_STREAM_ID_SERVER = 0x80000000u,
+};
+
+/* LISTEN kind: what the server does with an accepted connection. */
+enum rv_listen_kind {
+	RV_LISTEN_KIND_INVALID = 0,
+	RV_LISTEN_KIND_FORWARD = 1, /* REMOTE_CONNECT at once; client dials its HOST:PORT */
+	RV_LISTEN_KIND_SOCKS = 2,   /* SOCKS5 CONNECT server; the target goes to the client */
+};
+
+/* LISTEN_RESPONSE status. */
+enum rv_listen_status {
+	RV_LISTEN_OK = 0,
+	RV_LISTEN_DENIED = 1,      /* not permitted by the server's policy for this key */
+	RV_LISTEN_IN_USE = 2,      /* address already in use */
+	RV_LISTEN_LIMIT = 3,       /* too many listeners for this session or key */
+	RV_LISTEN_BAD_ADDRESS = 4, /* not a bindable address */
+	RV_LISTEN_FAILED = 5,      /* any other bind/listen error */
+	RV_LISTEN_STATUS_MAX_ = 6,
+};
+
+/* LISTEN_CLOSE reasons. */
+enum rv_listen_close_reason {
+	RV_LISTEN_CLOSE_INVALID = 0,
+	RV_LISTEN_CLOSE_CANCELED = 1, /* client: no longer wanted */
+	RV_LISTEN_CLOSE_ERROR = 2,    /* server: the listening socket failed */
+	RV_LISTEN_CLOSE_SHUTDOWN = 3, /* server: going away / policy changed */
+	RV_LISTEN_CLOSE_MAX_ = 4,
 };
 
 /* GOAWAY reasons. */
@@ -215,6 +262,8 @@ enum rv_limits {
 	RV_SESSION_WINDOW_BUDGET_DEFAULT = 64 * 1024 * 1024,
 	RV_MAX_STREAMS_DEFAULT = 1024,       /* per session */
 	RV_MAX_SESSIONS_DEFAULT = 256,       /* per server */
+	RV_REMOTE_STREAMS_DEFAULT = 256,     /* server-opened streams per session */
+	RV_LISTENERS_MAX_DEFAULT = 8,        /* remote-forward listeners per session */
 	RV_KEEPALIVE_DEFAULT_S = 10,         /* client PING interval */
 	RV_KEEPALIVE_TIMEOUT_DEFAULT_S = 25, /* dead if nothing heard */
 	RV_HANDSHAKE_TIMEOUT_S = 10,

@@ -40,6 +40,48 @@ static int fz_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* Key options before the key (rv_authkeys.h): a line whose first token
+ * looks like name="..." must hold only permit-listen="SPEC" options, comma
+ * separated, each SPEC valid (rv_permit_listen_parse, fuzzed on its own),
+ * then a blank.  Returns 1 with *i after them (or untouched when the line
+ * has none), 0 for a bad line. */
+static int fz_options(const char *line, size_t len, size_t *i)
+{
+	static const char opt[] = "permit-listen=\"";
+	struct rv_permit_listen p;
+	size_t j = *i, v;
+	char err[200];
+
+	while (j < len && ((line[j] >= 'a' && line[j] <= 'z') || line[j] == '-'))
+		j++;
+	if (j == *i || j + 1 >= len || line[j] != '=' || line[j + 1] != '"')
+		return 1;
+	memset(&p, 0, sizeof(p));
+	j = *i;
+	for (;;) {
+		if (len - j < sizeof(opt) - 1 || memcmp(line + j, opt, sizeof(opt) - 1) != 0)
+			return 0;
+		j += sizeof(opt) - 1;
+		v = j;
+		while (j < len && line[j] != '"')
+			j++;
+		if (j == len || rv_permit_listen_parse(&p, line + v, j - v, err, sizeof(err)) != RV_OK)
+			return 0;
+		j++;
+		if (j < len && line[j] == ',') {
+			j++;
+			continue;
+		}
+		if (j < len && !fz_space(line[j]))
+			return 0;
+		break;
+	}
+	while (j < len && fz_space(line[j]))
+		j++;
+	*i = j;
+	return 1;
+}
+
 /* The keys the documented format says text holds.  Strict (load; only
  * called when the loader accepted it): every non-comment line is a valid
  * entry.  Lenient (reload): bad lines and repeated keys are skipped. */
@@ -59,6 +101,13 @@ static size_t fz_expect(const char *text, size_t size, struct fz_key *keys, int 
 			i++;
 		if (i == len || line[i] == '#')
 			continue;
+		if (line[i] >= 'a' && line[i] <= 'z') {
+			int ok = fz_options(line, len, &i);
+
+			if (lenient && !ok)
+				continue;
+			fz_check(ok);
+		}
 		ks = i;
 		while (i < len && !fz_space(line[i]))
 			i++;

@@ -53,6 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rv_buf_len(&in) >= before)
 			abort();
 		check_reencode(&f, start, before - rv_buf_len(&in));
+		/* Id spaces (PROTOCOL.md §7.1): REMOTE_CONNECT only opens a
+		 * server id; the LISTEN frames carry a request id, no stream. */
+		if (f.type == RV_FRAME_REMOTE_CONNECT && (f.stream_id & RV_STREAM_ID_SERVER) == 0)
+			abort();
+		if ((f.type == RV_FRAME_LISTEN || f.type == RV_FRAME_LISTEN_RESPONSE ||
+		     f.type == RV_FRAME_LISTEN_CLOSE) && f.stream_id != 0)
+			abort();
 		frames++;
 	}
 	last = r;

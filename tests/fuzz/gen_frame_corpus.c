@@ -75,6 +75,34 @@ int main(int argc, char **argv)
 	f[0].type = RV_FRAME_GOAWAY; f[0].u.goaway.last_stream = 7; f[0].u.goaway.reason = RV_GOAWAY_SHUTDOWN;
 	out("goaway", f, 1);
 
+	/* Remote forwards (PROTOCOL.md §6.13-6.16). */
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_LISTEN; f[0].u.listen.req = 1; f[0].u.listen.kind = RV_LISTEN_KIND_FORWARD;
+	rv_addr_set_ipv4(&f[0].u.listen.bind, (const uint8_t[4]){ 127, 0, 0, 1 }, 8000);
+	out("listen_ipv4", f, 1);
+	f[0].u.listen.kind = RV_LISTEN_KIND_SOCKS;
+	rv_addr_set_ipv6(&f[0].u.listen.bind, v6, 0);
+	out("listen_socks_ipv6", f, 1);
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_LISTEN_RESPONSE; f[0].u.listen_response.req = 1;
+	f[0].u.listen_response.status = RV_LISTEN_OK; f[0].u.listen_response.port = 8000;
+	out("listen_response", f, 1);
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_LISTEN_CLOSE; f[0].u.listen_close.req = 1;
+	f[0].u.listen_close.reason = RV_LISTEN_CLOSE_CANCELED;
+	out("listen_close", f, 1);
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_REMOTE_CONNECT; f[0].stream_id = RV_STREAM_ID_SERVER | 1;
+	f[0].u.remote_connect.window = 524288; f[0].u.remote_connect.req = 1;
+	rv_addr_set_domain(&f[0].u.remote_connect.addr, "example.com", 11, 443);
+	out("remote_connect_domain", f, 1);
+	f[1].type = RV_FRAME_PROXY_RESPONSE; f[1].stream_id = RV_STREAM_ID_SERVER | 1;
+	rv_addr_set_ipv4(&f[1].u.response.bound, v4, 40000);
+	f[2].type = RV_FRAME_PROXY_DATA; f[2].stream_id = RV_STREAM_ID_SERVER | 1;
+	f[2].u.data.data = (const uint8_t *)"hello"; f[2].u.data.len = 5;
+	f[3].type = RV_FRAME_PROXY_FIN; f[3].stream_id = RV_STREAM_ID_SERVER | 1;
+	out("remote_multi", f, 4);
+
 	/* Several frames back to back, as in a real ratchet plaintext. */
 	memset(f, 0, sizeof(f));
 	f[0].type = RV_FRAME_WINDOW_UPDATE; f[0].stream_id = 5; f[0].u.window_update.credit = 1;
