@@ -32,6 +32,7 @@
  *                                 close ASSOC REASON           DATAGRAM_CLOSE
  *                                 expect N MS   read until N events or MS
  *                                 wait MS       read for MS
+ *                                 pause MS      do not read for MS
  *                                 mark TEXT     print "MARK TEXT"
  *                               events: "DGRAM assoc=A src=ADDR len=L
  *                               data=HEX(first 64)", "DCLOSE assoc=A reason=R",
@@ -697,6 +698,12 @@ static void dgram(struct peer *pe)
 		} else if (strcmp(a1, "wait") == 0 && n >= 2) {
 			if (dgram_recv(pe, atoi(a2), 0, &next_ping) < 0)
 				break;
+		} else if (strcmp(a1, "pause") == 0 && n >= 2) {
+			uint64_t end = now_ms() + (uint64_t)atoi(a2);
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+			while (now_ms() < end)
+				nanosleep(&ts, NULL); /* deliberately not reading */
 		} else if (strcmp(a1, "mark") == 0 && n >= 2) {
 			printf("MARK %s\n", a2);
 		} else {

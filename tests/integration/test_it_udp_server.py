@@ -294,6 +294,82 @@ def test_client_close(w):
     wait_status(w, lambda s: s["assocs_open"] == 0, "associations freed with the session")
 
 
+class UdpBlaster:
+    """Answers the first datagram from each sender with `count` datagrams
+    of `size` bytes, as fast as the socket takes them."""
+
+    def __init__(self, count, size):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sent = 0
+        self.done = threading.Event()
+        self.sock.settimeout(10)
+        self.count, self.size = count, size
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        try:
+            _, addr = self.sock.recvfrom(65536)
+        except OSError:
+            self.done.set()
+            return
+        chunk = b"z" * self.size
+        for _ in range(self.count):
+            try:
+                self.sock.sendto(chunk, addr)
+                self.sent += 1
+            except OSError:
+                time.sleep(0.001)
+        self.done.set()
+
+    def close(self):
+        self.sock.close()
+
+
+@R.test(timeout=120)
+def test_reply_flood_bounded(w):
+    """A destination floods replies while the client does not read: the
+    server queues a bounded amount and drops the rest (counted); its memory
+    stays flat; the session survives and the echo works afterwards."""
+    n, size = (20000, 1400) if not w.sanitize else (5000, 1400)
+    blaster = UdpBlaster(n, size)
+    pe = start_peer(w)
+    try:
+        rss0 = w.server.rss_kib()
+        before = udp_status(w)
+        pe.cmd("send 30 127.0.0.1 %d 00" % blaster.port, "pause 100")
+        peak = rss0
+        t_end = time.monotonic() + 60
+        while not blaster.done.is_set() and time.monotonic() < t_end:
+            peak = max(peak, w.server.rss_kib())
+            time.sleep(0.02)
+        it.check(blaster.done.is_set(), "the blaster did not finish")
+        peak = max(peak, w.server.rss_kib())
+        growth_mib = (peak - rss0) / 1024.0
+        it.metric("udp_flood_server_rss_growth_mib", growth_mib, "MiB")
+        st = wait_status(w, lambda s: s["dropped_send"] + s["datagrams_in"] >=
+                         before["dropped_send"] + before["datagrams_in"] + 1, "replies counted")
+        pe.cmd("wait 1500")
+        got = pe.mark("flood", timeout=60)
+        recv = len(events(got, "DGRAM"))
+        st = udp_status(w)
+        dropped = st["dropped_send"] - before["dropped_send"]
+        it.metric("udp_flood_sent", blaster.sent)
+        it.metric("udp_flood_delivered", recv)
+        it.metric("udp_flood_dropped_by_server", dropped)
+        it.check(recv < blaster.sent, "every one of %d datagrams delivered to a client that "
+                 "did not read: nothing was bounded" % blaster.sent)
+        it.check(dropped > 0, "the server dropped nothing: %r" % st)
+        it.check(growth_mib < (64 if w.sanitize else 24),
+                 "server RSS grew by %.1f MiB during the flood" % growth_mib)
+        pe.cmd("send 31 127.0.0.1 %d 0102" % w.echo4.port, "expect 1 5000")
+        pe.until(lambda l: l.startswith("DGRAM") and "assoc=31" in l, 10, "the echo after")
+    finally:
+        blaster.close()
+        pe.close()
+
+
 @R.test(timeout=90, world=make_world(["--udp-max-assoc", "2"]))
 def test_assoc_limit(w):
     pe = start_peer(w)
