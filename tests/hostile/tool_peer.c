@@ -230,6 +230,10 @@ out:
 	return ret;
 }
 
+/* dgram mode: a small receive buffer, so a peer that stops reading holds
+ * little in its kernel and the server's own bounds are what is tested. */
+static int peer_small_rcvbuf;
+
 static int tcp_connect(const char *hostport)
 {
 	char host[256];
@@ -255,6 +259,8 @@ static int tcp_connect(const char *hostport)
 	 * it after a few hundred KiB instead of after megabytes of kernel
 	 * buffering. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 64 * 1024 }, sizeof(int));
+	if (peer_small_rcvbuf)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 64 * 1024 }, sizeof(int));
 	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0)
 		die("connect to the server failed");
 	freeaddrinfo(res);
@@ -742,6 +748,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		die("sodium_init");
 	mode = argv[optind++];
+	peer_small_rcvbuf = strcmp(mode, "dgram") == 0;
 	pe.fd = tcp_connect(server);
 	ws_upgrade(&pe, server, path);
 	handshake(&pe, key, spub, strcmp(mode, "dgram") == 0 ? RV_CAP_DATAGRAM : 0);
