@@ -87,7 +87,7 @@ static void rv_conn_check_budget(struct rv_conn *c)
 /* 1 if one more stream (its target socket: the loop watches it without a
  * descriptor of its own) fits in the descriptor limit with the reserve
  * kept: refuse before EMFILE. */
-static int rv_conn_fd_room(struct rv_server *srv)
+int rv_conn_fd_room(struct rv_server *srv)
 {
 	uint64_t need;
 
@@ -98,7 +98,7 @@ static int rv_conn_fd_room(struct rv_server *srv)
 					? (uint64_t)rl.rlim_cur : 1024;
 	}
 	need = (uint64_t)srv->streams_active + 1 + srv->n_sessions + srv->opts->pool_max +
-	       RV_CONN_FD_RESERVE;
+	       srv->udp.fds + RV_CONN_FD_RESERVE;
 	return need <= srv->fd_limit;
 }
 
@@ -279,9 +279,31 @@ static void rv_conn_rfwd_opened(void *arg)
 		c->pk->streams++;
 }
 
+static void rv_conn_on_datagram(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+				const uint8_t *data, size_t len, void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)s;
+	if (c->udp != NULL && c->state == RV_CONN_OPEN)
+		rv_udp_on_datagram(c->udp, assoc, peer, data, len);
+}
+
+static void rv_conn_on_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason,
+				      void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)s;
+	if (c->udp != NULL)
+		rv_udp_on_close(c->udp, assoc, reason);
+}
+
 static const struct rv_session_callbacks rv_conn_session_cb = {
 	.on_listen = rv_conn_on_listen,
 	.on_stream_response = rv_conn_on_stream_response,
+	.on_datagram = rv_conn_on_datagram,
+	.on_datagram_close = rv_conn_on_datagram_close,
 	.on_input_flow = rv_conn_on_input_flow,
 	.on_want_write = rv_conn_on_want_write,
 	.on_closed = rv_conn_on_closed,
@@ -350,9 +372,10 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	params.max_streams = srv->opts->max_streams;
 	params.stream_window = srv->opts->stream_window;
 	params.max_message = RV_MSG_MAX;
-	/* Optional features offered (PROTOCOL.md §4.7): remote forwards only
-	 * to keys allowed to listen somewhere. */
-	params.features = 0;
+	/* Optional features offered (PROTOCOL.md §4.7); respond keeps those
+	 * the client also offered.  Remote forwards only to keys allowed to
+	 * listen somewhere. */
+	params.features = srv->opts->no_udp ? 0 : RV_CAP_DATAGRAM;
 	if (rv_authkeys_permit_listen(srv->authkeys, c->hs.peer_static, &perm) == RV_OK &&
 	    perm.n > 0)
 		params.features |= RV_CAP_REMOTE_FWD;
@@ -377,6 +400,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	cfg.headroom = LWS_PRE;
 	cfg.name = c->name;
 	cfg.remote_fwd = (params.features & RV_CAP_REMOTE_FWD) != 0;
+	cfg.datagram = (params.features & RV_CAP_DATAGRAM) != 0;
 	cb.arg = c;
 	r = rv_session_new(srv->loop, &cfg, ratchet, &cb, &c->sess);
 	ratchet = NULL; /* owned by the session, also on failure */
@@ -389,6 +413,11 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 		/* Without it every LISTEN is answered FAILED (rv_conn_on_listen). */
 		if (rv_rfwd_new(srv->loop, c->sess, &perm, c->name, &h, &c->rfwd) != RV_OK)
 			c->rfwd = NULL;
+	}
+	if (cfg.datagram) {
+		r = rv_udp_new(srv, c, &c->udp);
+		if (r != RV_OK)
+			goto out;
 	}
 	c->state = RV_CONN_OPEN;
 	rv_preauth_set_state(rv_preauth_of(srv, c->wsi), RV_PREAUTH_HANDSHAKE,
@@ -557,6 +586,8 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 	lws_sul_cancel(&c->sul_budget);
 	rv_rfwd_free(c->rfwd);
 	c->rfwd = NULL;
+	rv_udp_free(c->udp); /* before the session and the key entry */
+	c->udp = NULL;
 	rv_session_free(c->sess); /* closes streams: their key counts drop */
 	c->sess = NULL;
 	rv_conn_pk_unlink(c);

@@ -30,8 +30,10 @@
  * (only control frames answering the peer's input get there: a peer that
  * floods CONNECTs or PINGs and never reads) it asks the owner to stop
  * reading the WebSocket (on_input_flow) until low water.  Control frames (WINDOW_UPDATE, PING/PONG, CONNECT,
- * RESPONSE, GOAWAY) go out ahead of queued DATA; FIN and RESET stay in
- * order with their stream's DATA.
+ * RESPONSE, GOAWAY, DATAGRAM_CLOSE) go out ahead of queued DATA; FIN and RESET stay in
+ * order with their stream's DATA.  Datagrams (config.datagram) go after
+ * control frames and ahead of DATA, from a queue of at most
+ * config.datagram_queue bytes (full: new ones are dropped).
  *
  * Memory bound per session (whatever a slow side does):
  *   outbox   <= input_stop + one message's answers; below that:
@@ -45,6 +47,7 @@
  *               RV_PLAINTEXT_MAX);
  *   streams  <= max_streams * (local_window + RV_FRAME_DATA_MAX bytes of
  *               data for the local fd + sizeof(struct) ~ 300 bytes);
+ *   datagrams <= config.datagram_queue (+ one chunk's slack);
  *   receive  one RV_MSG_MAX plaintext buffer, one sealed RV_MSG_MAX message.
  * With the defaults (1 MiB, 1024 streams x 512 KiB) the stream part is
  * reached only if every stream's local reader stops; lower local_window or
@@ -137,6 +140,17 @@ struct rv_session_callbacks {
 	 * refused (RESET REFUSED_STREAM). */
 	void (*on_remote_connect)(struct rv_session *s, struct rv_stream *st, uint32_t req,
 				  const struct rv_addr *addr, void *arg);
+	/* Datagrams (config.datagram; PROTOCOL.md §6.11, §8A).  A DATAGRAM
+	 * for association assoc: peer is the destination (server) or the
+	 * reply's source, always an IP (client); data is valid only during
+	 * the call, len 0..RV_DATAGRAM_MAX.  Server: the session passes only
+	 * ids the id rules allow (a new id greater than every id seen, or one
+	 * seen before: the owner drops those it has closed; the session tracks
+	 * no associations).  Client: any id; the owner drops unknown ones. */
+	void (*on_datagram)(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+			    const uint8_t *data, size_t len, void *arg);
+	/* The peer closed association assoc (reason: enum rv_dgram_close_reason). */
+	void (*on_datagram_close)(struct rv_session *s, uint32_t assoc, uint8_t reason, void *arg);
 	void *arg;
 };
 
@@ -195,6 +209,12 @@ struct rv_session_config {
 	/* Server-opened streams at once: the server opens no more, the client
 	 * refuses more [RV_REMOTE_STREAMS_DEFAULT]. */
 	uint32_t max_remote_streams;
+	/* RV_CAP_DATAGRAM was agreed in the handshake: DATAGRAM frames may be
+	 * sent and received.  0: they are a protocol error. */
+	int datagram;
+	/* Bytes of DATAGRAM frames queued before new ones are dropped
+	 * [RV_DGRAM_QUEUE_DEFAULT]. */
+	size_t datagram_queue;
 	const char *name;   /* log prefix, e.g. peer address [role name] */
 };
 
@@ -216,6 +236,12 @@ struct rv_session_stats {
 					  * drained buffer: only those holding one */
 	uint64_t window_grown_bytes;     /* now granted beyond the announced windows */
 	uint64_t remote_streams_opened;  /* server-opened streams (either side) */
+	/* Datagrams (payload bytes in *_bytes). */
+	uint64_t dgram_sent, dgram_sent_bytes;          /* queued for the peer */
+	uint64_t dgram_received, dgram_received_bytes;  /* handed to on_datagram */
+	uint64_t dgram_dropped_queue;    /* send queue full */
+	uint64_t dgram_dropped_long;     /* too long for a frame / message */
+	uint64_t dgram_closes_sent, dgram_closes_received;
 };
 
 /* Takes ownership of ratchet (also on failure: it is freed).  Calls no
@@ -291,6 +317,17 @@ int rv_session_send_listen(struct rv_session *s, const struct rv_frame *f);
 int rv_session_remote_fwd(const struct rv_session *s);
 /* Live server-opened streams. */
 uint32_t rv_session_remote_stream_count(const struct rv_session *s);
+/* Queue one datagram for association assoc (client: destination peer, any
+ * address type; server: the reply's source, an IP).  It leaves in the next
+ * message, ahead of queued stream DATA.  RV_OK; RV_ERR_LIMIT: dropped, the
+ * datagram queue is full (counted); RV_ERR_STATE: datagrams not agreed, or
+ * the session is closing; RV_ERR_INVALID_ARG: assoc 0, bad address, or too
+ * long (over RV_DATAGRAM_MAX or the peer's max_message; counted). */
+int rv_session_datagram_send(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+			     const uint8_t *data, size_t len);
+/* Queue DATAGRAM_CLOSE(assoc, reason) (control priority).  RV_ERR_STATE
+ * if datagrams are not agreed or the session is closed. */
+int rv_session_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason);
 
 /* Smallest config.max_message a session works with: the outer overhead
  * plus the largest control frame (a CONNECT to a 255-byte name). */

@@ -107,6 +107,8 @@ struct rv_session {
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */
 	struct rv_chunkq data;           /* DATA, FIN, RESET */
+	struct rv_chunkq dgram;          /* DATAGRAM: after prio, before data;
+					  * <= cfg.datagram_queue bytes */
 	struct rv_chunk *spare;          /* recycled chunks (list) */
 	unsigned nspare;                 /* <= RV_SESSION_SPARE_MAX */
 	struct rv_buf wire;              /* the sealed message handed out */
@@ -135,6 +137,7 @@ struct rv_session {
 	uint32_t last_peer_id;           /* highest id the peer opened */
 	uint32_t nremote;                /* live server-space streams */
 	uint32_t last_listen_req;        /* server: highest LISTEN req seen */
+	uint32_t last_assoc;             /* server: highest association id seen */
 
 	int goaway_sent, goaway_received;
 	uint32_t goaway_last;
