@@ -265,6 +265,8 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 		c->window_budget = RV_SESSION_WINDOW_BUDGET_DEFAULT;
 	if (c->max_message == 0 || c->max_message > RV_MSG_MAX)
 		c->max_message = RV_MSG_MAX;
+	if (c->datagram_queue == 0)
+		c->datagram_queue = RV_DGRAM_QUEUE_DEFAULT;
 	if (c->high_water == 0)
 		c->high_water = RV_WS_SEND_HIGH_WATER;
 	if (c->low_water == 0 || c->low_water > c->high_water)
@@ -385,6 +387,7 @@ static void rv_session_teardown(struct rv_session *s)
 	rv_loop_timer_free(s->tick);
 	s->tick = NULL;
 	rv_chunkq_free(&s->prio);
+	rv_chunkq_free(&s->dgram);
 	rv_chunkq_free(&s->data);
 	rv_session_trim_spares(s, 0);
 	s->wire_ready = 0;
@@ -417,6 +420,7 @@ int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason)
 		s->goaway_sent = 1;
 		/* Nothing else matters now: drop queued data first. */
 		rv_chunkq_free(&s->data);
+		rv_chunkq_free(&s->dgram);
 		(void)rv_session_queue_frame(s, &f, 1);
 	}
 	rv_log_warn("%s: session closed: %s", s->name, rv_err_str(err));
@@ -504,7 +508,7 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 	if (s->cfg.keepalive_interval_ms != 0 &&
 	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
 		rv_session_send_ping(s);
-	if (s->prio.head == NULL && s->data.head == NULL)
+	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL)
 		rv_session_trim_spares(s, 1);
 	/* Streams quiet for a tick give back their drained fd buffers: only
 	 * those holding one are visited. */

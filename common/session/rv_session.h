@@ -124,6 +124,17 @@ struct rv_session_callbacks {
 	/* The peer sent GOAWAY (informational; the session handles it). */
 	void (*on_goaway)(struct rv_session *s, uint32_t last_stream,
 			  enum rv_goaway_reason reason, void *arg);
+	/* Datagrams (config.datagram; PROTOCOL.md §6.11, §8A).  A DATAGRAM
+	 * for association assoc: peer is the destination (server) or the
+	 * reply's source, always an IP (client); data is valid only during
+	 * the call, len 0..RV_DATAGRAM_MAX.  Server: the session passes only
+	 * ids the id rules allow (a new id greater than every id seen, or one
+	 * seen before: the owner drops those it has closed; the session tracks
+	 * no associations).  Client: any id; the owner drops unknown ones. */
+	void (*on_datagram)(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+			    const uint8_t *data, size_t len, void *arg);
+	/* The peer closed association assoc (reason: enum rv_dgram_close_reason). */
+	void (*on_datagram_close)(struct rv_session *s, uint32_t assoc, uint8_t reason, void *arg);
 	void *arg;
 };
 
@@ -176,6 +187,12 @@ struct rv_session_config {
 	 * passes the server's max_message.  At least rv_session_min_message()
 	 * (rv_session_new fails otherwise). */
 	size_t max_message;
+	/* RV_CAP_DATAGRAM was agreed in the handshake: DATAGRAM frames may be
+	 * sent and received.  0: they are a protocol error. */
+	int datagram;
+	/* Bytes of DATAGRAM frames queued before new ones are dropped
+	 * [RV_DGRAM_QUEUE_DEFAULT]. */
+	size_t datagram_queue;
 	const char *name;   /* log prefix, e.g. peer address [role name] */
 };
 
@@ -196,6 +213,12 @@ struct rv_session_stats {
 	uint64_t tick_streams_visited;   /* streams the tick looked at to free a
 					  * drained buffer: only those holding one */
 	uint64_t window_grown_bytes;     /* now granted beyond the announced windows */
+	/* Datagrams (payload bytes in *_bytes). */
+	uint64_t dgram_sent, dgram_sent_bytes;          /* queued for the peer */
+	uint64_t dgram_received, dgram_received_bytes;  /* handed to on_datagram */
+	uint64_t dgram_dropped_queue;    /* send queue full */
+	uint64_t dgram_dropped_long;     /* too long for a frame / message */
+	uint64_t dgram_closes_sent, dgram_closes_received;
 };
 
 /* Takes ownership of ratchet (also on failure: it is freed).  Calls no
@@ -252,6 +275,18 @@ void rv_session_reset_streams(struct rv_session *s, enum rv_reset_reason reason)
 int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *dst,
 			   const void *early, size_t early_len, void *user,
 			   struct rv_stream **out);
+
+/* Queue one datagram for association assoc (client: destination peer, any
+ * address type; server: the reply's source, an IP).  It leaves in the next
+ * message, ahead of queued stream DATA.  RV_OK; RV_ERR_LIMIT: dropped, the
+ * datagram queue is full (counted); RV_ERR_STATE: datagrams not agreed, or
+ * the session is closing; RV_ERR_INVALID_ARG: assoc 0, bad address, or too
+ * long (over RV_DATAGRAM_MAX or the peer's max_message; counted). */
+int rv_session_datagram_send(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+			     const uint8_t *data, size_t len);
+/* Queue DATAGRAM_CLOSE(assoc, reason) (control priority).  RV_ERR_STATE
+ * if datagrams are not agreed or the session is closed. */
+int rv_session_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason);
 
 /* Smallest config.max_message a session works with: the outer overhead
  * plus the largest control frame (a CONNECT to a 255-byte name). */

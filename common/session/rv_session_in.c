@@ -30,6 +30,13 @@ static int rv_session_validate(const struct rv_session *s, const struct rv_frame
 		return RV_ERR_MALFORMED;
 	if (f->type == RV_FRAME_PROXY_DATA && f->u.data.len == 0)
 		return RV_ERR_MALFORMED;
+	/* Datagram frames only once agreed (§4.7); a reply's source is an IP. */
+	if ((f->type == RV_FRAME_DATAGRAM || f->type == RV_FRAME_DATAGRAM_CLOSE) &&
+	    !s->cfg.datagram)
+		return RV_ERR_MALFORMED;
+	if (f->type == RV_FRAME_DATAGRAM && s->cfg.role == RV_SESSION_CLIENT &&
+	    f->u.datagram.addr.atyp == RV_ATYP_DOMAIN)
+		return RV_ERR_MALFORMED;
 	return RV_OK;
 }
 
@@ -107,6 +114,32 @@ static int rv_session_unknown_stream(struct rv_session *s, const struct rv_frame
 	return RV_ERR_MALFORMED;
 }
 
+/* Server: an id above every one seen opens an association (the owner
+ * creates it); ids are never reused, so the owner drops datagrams for an
+ * id it has closed.  A CLOSE retires its id too.  The client passes all:
+ * it knows which ids it opened. */
+static int rv_session_on_datagram(struct rv_session *s, const struct rv_frame *f)
+{
+	uint32_t assoc = f->type == RV_FRAME_DATAGRAM ? f->u.datagram.assoc
+						       : f->u.datagram_close.assoc;
+
+	if (s->cfg.role == RV_SESSION_SERVER && assoc > s->last_assoc)
+		s->last_assoc = assoc;
+	if (f->type == RV_FRAME_DATAGRAM_CLOSE) {
+		s->stats.dgram_closes_received++;
+		if (s->cb.on_datagram_close != NULL)
+			s->cb.on_datagram_close(s, assoc, (uint8_t)f->u.datagram_close.reason,
+						s->cb.arg);
+		return RV_OK;
+	}
+	s->stats.dgram_received++;
+	s->stats.dgram_received_bytes += f->u.datagram.len;
+	if (s->cb.on_datagram != NULL)
+		s->cb.on_datagram(s, assoc, &f->u.datagram.addr, f->u.datagram.data,
+				  f->u.datagram.len, s->cb.arg);
+	return RV_OK;
+}
+
 static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 {
 	struct rv_stream *st;
@@ -134,6 +167,9 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 		return rv_session_on_goaway(s, f);
 	case RV_FRAME_PROXY_CONNECT:
 		return rv_session_on_connect(s, f);
+	case RV_FRAME_DATAGRAM:
+	case RV_FRAME_DATAGRAM_CLOSE:
+		return rv_session_on_datagram(s, f);
 	default:
 		break;
 	}
@@ -232,7 +268,8 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 	     s->last_rx - s->last_ping >= RV_KEEPALIVE_DEFAULT_S * 1000u))
 		rv_session_send_ping(s);
 	/* A server's outbox may have waited for this first message. */
-	if (!s->wire_ready && (s->prio.head != NULL || s->data.head != NULL)) {
+	if (!s->wire_ready &&
+	    (s->prio.head != NULL || s->data.head != NULL || s->dgram.head != NULL)) {
 		s->want_write_signalled = 0;
 		rv_session_signal_write(s);
 	}

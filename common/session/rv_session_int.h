@@ -99,6 +99,8 @@ struct rv_session {
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */
 	struct rv_chunkq data;           /* DATA, FIN, RESET */
+	struct rv_chunkq dgram;          /* DATAGRAM: after prio, before data;
+					  * <= cfg.datagram_queue bytes */
 	struct rv_chunk *spare;          /* recycled chunks (list) */
 	unsigned nspare;                 /* <= RV_SESSION_SPARE_MAX */
 	struct rv_buf wire;              /* the sealed message handed out */
@@ -124,6 +126,7 @@ struct rv_session {
 	uint32_t nstreams;
 	uint32_t next_id;                /* client: next stream id to use */
 	uint32_t last_peer_id;           /* server: highest CONNECT seen */
+	uint32_t last_assoc;             /* server: highest association id seen */
 
 	int goaway_sent, goaway_received;
 	uint32_t goaway_last;

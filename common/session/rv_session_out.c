@@ -17,7 +17,8 @@ size_t rv_session_send_queue_bytes(const struct rv_session *s)
 {
 	if (s == NULL)
 		return 0;
-	return s->prio.bytes + s->data.bytes + (s->wire_ready ? rv_buf_len(&s->wire) : 0);
+	return s->prio.bytes + s->dgram.bytes + s->data.bytes +
+	       (s->wire_ready ? rv_buf_len(&s->wire) : 0);
 }
 
 void rv_session_signal_write(struct rv_session *s)
@@ -338,7 +339,9 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 	if (s == NULL || msg == NULL || len == NULL)
 		return RV_ERR_INVALID_ARG;
 	while (!s->wire_ready) {
-		q = s->prio.head != NULL ? &s->prio : &s->data;
+		/* Control frames, then datagrams, then stream data: a datagram
+		 * never waits behind bulk DATA (PROTOCOL.md §8A). */
+		q = s->prio.head != NULL ? &s->prio : s->dgram.head != NULL ? &s->dgram : &s->data;
 		c = q->head;
 		if (c == NULL) {
 			s->want_write_signalled = 0;
@@ -356,6 +359,8 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 		/* Control frames ride along with the next DATA chunk if both fit
 		 * in one message: fewer, fuller messages. */
 		if (q == &s->prio)
+			rv_session_merge_head(s, &c->b, &s->dgram);
+		if (q != &s->data && (q == &s->dgram || s->dgram.head == NULL))
 			rv_session_merge_head(s, &c->b, &s->data);
 		rv_buf_reset(&s->wire);
 		rc = rv_buf_reserve(&s->wire, s->cfg.headroom, &hr);
@@ -397,8 +402,83 @@ void rv_session_message_sent(struct rv_session *s)
 	s->stats.msgs_out++;
 	s->stats.bytes_out += rv_buf_len(&s->wire) - s->cfg.headroom;
 	s->wire_ready = 0;
-	if (s->prio.head == NULL && s->data.head == NULL)
+	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL)
 		s->want_write_signalled = 0;
 	rv_session_check_water(s);
 	rv_session_leave(s);
+}
+
+/* ---- datagrams (PROTOCOL.md §6.11, §6.12, §8A) --------------------------- */
+
+static int rv_session_dgram_usable(const struct rv_session *s)
+{
+	return s->cfg.datagram && s->state == RV_SESSION_OPEN && !s->free_pending;
+}
+
+int rv_session_datagram_send(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+			     const uint8_t *data, size_t len)
+{
+	struct rv_chunk *c;
+	struct rv_frame f;
+	size_t flen;
+	int rc;
+
+	if (s == NULL || peer == NULL || (data == NULL && len > 0) || assoc == 0)
+		return RV_ERR_INVALID_ARG;
+	if (!rv_session_dgram_usable(s))
+		return RV_ERR_STATE;
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_DATAGRAM;
+	f.u.datagram.assoc = assoc;
+	f.u.datagram.addr = *peer;
+	f.u.datagram.data = data;
+	f.u.datagram.len = len;
+	flen = rv_frame_encoded_len(&f);
+	/* A frame never spans messages: one that does not fit is too long. */
+	if (flen == 0 || flen > s->plain_max) {
+		if (len > RV_DATAGRAM_MAX || flen > s->plain_max)
+			s->stats.dgram_dropped_long++;
+		return RV_ERR_INVALID_ARG;
+	}
+	/* Not flow controlled: the queue bound is what holds them. */
+	if (s->dgram.bytes + flen > s->cfg.datagram_queue) {
+		s->stats.dgram_dropped_queue++;
+		return RV_ERR_LIMIT;
+	}
+	c = rv_session_tail_for(s, &s->dgram, flen);
+	if (c == NULL)
+		return RV_ERR_NOMEM;
+	rc = rv_frame_encode(&c->b, &f);
+	if (rc < 0)
+		return rc;
+	s->dgram.bytes += flen;
+	s->stats.dgram_sent++;
+	s->stats.dgram_sent_bytes += len;
+	rv_session_enter(s);
+	rv_session_signal_write(s);
+	rv_session_check_water(s);
+	rv_session_leave(s);
+	return RV_OK;
+}
+
+int rv_session_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason)
+{
+	struct rv_frame f;
+	int rc;
+
+	if (s == NULL || assoc == 0 || reason < RV_DGRAM_CLOSE_NORMAL ||
+	    reason > RV_DGRAM_CLOSE_SHUTDOWN)
+		return RV_ERR_INVALID_ARG;
+	if (!s->cfg.datagram || s->state == RV_SESSION_CLOSED || s->free_pending)
+		return RV_ERR_STATE;
+	memset(&f, 0, sizeof(f));
+	f.type = RV_FRAME_DATAGRAM_CLOSE;
+	f.u.datagram_close.assoc = assoc;
+	f.u.datagram_close.reason = (enum rv_dgram_close_reason)reason;
+	rv_session_enter(s);
+	rc = rv_session_queue_frame(s, &f, 1);
+	if (rc == RV_OK)
+		s->stats.dgram_closes_sent++;
+	rv_session_leave(s);
+	return rc;
 }

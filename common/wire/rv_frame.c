@@ -69,6 +69,13 @@ static int rv_frame_body_range(uint8_t type, size_t *min, size_t *max)
 	case RV_FRAME_GOAWAY:
 		*min = *max = RV_FRAME_GOAWAY_LEN;
 		return RV_OK;
+	case RV_FRAME_DATAGRAM:
+		*min = RV_FRAME_DATAGRAM_FIXED_LEN + RV_ADDR_WIRE_MIN;
+		*max = RV_FRAME_DATAGRAM_FIXED_LEN + RV_ADDR_WIRE_MAX + RV_DATAGRAM_MAX;
+		return RV_OK;
+	case RV_FRAME_DATAGRAM_CLOSE:
+		*min = *max = RV_FRAME_DATAGRAM_CLOSE_LEN;
+		return RV_OK;
 	case RV_FRAME_INVALID:
 		return RV_ERR_MALFORMED;
 	default:
@@ -89,6 +96,11 @@ static int rv_frame_reset_valid(unsigned v)
 static int rv_frame_goaway_valid(unsigned v)
 {
 	return v >= RV_GOAWAY_SHUTDOWN && v <= RV_GOAWAY_REVOKED;
+}
+
+static int rv_frame_dgram_reason_valid(unsigned v)
+{
+	return v >= RV_DGRAM_CLOSE_NORMAL && v <= RV_DGRAM_CLOSE_SHUTDOWN;
 }
 
 static int rv_frame_window_valid(uint32_t v)
@@ -159,6 +171,30 @@ static int rv_frame_addr_decode(const uint8_t *p, size_t len, uint16_t port,
 	if (rv_frame_atyp_len(p[0], &alen) != RV_OK || len != 1 + alen)
 		return RV_ERR_MALFORMED;
 	memcpy(a->ip, p + 1, alen);
+	return RV_OK;
+}
+
+/* Length (atyp included) of the address at p, from its atyp and (for a
+ * domain) its length byte; the address may be followed by more bytes (a
+ * DATAGRAM's payload).  MALFORMED if avail cannot hold it. */
+static int rv_frame_addr_prefix_len(const uint8_t *p, size_t avail, size_t *len)
+{
+	size_t alen;
+
+	if (avail < 1)
+		return RV_ERR_MALFORMED;
+	if (p[0] == RV_ATYP_DOMAIN) {
+		if (avail < 2)
+			return RV_ERR_MALFORMED;
+		alen = 2 + (size_t)p[1];
+	} else {
+		if (rv_frame_atyp_len(p[0], &alen) != RV_OK)
+			return RV_ERR_MALFORMED;
+		alen += 1;
+	}
+	if (alen > avail)
+		return RV_ERR_MALFORMED;
+	*len = alen;
 	return RV_OK;
 }
 
@@ -253,6 +289,30 @@ static int rv_frame_body_decode(uint8_t type, const uint8_t *b, size_t len,
 			return RV_ERR_MALFORMED;
 		f->u.goaway.reason = (enum rv_goaway_reason)b[4];
 		return RV_OK;
+	case RV_FRAME_DATAGRAM: {
+		size_t alen;
+
+		f->stream_id = 0;
+		f->u.datagram.assoc = rv_frame_rd32(b);
+		r = rv_frame_addr_prefix_len(b + 6, len - 6, &alen);
+		if (r != RV_OK)
+			return r;
+		r = rv_frame_addr_decode(b + 6, alen, rv_frame_rd16(b + 4), &f->u.datagram.addr);
+		if (r != RV_OK)
+			return r;
+		if (len - 6 - alen > RV_DATAGRAM_MAX)
+			return RV_ERR_MALFORMED;
+		f->u.datagram.data = b + 6 + alen;
+		f->u.datagram.len = len - 6 - alen;
+		return f->u.datagram.assoc == 0 ? RV_ERR_MALFORMED : RV_OK;
+	}
+	case RV_FRAME_DATAGRAM_CLOSE:
+		f->stream_id = 0;
+		f->u.datagram_close.assoc = rv_frame_rd32(b);
+		if (!rv_frame_dgram_reason_valid(b[4]))
+			return RV_ERR_MALFORMED;
+		f->u.datagram_close.reason = (enum rv_dgram_close_reason)b[4];
+		return f->u.datagram_close.assoc == 0 ? RV_ERR_MALFORMED : RV_OK;
 	default:
 		return RV_ERR_INTERNAL;
 	}
@@ -343,6 +403,19 @@ static int rv_frame_check(const struct rv_frame *f, size_t *body)
 			return RV_ERR_INVALID_ARG;
 		*body = RV_FRAME_GOAWAY_LEN;
 		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_DATAGRAM:
+		alen = rv_frame_addr_len(&f->u.datagram.addr);
+		if (alen == 0 || f->u.datagram.assoc == 0 || f->u.datagram.len > RV_DATAGRAM_MAX ||
+		    (f->u.datagram.data == NULL && f->u.datagram.len > 0))
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_DATAGRAM_FIXED_LEN - 1 + alen + f->u.datagram.len;
+		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
+	case RV_FRAME_DATAGRAM_CLOSE:
+		if (f->u.datagram_close.assoc == 0 ||
+		    !rv_frame_dgram_reason_valid((unsigned)f->u.datagram_close.reason))
+			return RV_ERR_INVALID_ARG;
+		*body = RV_FRAME_DATAGRAM_CLOSE_LEN;
+		return f->stream_id == 0 ? RV_OK : RV_ERR_INVALID_ARG;
 	default:
 		return RV_ERR_INVALID_ARG;
 	}
@@ -411,6 +484,18 @@ int rv_frame_encode(struct rv_buf *out, const struct rv_frame *f)
 	case RV_FRAME_GOAWAY:
 		p = rv_frame_wr32(p, f->u.goaway.last_stream);
 		*p++ = (uint8_t)f->u.goaway.reason;
+		break;
+	case RV_FRAME_DATAGRAM:
+		p = rv_frame_wr32(p, f->u.datagram.assoc);
+		p = rv_frame_wr16(p, f->u.datagram.addr.port);
+		p = rv_frame_addr_encode(p, &f->u.datagram.addr);
+		if (f->u.datagram.len > 0)
+			memcpy(p, f->u.datagram.data, f->u.datagram.len);
+		p += f->u.datagram.len;
+		break;
+	case RV_FRAME_DATAGRAM_CLOSE:
+		p = rv_frame_wr32(p, f->u.datagram_close.assoc);
+		*p++ = (uint8_t)f->u.datagram_close.reason;
 		break;
 	default:
 		break;

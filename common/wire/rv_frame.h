@@ -9,7 +9,9 @@
  * points into in's memory (valid until in is modified).
  *
  * Rules beyond the lengths (both directions): stream id != 0 for stream
- * frames, == 0 for PING/PONG/GOAWAY; DATA 1..RV_FRAME_DATA_MAX bytes;
+ * frames, == 0 for PING/PONG/GOAWAY/DATAGRAM/DATAGRAM_CLOSE (their
+ * association id, in the union, != 0); DATAGRAM payload
+ * 0..RV_DATAGRAM_MAX bytes, close reason from its enum; DATA 1..RV_FRAME_DATA_MAX bytes;
  * CONNECT window and WINDOW_UPDATE credit 1..RV_STREAM_WINDOW_MAX; status,
  * reset and goaway reasons and atyp from their enums; domain 1..255 bytes,
  * no NUL.  Decode errors: RV_ERR_MALFORMED, or RV_ERR_UNSUPPORTED for an
@@ -35,7 +37,7 @@ struct rv_addr {
 
 struct rv_frame {
 	enum rv_frame_type type;
-	uint32_t stream_id; /* 0 for PING, PONG, GOAWAY */
+	uint32_t stream_id; /* 0 for PING, PONG, GOAWAY, DATAGRAM, DATAGRAM_CLOSE */
 	union {
 		struct { struct rv_addr addr; uint32_t window; } connect;
 		struct { enum rv_status status; struct rv_addr bound; } response;
@@ -44,6 +46,16 @@ struct rv_frame {
 		struct { uint32_t credit; } window_update;
 		struct { uint64_t opaque; } ping; /* PING and PONG */
 		struct { uint32_t last_stream; enum rv_goaway_reason reason; } goaway;
+		/* DATAGRAM: addr is the destination (client -> server) or the
+		 * source of a reply (server -> client); data points into the
+		 * input like DATA's, len 0..RV_DATAGRAM_MAX. */
+		struct {
+			uint32_t assoc;
+			struct rv_addr addr;
+			const uint8_t *data;
+			size_t len;
+		} datagram;
+		struct { uint32_t assoc; enum rv_dgram_close_reason reason; } datagram_close;
 	} u;
 };
 

@@ -127,7 +127,11 @@ enum rv_frame_type {
 	RV_FRAME_PING = 7,           /* opaque u64 */
 	RV_FRAME_PONG = 8,           /* opaque u64 (echo of PING) */
 	RV_FRAME_GOAWAY = 9,         /* last_stream u32 | reason u8 */
-	RV_FRAME_TYPE_MAX_ = 10,
+	/* Only once RV_CAP_DATAGRAM is agreed (§6.11, §6.12): */
+	RV_FRAME_DATAGRAM = 10,       /* assoc u32 | port u16 | atyp u8 | addr |
+				       * payload[0..RV_DATAGRAM_MAX] */
+	RV_FRAME_DATAGRAM_CLOSE = 11, /* assoc u32 | reason u8 */
+	RV_FRAME_TYPE_MAX_ = 12,
 };
 
 enum rv_frame_sizes {
@@ -141,6 +145,15 @@ enum rv_frame_sizes {
 	RV_FRAME_CONNECT_FIXED_LEN = 11,  /* before the address */
 	RV_FRAME_RESPONSE_FIXED_LEN = 8,  /* before the address */
 	RV_DOMAIN_MAX = 255,
+	RV_FRAME_DATAGRAM_FIXED_LEN = 7,  /* assoc, port, atyp: before the address */
+	RV_FRAME_DATAGRAM_CLOSE_LEN = 5,
+	/* Largest UDP payload carried (PROTOCOL.md §8A): the same as a DATA
+	 * frame's, so a datagram frame (<= 16384 + 7 + 256 bytes) fits every
+	 * message a peer may announce room for next to control frames, and one
+	 * datagram never takes a whole message from the streams.  Real traffic
+	 * (DNS, QUIC, WireGuard, RTP) stays far below; larger datagrams are
+	 * dropped and counted by the sender, never sent. */
+	RV_DATAGRAM_MAX = RV_FRAME_DATA_MAX,
 };
 
 /* Address types: the SOCKS5 ATYP values. */
@@ -184,6 +197,18 @@ enum rv_goaway_reason {
 	RV_GOAWAY_PROTOCOL_ERROR = 2,
 	RV_GOAWAY_IDLE = 3,
 	RV_GOAWAY_REVOKED = 4, /* server: the client's key was removed */
+};
+
+/* DATAGRAM_CLOSE reasons (either direction). */
+enum rv_dgram_close_reason {
+	RV_DGRAM_CLOSE_INVALID = 0,
+	RV_DGRAM_CLOSE_NORMAL = 1,       /* the sender is done with it (client:
+					  * its UDP ASSOCIATE or -L udp ended) */
+	RV_DGRAM_CLOSE_IDLE_TIMEOUT = 2, /* no datagram either way for a while */
+	RV_DGRAM_CLOSE_LIMIT = 3,        /* association limit reached: refused */
+	RV_DGRAM_CLOSE_DENIED = 4,       /* UDP not allowed for this peer */
+	RV_DGRAM_CLOSE_ERROR = 5,        /* local socket failure */
+	RV_DGRAM_CLOSE_SHUTDOWN = 6,     /* the sender is going away */
 };
 
 /* ---- SOCKS5 on the client's local side (RFC 1928, RFC 1929) -------- */
@@ -231,6 +256,12 @@ enum rv_limits {
 	 * this much unsent data per socket; the rest waits in the stream's
 	 * buffer, inside its credit window, so it is bounded and counted. */
 	RV_SOCKET_NOTSENT_LOWAT = 128 * 1024,
+	/* Datagrams (§8A): bytes of DATAGRAM frames a session queues before it
+	 * drops new ones (they are not flow controlled, so the queue is what
+	 * bounds them); the server's defaults per session. */
+	RV_DGRAM_QUEUE_DEFAULT = 256 * 1024,
+	RV_DGRAM_ASSOC_MAX_DEFAULT = 64,
+	RV_DGRAM_IDLE_TIMEOUT_DEFAULT_S = 60,
 };
 
 #endif
