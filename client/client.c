@@ -20,6 +20,7 @@
 #include "rv_rlimit.h"
 #include "status.h"
 #include "tunnel.h"
+#include "udp.h"
 
 #define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
@@ -76,6 +77,7 @@ static void rv_client_begin_drain(struct rv_client *cl, int signo)
 	cl->drain_deadline = rv_loop_now_ms(cl->loop) + RV_CLIENT_DRAIN_MS;
 	rv_listeners_close(cl);
 	rv_conn_drain(cl);
+	rv_udp_drain(cl->udp);
 	rv_tunnel_shutdown(cl->tunnel);
 	rv_loop_timer_set(cl->drain_tick, RV_CLIENT_DRAIN_TICK_MS);
 	(void)rv_tunnel_drained(cl->tunnel, &n);
@@ -189,10 +191,19 @@ static int rv_client_context(struct rv_client *cl)
 	return RV_OK;
 }
 
+/* A new session: UDP associations restart on it, waiting streams go. */
+static void rv_client_on_up(struct rv_client *cl)
+{
+	rv_udp_on_up(cl->udp);
+	rv_conn_dispatch_waiting(cl);
+}
+
 static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
-	.on_up = rv_conn_dispatch_waiting,
+	.on_up = rv_client_on_up,
 	.on_stream_response = rv_conn_on_stream_response,
 	.on_stream_closed = rv_conn_on_stream_closed,
+	.on_datagram = rv_udp_on_datagram,
+	.on_datagram_close = rv_udp_on_datagram_close,
 };
 
 int rv_client_run(const struct rv_client_opts *opts)
@@ -211,6 +222,7 @@ int rv_client_run(const struct rv_client_opts *opts)
 	cl.socks_cfg.user_len = strlen(opts->socks_user);
 	cl.socks_cfg.pass = opts->socks_pass;
 	cl.socks_cfg.pass_len = strlen(opts->socks_pass);
+	cl.socks_cfg.udp = 1; /* answered by udp.c: 0x07 if the server has no UDP */
 	lws_set_log_level(opts->verbose >= 2 ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : 0,
 			  rv_client_lws_log);
 	/* Before lws sizes its fd table from the limit. */
@@ -234,7 +246,8 @@ int rv_client_run(const struct rv_client_opts *opts)
 	    (ret = rv_authlimit_init(&cl.authlimit, cl.loop)) != RV_OK)
 		goto out;
 	if ((ret = rv_client_status_open(&cl, &status)) != RV_OK ||
-	    (ret = rv_listeners_open(&cl)) != RV_OK)
+	    (ret = rv_listeners_open(&cl)) != RV_OK ||
+	    (ret = rv_udp_new(&cl, &cl.udp)) != RV_OK)
 		goto out;
 	if (opts->url.scheme == RV_CLI_URL_WS)
 		rv_log_info("note: %s is plain ws://; the tunnel is still encrypted and "
@@ -258,6 +271,7 @@ out:
 	/* Session first: it closes the streams' fds and frees their conns. */
 	rv_tunnel_free(cl.tunnel);
 	rv_conn_free_all(&cl);
+	rv_udp_free(cl.udp);
 	rv_authlimit_cleanup(&cl.authlimit);
 	rv_loop_timer_free(cl.drain_tick);
 	rv_loop_fd_del(sigw);

@@ -19,6 +19,12 @@ enum rv_client_opt_limits {
 	RV_CLIENT_MAX_FORWARDS = 64, /* -L listeners */
 	RV_CLIENT_SOCKS_USER_MAX = 255,
 	RV_CLIENT_SOCKS_DEFAULT_PORT = 1080,
+	/* UDP (udp.c): associations at once (SOCKS5 UDP ASSOCIATE and -L udp
+	 * sources together) and their idle timeout. */
+	RV_CLIENT_UDP_ASSOC_DEFAULT = 64,
+	RV_CLIENT_UDP_ASSOC_MAX = 4096,
+	RV_CLIENT_UDP_IDLE_DEFAULT_S = 60,
+	RV_CLIENT_UDP_IDLE_MAX_S = 3600,
 };
 #define RV_CLIENT_DEFAULT_BIND "127.0.0.1"
 
@@ -32,6 +38,10 @@ struct rv_client_opts {
 	size_t n_socks;
 	struct rv_cli_forward fwd[RV_CLIENT_MAX_FORWARDS];
 	size_t n_fwd;
+	struct rv_cli_forward udp_fwd[RV_CLIENT_MAX_FORWARDS]; /* -L udp:... */
+	size_t n_udp_fwd;
+	unsigned udp_max_assoc;  /* --udp-max-assoc */
+	unsigned udp_idle_s;     /* --udp-timeout */
 	const char *ca_file;     /* NULL: system CA bundle */
 	int insecure_tls;
 	int verbose;             /* -v: debug; -vv: also libwebsockets' log */

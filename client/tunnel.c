@@ -32,7 +32,7 @@ enum {
 	RV_TUNNEL_WRITES_PER_CALLBACK = 8,
 	/* Optional features this client offers (RV_CAP_FEATURES_ bits,
 	 * PROTOCOL.md §4.7). */
-	RV_TUNNEL_FEATURES = 0,
+	RV_TUNNEL_FEATURES = RV_CAP_DATAGRAM,
 	/* Never slower than this at noticing a dead tunnel. */
 	RV_TUNNEL_KEEPALIVE_MAX_MS = RV_KEEPALIVE_DEFAULT_S * 1000,
 	RV_TUNNEL_DEAD_AFTER_MS = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000,
@@ -50,6 +50,7 @@ struct rv_tunnel_link {
 	struct rv_buf rx;   /* one WebSocket message being reassembled */
 	int rx_partial;
 	char close_reason[160];
+	uint8_t features;   /* agreed in the handshake (RV_CAP_ bits) */
 };
 
 struct rv_tunnel {
@@ -106,6 +107,11 @@ void rv_tunnel_get_info(const struct rv_tunnel *t, struct rv_tunnel_info *out)
 	out->up_since_ms = t->state == RV_TUNNEL_UP ? t->up_since_ms : 0;
 	out->session = t->cur != NULL ? t->cur->session : NULL;
 	out->draining = t->old != NULL ? t->old->session : NULL;
+}
+
+int rv_tunnel_datagram_agreed(const struct rv_tunnel *t)
+{
+	return t != NULL && t->cur->session != NULL && (t->cur->features & RV_CAP_DATAGRAM) != 0;
 }
 
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t)
@@ -310,6 +316,25 @@ static void rv_tunnel_on_stream_closed(struct rv_stream *st, void *arg)
 	l->t->hooks->on_stream_closed(st);
 }
 
+static void rv_tunnel_on_datagram(struct rv_session *s, uint32_t assoc,
+				  const struct rv_addr *peer, const uint8_t *data, size_t len,
+				  void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_datagram != NULL)
+		l->t->hooks->on_datagram(l->t->cl, s, assoc, peer, data, len);
+}
+
+static void rv_tunnel_on_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason,
+					void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_datagram_close != NULL)
+		l->t->hooks->on_datagram_close(l->t->cl, s, assoc, reason);
+}
+
 /* GOAWAY on the current WebSocket: it becomes the draining one and a new
  * WebSocket opens at once; new streams wait for it.  At most one drains: a
  * second GOAWAY before the first drained drops the older one. */
@@ -355,6 +380,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 		.on_stream_response = rv_tunnel_on_stream_response,
 		.on_stream_closed = rv_tunnel_on_stream_closed,
 		.on_goaway = rv_tunnel_on_goaway,
+		.on_datagram = rv_tunnel_on_datagram,
+		.on_datagram_close = rv_tunnel_on_datagram_close,
 		.arg = t->cur,
 	};
 	struct rv_session_config cfg;
@@ -387,6 +414,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel *t, const uint8_t *msg, siz
 	/* Never send a message larger than the server accepts. */
 	cfg.max_message = p.max_message;
 	cfg.name = "tunnel";
+	cfg.datagram = (p.features & RV_CAP_DATAGRAM) != 0;
+	t->cur->features = p.features;
 	if (p.max_message < rv_session_min_message()) {
 		rv_ratchet_free(r);
 		snprintf(why, sizeof(why), "the server's max_message (%u bytes) is smaller than "
