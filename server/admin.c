@@ -586,6 +586,9 @@ static const struct rv_admin_opt rv_admin_opts[] = {
 	{"pool", 0, 1, 0},
 	{"pool-max", 0, 1, 0},
 	{"pool-idle", 0, 1, 0},
+	{"no-udp", 0, 0, 0},
+	{"udp-max-assoc", 0, 1, 0},
+	{"udp-idle", 0, 1, 0},
 	{"verbose", 'v', 0, 0},
 };
 enum { RV_ADMIN_NOPTS = sizeof(rv_admin_opts) / sizeof(rv_admin_opts[0]) };

@@ -86,7 +86,7 @@ static void rv_conn_check_budget(struct rv_conn *c)
 /* 1 if one more stream (its target socket: the loop watches it without a
  * descriptor of its own) fits in the descriptor limit with the reserve
  * kept: refuse before EMFILE. */
-static int rv_conn_fd_room(struct rv_server *srv)
+int rv_conn_fd_room(struct rv_server *srv)
 {
 	uint64_t need;
 
@@ -97,7 +97,7 @@ static int rv_conn_fd_room(struct rv_server *srv)
 					? (uint64_t)rl.rlim_cur : 1024;
 	}
 	need = (uint64_t)srv->streams_active + 1 + srv->n_sessions + srv->opts->pool_max +
-	       RV_CONN_FD_RESERVE;
+	       srv->udp.fds + RV_CONN_FD_RESERVE;
 	return need <= srv->fd_limit;
 }
 
@@ -226,7 +226,29 @@ static void rv_conn_on_input_flow(struct rv_session *s, int enable, void *arg)
 	rv_conn_update_rx(arg);
 }
 
+static void rv_conn_on_datagram(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
+				const uint8_t *data, size_t len, void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)s;
+	if (c->udp != NULL && c->state == RV_CONN_OPEN)
+		rv_udp_on_datagram(c->udp, assoc, peer, data, len);
+}
+
+static void rv_conn_on_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason,
+				      void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)s;
+	if (c->udp != NULL)
+		rv_udp_on_close(c->udp, assoc, reason);
+}
+
 static const struct rv_session_callbacks rv_conn_session_cb = {
+	.on_datagram = rv_conn_on_datagram,
+	.on_datagram_close = rv_conn_on_datagram_close,
 	.on_input_flow = rv_conn_on_input_flow,
 	.on_want_write = rv_conn_on_want_write,
 	.on_closed = rv_conn_on_closed,
@@ -294,7 +316,9 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	params.max_streams = srv->opts->max_streams;
 	params.stream_window = srv->opts->stream_window;
 	params.max_message = RV_MSG_MAX;
-	params.features = 0; /* optional features offered (PROTOCOL.md §4.7) */
+	/* Optional features offered (PROTOCOL.md §4.7); respond keeps those
+	 * the client also offered. */
+	params.features = srv->opts->no_udp ? 0 : RV_CAP_DATAGRAM;
 	r = rv_handshake_server_respond(&c->hs, &params, RV_RATCHET_DEFAULT_INTERVAL_MS,
 					&c->hs_reply, &ratchet);
 	if (r != RV_OK) {
@@ -315,11 +339,17 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	cfg.idle_timeout_ms = srv->opts->idle_timeout_s * 1000u;
 	cfg.headroom = LWS_PRE;
 	cfg.name = c->name;
+	cfg.datagram = (params.features & RV_CAP_DATAGRAM) != 0;
 	cb.arg = c;
 	r = rv_session_new(srv->loop, &cfg, ratchet, &cb, &c->sess);
 	ratchet = NULL; /* owned by the session, also on failure */
 	if (r != RV_OK)
 		goto out;
+	if (cfg.datagram) {
+		r = rv_udp_new(srv, c, &c->udp);
+		if (r != RV_OK)
+			goto out;
+	}
 	c->state = RV_CONN_OPEN;
 	rv_preauth_set_state(rv_preauth_of(srv, c->wsi), RV_PREAUTH_HANDSHAKE,
 			     RV_HANDSHAKE_TIMEOUT_S);
@@ -484,6 +514,8 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 		rv_conn_log_summary(c);
 	c->state = RV_CONN_CLOSING; /* no close_soon from session callbacks */
 	lws_sul_cancel(&c->sul_budget);
+	rv_udp_free(c->udp); /* before the session and the key entry */
+	c->udp = NULL;
 	rv_session_free(c->sess); /* closes streams: their key counts drop */
 	c->sess = NULL;
 	rv_conn_pk_unlink(c);

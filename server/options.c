@@ -12,6 +12,7 @@
 #include "rv_err.h"
 #include "rv_sockaddr.h"
 #include "rv_wire.h"
+#include "udp.h"
 
 enum rv_server_longopt {
 	OPT_CERT = 256,
@@ -40,6 +41,9 @@ enum rv_server_longopt {
 	OPT_CONTROL,
 	OPT_METRICS,
 	OPT_METRICS_ANY,
+	OPT_NO_UDP,
+	OPT_UDP_MAX_ASSOC,
+	OPT_UDP_IDLE,
 };
 
 
@@ -72,6 +76,9 @@ static const struct option rv_server_longopts[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "metrics-any", no_argument, NULL, OPT_METRICS_ANY },
+	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
+	{ "udp-max-assoc", required_argument, NULL, OPT_UDP_MAX_ASSOC },
+	{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -121,6 +128,10 @@ static void rv_server_usage(FILE *f)
 		"      --connect-timeout S    target connect timeout (default %d)\n"
 		"      --idle-timeout S       idle stream timeout (default %d)\n"
 		"      --drain-timeout S      on SIGTERM, how long streams may finish (default 10)\n"
+		"      --no-udp               do not carry UDP datagrams for clients\n"
+		"      --udp-max-assoc N      UDP associations per client session (default 64);\n"
+		"                             they count as streams in --max-streams-per-key\n"
+		"      --udp-idle S           close a UDP association idle this long (default 60)\n"
 		"      --state-dir DIR        keep replay-protection state in DIR/replay-state so\n"
 		"                             a restart cannot reopen it (default: none, memory\n"
 		"                             only; the packaged service uses /var/lib/rvpn)\n"
@@ -255,6 +266,8 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	o->connect_timeout_s = RV_CONNECT_TIMEOUT_DEFAULT_S;
 	o->idle_timeout_s = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S;
 	o->drain_timeout_s = 10;
+	o->udp_max_assoc = RV_DGRAM_ASSOC_MAX_DEFAULT;
+	o->udp_idle_s = RV_DGRAM_IDLE_TIMEOUT_DEFAULT_S;
 	o->pool_per_dest = 2;
 	o->pool_max = 64;
 	o->pool_idle_s = RV_POOL_SPARE_MAX_MS / 1000;
@@ -377,6 +390,16 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 			break;
 		case OPT_METRICS_ANY:
 			o->metrics_any = 1;
+			break;
+		case OPT_NO_UDP:
+			o->no_udp = 1;
+			break;
+		case OPT_UDP_MAX_ASSOC:
+			r = rv_server_parse_uint("--udp-max-assoc", optarg, 1, RV_UDP_MAX_ASSOC_LIMIT,
+						 &o->udp_max_assoc);
+			break;
+		case OPT_UDP_IDLE:
+			r = rv_server_parse_uint("--udp-idle", optarg, 1, 86400, &o->udp_idle_s);
 			break;
 		case 'v':
 			o->verbose++;

@@ -49,6 +49,9 @@ struct rv_server_opts {
 	uint32_t connect_timeout_s;
 	uint32_t idle_timeout_s;
 	uint32_t drain_timeout_s;    /* SIGTERM: how long streams may drain */
+	int no_udp;                  /* --no-udp: do not agree to datagrams */
+	uint32_t udp_max_assoc;      /* UDP associations per session */
+	uint32_t udp_idle_s;         /* association idle timeout */
 	const char *state_dir;       /* replay state; NULL = memory only */
 	uint32_t pool_per_dest;      /* K spares per destination (0 = no pool) */
 	uint32_t pool_max;           /* global cap on spares */

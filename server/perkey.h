@@ -27,6 +27,9 @@ struct rv_perkey {
 	uint32_t refs;               /* connections holding this entry */
 	uint32_t sessions;           /* of refs: sessions counted against the cap */
 	uint32_t streams;            /* open or connecting streams, all sessions */
+	uint32_t udp_assocs;         /* UDP associations, all sessions (udp.c);
+				      * counted with streams against
+				      * --max-streams-per-key */
 	struct rv_conn *conns;       /* linked by rv_conn.pk_next */
 	/* Window growth of all its sessions (rv_session_config.window_pool):
 	 * granted window is memory a session may have to hold, so the key's

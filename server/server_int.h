@@ -18,6 +18,7 @@
 #include "rv_loop.h"
 #include "rv_pool.h"
 #include "rv_session.h"
+#include "udp.h"
 
 enum rv_server_state {
 	RV_SERVER_STATE_INVALID = 0,
@@ -93,6 +94,7 @@ struct rv_conn {
 	const char *end_reason;        /* static text for the summary line */
 	int revoked;                   /* GOAWAY(REVOKED) sent */
 	lws_sorted_usec_list_t sul_end; /* revocation grace */
+	struct rv_udp *udp;            /* datagrams agreed: associations (udp.c) */
 };
 
 struct rv_server {
@@ -114,6 +116,7 @@ struct rv_server {
 	uint64_t streams_refused_fds, streams_refused_key;
 	uint64_t sessions_total, handshakes_failed;
 	uint64_t data_in_ended, data_out_ended; /* stream bytes of ended sessions (status.c) */
+	struct rv_udp_counters udp;    /* udp.c */
 	lws_sorted_usec_list_t sul_drain;
 	/* edge (listen.c, preauth.c) */
 	struct rv_listener *listener;
@@ -170,6 +173,9 @@ void rv_server_conns_check_drained(struct rv_server *srv);
 unsigned rv_server_conns_revoke(struct rv_server *srv);
 /* Drain limit: reset every stream (SHUTDOWN), flush, close with 1000. */
 void rv_server_conns_shutdown(struct rv_server *srv);
+/* 1 if one more descriptor (a stream's target, a UDP socket) fits in the
+ * descriptor limit with the reserve kept. */
+int rv_conn_fd_room(struct rv_server *srv);
 
 enum rv_server_end_limits {
 	RV_SERVER_REVOKE_GRACE_S = 2,  /* revoked session: GOAWAY to close */

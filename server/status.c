@@ -113,6 +113,19 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 			(unsigned long long)srv->streams_refused_key);
 	rv_ctl_w_printf(w, "stream data: %llu bytes in, %llu bytes out (since start)\n",
 			(unsigned long long)t.data_in, (unsigned long long)t.data_out);
+	rv_ctl_w_printf(w, "udp: %s, %u associations open, %llu since start, %llu refused; "
+			"%llu datagrams out, %llu in; dropped: %llu denied, %llu unresolved, "
+			"%llu waiting for dns, %llu closed, %llu foreign, %llu send\n",
+			srv->opts->no_udp ? "off" : "on", srv->udp.assocs_active,
+			(unsigned long long)srv->udp.assocs_total,
+			(unsigned long long)srv->udp.assocs_refused,
+			(unsigned long long)srv->udp.dgrams_out, (unsigned long long)srv->udp.dgrams_in,
+			(unsigned long long)srv->udp.dropped_denied,
+			(unsigned long long)srv->udp.dropped_resolve,
+			(unsigned long long)srv->udp.dropped_pending,
+			(unsigned long long)srv->udp.dropped_closed,
+			(unsigned long long)srv->udp.dropped_foreign,
+			(unsigned long long)srv->udp.dropped_send);
 	if (srv->pool != NULL)
 		rv_ctl_w_printf(w, "%s\n", rv_pool_stats_str(srv->pool, line, sizeof(line)));
 	else
@@ -191,6 +204,23 @@ static void rv_server_status_json(struct rv_server_status *st, struct rv_ctl_w *
 	} else {
 		rv_ctl_w_printf(w, ",\"pool\":null");
 	}
+	rv_ctl_w_printf(w, ",\"udp\":{\"enabled\":%s,\"assocs_open\":%u,\"assocs_total\":%llu,"
+			"\"assocs_refused\":%llu,\"assocs_idle_closed\":%llu,\"datagrams_out\":%llu,"
+			"\"datagrams_in\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
+			"\"dropped_denied\":%llu,\"dropped_resolve\":%llu,\"dropped_pending\":%llu,"
+			"\"dropped_closed\":%llu,\"dropped_foreign\":%llu,\"dropped_send\":%llu}",
+			srv->opts->no_udp ? "false" : "true", srv->udp.assocs_active,
+			(unsigned long long)srv->udp.assocs_total,
+			(unsigned long long)srv->udp.assocs_refused,
+			(unsigned long long)srv->udp.assocs_idle_closed,
+			(unsigned long long)srv->udp.dgrams_out, (unsigned long long)srv->udp.dgrams_in,
+			(unsigned long long)srv->udp.bytes_out, (unsigned long long)srv->udp.bytes_in,
+			(unsigned long long)srv->udp.dropped_denied,
+			(unsigned long long)srv->udp.dropped_resolve,
+			(unsigned long long)srv->udp.dropped_pending,
+			(unsigned long long)srv->udp.dropped_closed,
+			(unsigned long long)srv->udp.dropped_foreign,
+			(unsigned long long)srv->udp.dropped_send);
 	rv_dns_get_stats(srv->dns, &ds);
 	rv_ctl_w_printf(w, ",\"dns\":{\"queries\":%llu,\"cache_hits\":%llu,\"lookups\":%llu,"
 			"\"coalesced\":%llu,\"failures\":%llu,\"cache_entries\":%zu}",
@@ -266,6 +296,26 @@ static void rv_server_status_prom(struct rv_server_status *st, struct rv_ctl_w *
 			   "Stream payload bytes received from (in) and sent to (out) clients.");
 	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"in\"", t.data_in);
 	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"out\"", t.data_out);
+	rv_ctl_w_prom(w, "rvpn_udp_associations", "gauge", "UDP associations open.",
+		      srv->udp.assocs_active);
+	rv_ctl_w_prom(w, "rvpn_udp_associations_total", "counter",
+		      "UDP associations opened since start.", srv->udp.assocs_total);
+	rv_ctl_w_prom(w, "rvpn_udp_associations_refused_total", "counter",
+		      "UDP associations refused (limits).", srv->udp.assocs_refused);
+	rv_ctl_w_prom_meta(w, "rvpn_udp_datagrams_total", "counter",
+			   "UDP datagrams sent to destinations (out) and replies to clients (in).");
+	rv_ctl_w_prom_val(w, "rvpn_udp_datagrams_total", "direction=\"out\"", srv->udp.dgrams_out);
+	rv_ctl_w_prom_val(w, "rvpn_udp_datagrams_total", "direction=\"in\"", srv->udp.dgrams_in);
+	rv_ctl_w_prom_meta(w, "rvpn_udp_dropped_total", "counter", "UDP datagrams dropped by reason.");
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"denied\"", srv->udp.dropped_denied);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"unresolved\"",
+			  srv->udp.dropped_resolve);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"dns_pending\"",
+			  srv->udp.dropped_pending);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"closed\"", srv->udp.dropped_closed);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"foreign\"",
+			  srv->udp.dropped_foreign);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"send\"", srv->udp.dropped_send);
 	rv_ctl_w_prom(w, "rvpn_pool_requests_total", "counter", "Warm pool lookups.",
 		      ps.requests);
 	rv_ctl_w_prom(w, "rvpn_pool_hits_total", "counter", "Warm pool lookups served by a spare.",
