@@ -317,8 +317,10 @@ out:
 
 static void rv_udp_on_ctl_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg);
 
-/* Refuse with a SOCKS5 reply, then wait (bounded) for the app to close. */
-static void rv_udp_socks_refuse(struct rv_udp_assoc *a, enum rv_status st, const char *why)
+/* Refuse with a SOCKS5 reply, then wait (bounded) for the app to close;
+ * at the association limit close at once (a flood must not hold more). */
+static void rv_udp_socks_refuse(struct rv_udp_assoc *a, enum rv_status st, const char *why,
+				int linger)
 {
 	struct rv_udp *u = a->u;
 	uint64_t n;
@@ -327,7 +329,7 @@ static void rv_udp_socks_refuse(struct rv_udp_assoc *a, enum rv_status st, const
 	if (rv_client_ratelog(u->cl, &u->log_refused, &n))
 		rv_log_info("socks %s: UDP ASSOCIATE refused: %s (%llu more refusals since the "
 			    "last message)", a->peer, why, (unsigned long long)n);
-	if (rv_udp_socks_reply(a, st, NULL) != 0) {
+	if (rv_udp_socks_reply(a, st, NULL) != 0 || !linger) {
 		rv_udp_assoc_free(a, 0);
 		return;
 	}
@@ -408,7 +410,7 @@ static void rv_udp_socks_answer(struct rv_udp_assoc *a)
 
 	if (!rv_tunnel_datagram_agreed(u->cl->tunnel)) {
 		rv_udp_socks_refuse(a, RV_STATUS_COMMAND_NOT_SUPPORTED,
-				    "the server does not offer UDP");
+				    "the server does not offer UDP", 1);
 		return;
 	}
 	if (getsockname(a->ctl_fd, (struct sockaddr *)&local, &llen) != 0)
@@ -442,7 +444,7 @@ static void rv_udp_socks_answer(struct rv_udp_assoc *a)
 fail:
 	rv_log_warn("socks %s: UDP ASSOCIATE: cannot open a relay socket: %s", a->peer,
 		    strerror(errno));
-	rv_udp_socks_refuse(a, RV_STATUS_GENERAL_FAILURE, "no relay socket");
+	rv_udp_socks_refuse(a, RV_STATUS_GENERAL_FAILURE, "no relay socket", 1);
 }
 
 /* Control connection: anything but EOF is ignored (bounded reads). */
@@ -464,16 +466,21 @@ static void rv_udp_on_ctl_io(struct rv_loop_fd *w, int fd, unsigned ev, void *ar
 	rv_udp_assoc_free(a, RV_DGRAM_CLOSE_NORMAL);
 }
 
+static int rv_udp_make_room(struct rv_udp *u);
+
 void rv_udp_socks_take(struct rv_udp *u, int fd, const struct rv_addr *req,
 		       const struct sockaddr_storage *peer_sa, const char *peer)
 {
 	struct rv_udp_assoc *a;
 	socklen_t len = sizeof(*peer_sa);
+	int room;
 
 	if (u == NULL || u->cl->draining) {
 		close(fd);
 		return;
 	}
+	/* At the limit a -L udp source may make way; SOCKS ones never do. */
+	room = rv_udp_make_room(u);
 	a = rv_udp_assoc_new(u, RV_UDP_SOCKS);
 	if (a == NULL) {
 		close(fd);
@@ -499,9 +506,9 @@ void rv_udp_socks_take(struct rv_udp *u, int fd, const struct rv_addr *req,
 		rv_udp_assoc_free(a, 0);
 		return;
 	}
-	if (u->n_assoc > u->cl->opts->udp_max_assoc) {
+	if (!room) {
 		rv_udp_socks_refuse(a, RV_STATUS_GENERAL_FAILURE,
-				    "at the UDP association limit (--udp-max-assoc)");
+				    "at the UDP association limit (--udp-max-assoc)", 0);
 		return;
 	}
 	if (u->session != NULL && rv_tunnel_session(u->cl->tunnel) == u->session)
@@ -773,7 +780,7 @@ static void rv_udp_on_sweep(struct rv_loop_timer *t, void *arg)
 		case RV_UDP_WAITING:
 			if (now >= a->deadline_ms)
 				rv_udp_socks_refuse(a, RV_STATUS_GENERAL_FAILURE,
-						    "no tunnel in time");
+						    "no tunnel in time", 1);
 			break;
 		case RV_UDP_CLOSING:
 			if (now >= a->deadline_ms)

@@ -15,8 +15,10 @@
  *            <= RV_CLIENT_LINGER_MS) -> freed.
  *   -L udp:  OPEN (made by a source's first datagram) -> freed.
  *
- * Bounds: --udp-max-assoc associations (SOCKS beyond it refused with
- * reply 0x01; -L udp evicts its least recently used source), idle timeout
+ * Bounds: --udp-max-assoc associations (at the limit the least recently
+ * used -L udp source makes way; if every one is a SOCKS association, a new
+ * ASSOCIATE is refused with reply 0x01 and closed at once, a new -L udp
+ * source's datagram dropped), idle timeout
  * --udp-timeout (10 s at most for -L udp to port 53), datagram payload
  * RV_DATAGRAM_MAX.  Nothing is queued here: a datagram goes to the
  * session's bounded datagram queue or to the local socket at once, and is
