@@ -358,6 +358,18 @@ def test_echo_under_bulk(w):
             s.close()
             bulk_result["secs"] = time.monotonic() - t0
 
+    # Baseline without the bulk transfer: one at a time, round trips.
+    idle = []
+    a.dns_port = None
+    for i in range(100):
+        t0 = time.monotonic()
+        a.send("127.0.0.1", w.echo.port, b"idle %d" % i)
+        _ip, _p, d = a.recv(5)
+        check(d == b"idle %d" % i, "idle echo %d: %r" % (i, d[:20]))
+        idle.append(time.monotonic() - t0)
+    idle.sort()
+    metric("udp_echo_idle_rtt_p50_ms", idle[50] * 1000, "ms")
+    metric("udp_echo_idle_rtt_p99_ms", idle[98] * 1000, "ms")
     rt = threading.Thread(target=receiver, daemon=True)
     bt = threading.Thread(target=bulk_sender, daemon=True)
     done.deadline = None
