@@ -10,10 +10,12 @@ the association limit (--udp-max-assoc: the extra ones refused with 0x01).
 Owner: UDP client helper."""
 
 import hashlib
+import json
 import os
 import random
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -455,6 +457,42 @@ def test_assoc_limit(w):
     finally:
         for a in held:
             a.close()
+
+
+def client_status_json(w):
+    path = os.path.join(w.client.xdg, "rvpn", "client.sock")
+    r = subprocess.run([w.client_bin, "status", "--json", "--control", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+    check(r.returncode == 0, "rvpn-client status --json: exit %d: %s" % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
+@R.test(timeout=60)
+def test_forward_eviction_and_status(w):
+    before = client_status_json(w)["udp"]
+    n = MAX_ASSOC + 3
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    try:
+        # Each new source beyond the limit evicts the least recently used one;
+        # every source still gets its echo.
+        for i, s in enumerate(socks):
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(5)
+            s.sendto(b"src %d" % i, ("127.0.0.1", w.fwd_echo))
+            check(s.recv(100) == b"src %d" % i, "-L udp echo for source %d" % i)
+        # The first (evicted) source comes back as a new association.
+        socks[0].sendto(b"again", ("127.0.0.1", w.fwd_echo))
+        check(socks[0].recv(100) == b"again", "an evicted source is served again")
+    finally:
+        for s in socks:
+            s.close()
+    u = client_status_json(w)["udp"]
+    check(u["associations"] <= MAX_ASSOC, "%d associations, limit %d" % (u["associations"], MAX_ASSOC))
+    check(u["evicted"] - before["evicted"] >= n + 1 - MAX_ASSOC,
+          "evicted %d, expected at least %d" % (u["evicted"] - before["evicted"], n + 1 - MAX_ASSOC))
+    check(u["datagrams_up"] - before["datagrams_up"] == n + 1 and
+          u["datagrams_down"] - before["datagrams_down"] == n + 1,
+          "datagram counters: %r -> %r" % (before, u))
 
 
 def no_udp_world(args):
