@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	hdr = size - rv_buf_len(&in);
 	fz_check(frag == 0);
-	fz_check(hdr >= RV_SOCKS5_UDP_FIXED_LEN + 4 + 2 && hdr <= RV_SOCKS5_UDP_HEADER_MAX);
+	/* Shortest: a one-byte name (len, name, port). */
+	fz_check(hdr >= RV_SOCKS5_UDP_FIXED_LEN + 1 + 1 + 2 && hdr <= RV_SOCKS5_UDP_HEADER_MAX);
 	fz_check(a.atyp == RV_ATYP_IPV4 || a.atyp == RV_ATYP_IPV6 || a.atyp == RV_ATYP_DOMAIN);
 	if (a.atyp == RV_ATYP_DOMAIN)
 		fz_check(a.domain_len > 0 && strlen(a.domain) == a.domain_len);
