@@ -117,17 +117,18 @@ class Assoc:
     """One SOCKS5 UDP ASSOCIATE: the TCP control connection, the relay's
     address, and our UDP socket."""
 
-    def __init__(self, socks_port, timeout=10.0):
-        self.ctl = socket.create_connection(("127.0.0.1", socks_port), timeout=timeout)
+    def __init__(self, socks_port, timeout=10.0, host="127.0.0.1"):
+        self.ctl = socket.create_connection((host, socks_port), timeout=timeout)
         self.ctl.sendall(b"\x05\x01\x00" + b"\x05\x03\x00\x01" + b"\0\0\0\0" + b"\0\0")
         check(recv_exact(self.ctl, 2) == b"\x05\x00", "SOCKS5 method reply")
         head = recv_exact(self.ctl, 4)
-        check(head[0] == 5 and head[3] == 1, "SOCKS5 reply header %r" % head)
+        check(head[0] == 5 and head[3] in (1, 4), "SOCKS5 reply header %r" % head)
         self.rep = head[1]
-        rest = recv_exact(self.ctl, 6)
-        self.relay = (socket.inet_ntoa(rest[:4]), struct.unpack(">H", rest[4:])[0])
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        fam = socket.AF_INET if head[3] == 1 else socket.AF_INET6
+        rest = recv_exact(self.ctl, (4 if fam == socket.AF_INET else 16) + 2)
+        self.relay = (socket.inet_ntop(fam, rest[:-2]), struct.unpack(">H", rest[-2:])[0])
+        self.udp = socket.socket(fam, socket.SOCK_DGRAM)
+        self.udp.bind((host, 0))
         self.udp.settimeout(timeout)
 
     def send(self, host, port, payload, frag=0):
@@ -137,7 +138,7 @@ class Assoc:
         if timeout is not None:
             self.udp.settimeout(timeout)
         d, a = self.udp.recvfrom(70000)
-        check(a == self.relay, "datagram from %r, not the relay %r" % (a, self.relay))
+        check(a[:2] == self.relay, "datagram from %r, not the relay %r" % (a, self.relay))
         return socks_udp_unwrap(d)
 
     def close(self):
@@ -150,7 +151,8 @@ def make_world(args):
     w.echo = UdpEcho()
     w.fwd_dns = free_port()
     w.fwd_echo = free_port()
-    w.client_extra += ["-L", "udp:127.0.0.1:%d:127.0.0.1:%d" % (w.fwd_dns, w.dns.port),
+    w.socks6 = free_port("::1")
+    w.client_extra += ["-D", "[::1]:%d" % w.socks6,"-L", "udp:127.0.0.1:%d:127.0.0.1:%d" % (w.fwd_dns, w.dns.port),
                        "-L", "udp:%d:127.0.0.1:%d" % (w.fwd_echo, w.echo.port),
                        "--udp-max-assoc", str(MAX_ASSOC), "--udp-timeout", str(IDLE_S)]
     w.start_client(forwards=False)
@@ -219,6 +221,22 @@ def test_socks_dns(w):
             check(tid not in (ftid, otid), "a fragment or a foreign datagram was relayed")
         except socket.timeout:
             pass
+    finally:
+        a.close()
+
+
+@R.test(timeout=60)
+def test_socks_dns_ipv6_app(w):
+    """An app on ::1: the relay is on ::1 (the control connection's local
+    address), the reply header still names the IPv4 source."""
+    a = Assoc(w.socks6, host="::1")
+    try:
+        check(a.rep == 0, "UDP ASSOCIATE over IPv6 refused with %d" % a.rep)
+        check(a.relay[0] == "::1", "relay on %s, expected ::1" % a.relay[0])
+        a.dns_port = w.dns.port
+        ip, port, rcode, addrs = query_via(a, "127.0.0.1", NAME_V4)
+        check((ip, port, rcode, addrs) == ("127.0.0.1", w.dns.port, 0, ["127.0.0.1"]),
+              "IPv6 app: %r" % ((ip, port, rcode, addrs),))
     finally:
         a.close()
 
