@@ -513,6 +513,53 @@ def test_forward_eviction_and_status(w):
           "datagram counters: %r -> %r" % (before, u))
 
 
+def plain_world(args):
+    w = World(args, client=False)
+    w.fwd_dns = free_port()
+    w.client_extra += ["-L", "udp:127.0.0.1:%d:127.0.0.1:%d" % (w.fwd_dns, w.dns.port)]
+    w.start_client(forwards=False)
+    return w
+
+
+def forward_query(w, name=NAME_V4, timeout=5):
+    tid, q = dns_packet(name)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(q, ("127.0.0.1", w.fwd_dns))
+        rid, rcode, addrs = dns_parse(s.recv(4096))
+    return rid == tid and rcode == 0 and addrs == ["127.0.0.1"]
+
+
+@R.test(timeout=90, world=plain_world)
+def test_reconnect_ends_associations(w):
+    """The session ends (server restarted): the SOCKS association's control
+    connection closes (the app asks again); afterwards new associations, and
+    -L udp, work on the new session (ids start at 1 again)."""
+    a = Assoc(w.socks_port)
+    try:
+        check(a.rep == 0, "UDP ASSOCIATE refused with %d" % a.rep)
+        a.dns_port = w.dns.port
+        check(query_via(a, "127.0.0.1", NAME_V4)[2] == 0, "query before the restart")
+        check(forward_query(w), "-L udp before the restart")
+        w.stop_proc(w.server, "rvpn-server")
+        check(wait_closed(a.ctl, 10), "the association outlived its tunnel session")
+    finally:
+        a.close()
+    w.start_server()
+    w.wait_client()
+    b = Assoc(w.socks_port)
+    try:
+        check(b.rep == 0, "UDP ASSOCIATE after the reconnect refused with %d" % b.rep)
+        b.dns_port = w.dns.port
+        check(query_via(b, "127.0.0.1", NAME_V4)[2] == 0, "query after the reconnect")
+    finally:
+        b.close()
+    # -L udp: a new association on the new session (retried: the first
+    # datagrams may still find the tunnel coming up).
+    wait_until(lambda: forward_query(w, timeout=1), 10, "-L udp after the reconnect",
+               interval=0.1)
+
+
 def no_udp_world(args):
     w = World(args, client=False, server_extra=["--no-udp"])
     w.fwd_dns = free_port()
