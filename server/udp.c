@@ -70,6 +70,7 @@ struct rv_udp {
 	struct rv_udp_assoc *assocs;
 	uint32_t n;
 	uint32_t max_seen;               /* highest id seen (created or refused) */
+	size_t pending_bytes;            /* payload waiting for DNS, all associations */
 	struct rv_loop_timer *timer;     /* idle check */
 };
 
@@ -130,6 +131,7 @@ static void rv_udp_assoc_close(struct rv_udp_assoc *a, uint8_t send_reason)
 	struct rv_udp_assoc **pp;
 	struct rv_udp_pending *p;
 
+	a->state = RV_UDP_ASSOC_CLOSED;
 	for (pp = &u->assocs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == a) {
 			*pp = a->next;
@@ -143,6 +145,7 @@ static void rv_udp_assoc_close(struct rv_udp_assoc *a, uint8_t send_reason)
 	while ((p = a->pending) != NULL) {
 		a->pending = p->next;
 		rv_dns_cancel(p->q);
+		u->pending_bytes -= p->len;
 		free(p);
 	}
 	rv_udp_close_fd(u, &a->fd4, &a->w4);
@@ -366,6 +369,7 @@ static void rv_udp_on_resolved(void *arg, const struct rv_dns_result *res)
 		}
 	}
 	a->npending--;
+	u->pending_bytes -= p->len;
 	if (res->status == RV_STATUS_OK) {
 		n = res->n < RV_DNS_MAX_ADDRS ? res->n : RV_DNS_MAX_ADDRS;
 		memcpy(addrs, res->addrs, n * sizeof(addrs[0]));
@@ -398,7 +402,8 @@ static void rv_udp_send_named(struct rv_udp_assoc *a, const struct rv_addr *dst,
 		rv_udp_send_to(a, &sa, data, len);
 		return;
 	}
-	if (a->npending >= RV_UDP_PENDING_MAX) {
+	if (a->npending >= RV_UDP_PENDING_MAX ||
+	    a->u->pending_bytes + len > RV_UDP_PENDING_BYTES) {
 		k->dropped_pending++;
 		return;
 	}
@@ -421,6 +426,7 @@ static void rv_udp_send_named(struct rv_udp_assoc *a, const struct rv_addr *dst,
 	p->next = a->pending;
 	a->pending = p;
 	a->npending++;
+	a->u->pending_bytes += len;
 	/* Waiting counts as activity: the answer (or its failure) comes within
 	 * the resolver's timeout, well inside the idle time. */
 	a->last_activity = rv_loop_now_ms(a->u->srv->loop);

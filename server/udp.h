@@ -9,7 +9,8 @@
  *
  * Bounds: associations per session (--udp-max-assoc) and, with the streams,
  * per key (--max-streams-per-key) and descriptors; per association
- * RV_UDP_PENDING_MAX datagrams waiting for a name, RV_UDP_PEERS_MAX
+ * RV_UDP_PENDING_MAX datagrams waiting for a name (RV_UDP_PENDING_BYTES of
+ * payload per session), RV_UDP_PEERS_MAX
  * addresses replies are accepted from, RV_UDP_NAME_CACHE names; replies are
  * queued in the session's bounded datagram queue.  Beyond any bound a
  * datagram is dropped and counted.
@@ -24,6 +25,7 @@
 
 enum rv_udp_limits {
 	RV_UDP_PENDING_MAX = 8,       /* datagrams waiting for DNS, per association */
+	RV_UDP_PENDING_BYTES = 256 * 1024, /* their payload bytes, per session */
 	RV_UDP_PEERS_MAX = 16,        /* reply sources remembered, per association */
 	RV_UDP_NAME_CACHE = 4,        /* resolved names, per association */
 	RV_UDP_NAME_TTL_MS = 30000,   /* at most; the DNS answer's TTL if shorter */

@@ -30,8 +30,10 @@
  * (only control frames answering the peer's input get there: a peer that
  * floods CONNECTs or PINGs and never reads) it asks the owner to stop
  * reading the WebSocket (on_input_flow) until low water.  Control frames (WINDOW_UPDATE, PING/PONG, CONNECT,
- * RESPONSE, GOAWAY) go out ahead of queued DATA; FIN and RESET stay in
- * order with their stream's DATA.
+ * RESPONSE, GOAWAY, DATAGRAM_CLOSE) go out ahead of queued DATA; FIN and RESET stay in
+ * order with their stream's DATA.  Datagrams (config.datagram) go after
+ * control frames and ahead of DATA, from a queue of at most
+ * config.datagram_queue bytes (full: new ones are dropped).
  *
  * Memory bound per session (whatever a slow side does):
  *   outbox   <= input_stop + one message's answers; below that:
@@ -45,6 +47,7 @@
  *               RV_PLAINTEXT_MAX);
  *   streams  <= max_streams * (local_window + RV_FRAME_DATA_MAX bytes of
  *               data for the local fd + sizeof(struct) ~ 300 bytes);
+ *   datagrams <= config.datagram_queue (+ one chunk's slack);
  *   receive  one RV_MSG_MAX plaintext buffer, one sealed RV_MSG_MAX message.
  * With the defaults (1 MiB, 1024 streams x 512 KiB) the stream part is
  * reached only if every stream's local reader stops; lower local_window or

@@ -425,6 +425,10 @@ int rv_session_datagram_send(struct rv_session *s, uint32_t assoc, const struct 
 
 	if (s == NULL || peer == NULL || (data == NULL && len > 0) || assoc == 0)
 		return RV_ERR_INVALID_ARG;
+	/* A reply's source is an IP: the client would take a name as a
+	 * protocol error. */
+	if (s->cfg.role == RV_SESSION_SERVER && peer->atyp == RV_ATYP_DOMAIN)
+		return RV_ERR_INVALID_ARG;
 	if (!rv_session_dgram_usable(s))
 		return RV_ERR_STATE;
 	memset(&f, 0, sizeof(f));

@@ -75,6 +75,33 @@ int main(int argc, char **argv)
 	f[0].type = RV_FRAME_GOAWAY; f[0].u.goaway.last_stream = 7; f[0].u.goaway.reason = RV_GOAWAY_SHUTDOWN;
 	out("goaway", f, 1);
 
+	/* Datagrams (§6.11, §6.12): every address type, an empty payload. */
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_DATAGRAM; f[0].u.datagram.assoc = 1;
+	rv_addr_set_ipv4(&f[0].u.datagram.addr, v4, 53);
+	f[0].u.datagram.data = (const uint8_t *)"\x12\x34\x01\x00"; f[0].u.datagram.len = 4;
+	out("datagram_ipv4", f, 1);
+	rv_addr_set_ipv6(&f[0].u.datagram.addr, v6, 443);
+	f[0].u.datagram.len = 0;
+	out("datagram_ipv6_empty", f, 1);
+	rv_addr_set_domain(&f[0].u.datagram.addr, "dns.example", 11, 53);
+	f[0].u.datagram.len = 3;
+	out("datagram_domain", f, 1);
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_DATAGRAM_CLOSE; f[0].u.datagram_close.assoc = 1;
+	f[0].u.datagram_close.reason = RV_DGRAM_CLOSE_IDLE_TIMEOUT;
+	out("datagram_close", f, 1);
+	/* A datagram ahead of DATA, as the sender's priority puts them. */
+	memset(f, 0, sizeof(f));
+	f[0].type = RV_FRAME_DATAGRAM; f[0].u.datagram.assoc = 2;
+	rv_addr_set_ipv4(&f[0].u.datagram.addr, v4, 4500);
+	f[0].u.datagram.data = (const uint8_t *)"quic"; f[0].u.datagram.len = 4;
+	f[1].type = RV_FRAME_PROXY_DATA; f[1].stream_id = 5;
+	f[1].u.data.data = (const uint8_t *)"bulk"; f[1].u.data.len = 4;
+	f[2].type = RV_FRAME_DATAGRAM_CLOSE; f[2].u.datagram_close.assoc = 2;
+	f[2].u.datagram_close.reason = RV_DGRAM_CLOSE_NORMAL;
+	out("multi_datagram", f, 3);
+
 	/* Several frames back to back, as in a real ratchet plaintext. */
 	memset(f, 0, sizeof(f));
 	f[0].type = RV_FRAME_WINDOW_UPDATE; f[0].stream_id = 5; f[0].u.window_update.credit = 1;

@@ -25,12 +25,26 @@
  *     replay                    after a complete session start, send the
  *                               same handshake message 1 on a new
  *                               connection; report whether it was answered
+ *     dgram                     offer datagrams (RESULT datagram=0/1), then
+ *                               run commands from stdin, one per line:
+ *                                 send ASSOC HOST PORT HEX|-   one DATAGRAM
+ *                                 fill ASSOC HOST PORT LEN     LEN bytes 'u'
+ *                                 close ASSOC REASON           DATAGRAM_CLOSE
+ *                                 expect N MS   read until N events or MS
+ *                                 wait MS       read for MS
+ *                                 pause MS      do not read for MS
+ *                                 mark TEXT     print "MARK TEXT"
+ *                               events: "DGRAM assoc=A src=ADDR len=L
+ *                               data=HEX(first 64)", "DCLOSE assoc=A reason=R",
+ *                               "GOAWAY reason=R", "CLOSED"
  * Exit: 0 done, 1 setup/handshake failure, 2 usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +290,8 @@ static void ws_upgrade(struct peer *pe, const char *hostport, const char *path)
 		die("the server refused the upgrade");
 }
 
-static void handshake(struct peer *pe, const char *keyfile, const char *server_pub64)
+static void handshake(struct peer *pe, const char *keyfile, const char *server_pub64,
+		      unsigned features)
 {
 	struct rv_keypair kp;
 	uint8_t spub[RV_KEY_LEN];
@@ -292,7 +307,7 @@ static void handshake(struct peer *pe, const char *keyfile, const char *server_p
 	memset(&hs, 0, sizeof(hs));
 	rv_buf_init(&m1, RV_MSG_MAX);
 	rv_buf_init(&m2, RV_MSG_MAX + 16);
-	if (rv_handshake_client_start(&hs, &kp, spub, 0, &m1) != RV_OK)
+	if (rv_handshake_client_start(&hs, &kp, spub, features, &m1) != RV_OK)
 		die("handshake start");
 	if (ws_send(pe, rv_buf_ptr(&m1), rv_buf_len(&m1)) != 0)
 		die("message 1 not sent");
@@ -502,6 +517,203 @@ static void replay(struct peer *pe, const char *server, const char *path)
 	rv_buf_cleanup(&in);
 }
 
+/* ---- dgram mode ---------------------------------------------------------- */
+
+static void print_hex(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	if (n == 0)
+		printf("-");
+}
+
+static int hex_parse(const char *h, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(h), i;
+	unsigned v;
+
+	if (strcmp(h, "-") == 0) {
+		*len = 0;
+		return 0;
+	}
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* Frames of one received message; returns events printed, -1 on a bad one. */
+static int dgram_frames(struct peer *pe, const struct rv_buf *pt)
+{
+	struct rv_buf in;
+	struct rv_frame f, pong;
+	char where[RV_ADDR_STRLEN];
+	int events = 0;
+
+	rv_buf_init_view(&in, rv_buf_ptr(pt), rv_buf_len(pt));
+	while (rv_buf_len(&in) > 0) {
+		if (rv_frame_decode(&in, &f) != RV_OK)
+			return -1;
+		switch (f.type) {
+		case RV_FRAME_DATAGRAM:
+			printf("DGRAM assoc=%u src=%s len=%zu data=", f.u.datagram.assoc,
+			       rv_addr_str(&f.u.datagram.addr, where, sizeof(where)),
+			       f.u.datagram.len);
+			print_hex(f.u.datagram.data, f.u.datagram.len < 64 ? f.u.datagram.len : 64);
+			printf("\n");
+			events++;
+			break;
+		case RV_FRAME_DATAGRAM_CLOSE:
+			printf("DCLOSE assoc=%u reason=%d\n", f.u.datagram_close.assoc,
+			       (int)f.u.datagram_close.reason);
+			events++;
+			break;
+		case RV_FRAME_GOAWAY:
+			printf("GOAWAY reason=%d\n", (int)f.u.goaway.reason);
+			events++;
+			break;
+		case RV_FRAME_PING:
+			memset(&pong, 0, sizeof(pong));
+			pong.type = RV_FRAME_PONG;
+			pong.u.ping.opaque = f.u.ping.opaque;
+			(void)seal_send(pe, &pong, 1);
+			break;
+		default:
+			break;
+		}
+	}
+	fflush(stdout);
+	return events;
+}
+
+/* Reads for up to ms (PINGs every PEER_PING_EVERY_MS keep the session),
+ * until want events (0: the whole time).  -1 once the server closed. */
+static int dgram_recv(struct peer *pe, int ms, int want, uint64_t *next_ping)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+	struct rv_buf in, pt;
+	int op, got = 0, n;
+
+	rv_buf_init(&in, RV_MSG_MAX + 16);
+	rv_buf_init(&pt, RV_MSG_MAX);
+	while (now_ms() < end && (want == 0 || got < want)) {
+		if (now_ms() >= *next_ping) {
+			if (send_ping(pe) < 0)
+				goto closed;
+			*next_ping = now_ms() + PEER_PING_EVERY_MS;
+		}
+		op = ws_recv(pe, &in, 100);
+		if (op == 8)
+			goto closed;
+		if (op < 0) {
+			struct pollfd pfd = { .fd = pe->fd, .events = POLLIN };
+			char c;
+
+			if (poll(&pfd, 1, 0) > 0 && recv(pe->fd, &c, 1, MSG_PEEK) <= 0)
+				goto closed;
+			continue;
+		}
+		if (op != 2)
+			continue;
+		rv_buf_reset(&pt);
+		if (rv_ratchet_decrypt(pe->r, rv_buf_ptr(&in), rv_buf_len(&in), &pt) != RV_OK)
+			die("a server message did not decrypt");
+		n = dgram_frames(pe, &pt);
+		if (n < 0)
+			die("a server message held a bad frame");
+		got += n;
+	}
+	rv_buf_cleanup(&in);
+	rv_buf_cleanup(&pt);
+	return got;
+closed:
+	printf("CLOSED\n");
+	fflush(stdout);
+	rv_buf_cleanup(&in);
+	rv_buf_cleanup(&pt);
+	return -1;
+}
+
+static void dgram(struct peer *pe)
+{
+	static uint8_t payload[RV_DATAGRAM_MAX];
+	static char line[40000], a5[40000];
+	char a1[300], a2[300], a3[300], a4[300];
+	uint64_t next_ping = 0;
+	struct rv_frame f;
+	size_t len;
+	long assoc, v;
+	int n;
+
+	/* Round trips are measured here: no Nagle wait on small messages. */
+	(void)setsockopt(pe->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	printf("RESULT datagram=%d\n", (pe->params.features & RV_CAP_DATAGRAM) != 0);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		n = sscanf(line, "%299s %299s %299s %299s %4095s", a1, a2, a3, a4, a5);
+		if (n <= 0)
+			continue;
+		memset(&f, 0, sizeof(f));
+		if ((strcmp(a1, "send") == 0 || strcmp(a1, "fill") == 0) && n == 5) {
+			const char *data = a5;
+
+			assoc = strtol(a2, NULL, 10);
+			if (assoc < 0 || parse_target(a3, a4, &f.u.datagram.addr) < 0)
+				die("bad send line");
+			if (strcmp(a1, "fill") == 0) {
+				v = strtol(data, NULL, 10);
+				if (v < 0 || v > RV_DATAGRAM_MAX)
+					die("bad fill length");
+				len = (size_t)v;
+				memset(payload, 'u', len);
+			} else if (hex_parse(data, payload, sizeof(payload), &len) < 0) {
+				die("bad hex");
+			}
+			f.type = RV_FRAME_DATAGRAM;
+			f.u.datagram.assoc = (uint32_t)assoc;
+			f.u.datagram.data = payload;
+			f.u.datagram.len = len;
+			if (seal_send(pe, &f, 1) != 0) {
+				printf("CLOSED\n");
+				break;
+			}
+		} else if (strcmp(a1, "close") == 0 && n >= 3) {
+			f.type = RV_FRAME_DATAGRAM_CLOSE;
+			f.u.datagram_close.assoc = (uint32_t)strtoul(a2, NULL, 10);
+			f.u.datagram_close.reason = (enum rv_dgram_close_reason)atoi(a3);
+			if (seal_send(pe, &f, 1) != 0) {
+				printf("CLOSED\n");
+				break;
+			}
+		} else if (strcmp(a1, "expect") == 0 && n >= 3) {
+			if (dgram_recv(pe, atoi(a3), atoi(a2), &next_ping) < 0)
+				break;
+		} else if (strcmp(a1, "wait") == 0 && n >= 2) {
+			if (dgram_recv(pe, atoi(a2), 0, &next_ping) < 0)
+				break;
+		} else if (strcmp(a1, "pause") == 0 && n >= 2) {
+			uint64_t end = now_ms() + (uint64_t)atoi(a2);
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+			while (now_ms() < end)
+				nanosleep(&ts, NULL); /* deliberately not reading */
+		} else if (strcmp(a1, "mark") == 0 && n >= 2) {
+			printf("MARK %s\n", a2);
+		} else {
+			die("unknown dgram command");
+		}
+		fflush(stdout);
+	}
+	printf("RESULT done=1\n");
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: hostile_peer -s HOST:PORT -p PATH -k CLIENT_KEY -P SERVER_PUB "
@@ -532,7 +744,7 @@ int main(int argc, char **argv)
 	mode = argv[optind++];
 	pe.fd = tcp_connect(server);
 	ws_upgrade(&pe, server, path);
-	handshake(&pe, key, spub);
+	handshake(&pe, key, spub, strcmp(mode, "dgram") == 0 ? RV_CAP_DATAGRAM : 0);
 
 	if (strcmp(mode, "hold") == 0 && argc - optind == 1) {
 		hold(&pe, atoi(argv[optind]), 1);
@@ -552,6 +764,8 @@ int main(int argc, char **argv)
 		forge(&pe);
 	} else if (strcmp(mode, "replay") == 0 && argc - optind == 0) {
 		replay(&pe, server, path);
+	} else if (strcmp(mode, "dgram") == 0 && argc - optind == 0) {
+		dgram(&pe);
 	} else {
 		usage();
 	}
