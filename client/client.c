@@ -21,6 +21,7 @@
 #include "rv_rlimit.h"
 #include "status.h"
 #include "tunnel.h"
+#include "udp.h"
 
 #define RV_CLIENT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
@@ -77,6 +78,7 @@ static void rv_client_begin_drain(struct rv_client *cl, int signo)
 	cl->drain_deadline = rv_loop_now_ms(cl->loop) + RV_CLIENT_DRAIN_MS;
 	rv_listeners_close(cl);
 	rv_conn_drain(cl);
+	rv_udp_drain(cl->udp);
 	rv_tunnel_shutdown(cl->tunnel);
 	rv_loop_timer_set(cl->drain_tick, RV_CLIENT_DRAIN_TICK_MS);
 	(void)rv_tunnel_drained(cl->tunnel, &n);
@@ -192,14 +194,23 @@ static int rv_client_context(struct rv_client *cl)
 	return RV_OK;
 }
 
+/* A new session: UDP associations restart on it, waiting streams go. */
+static void rv_client_on_up(struct rv_client *cl)
+{
+	rv_udp_on_up(cl->udp);
+	rv_conn_dispatch_waiting(cl);
+}
+
 static const struct rv_tunnel_hooks rv_client_tunnel_hooks = {
-	.on_up = rv_conn_dispatch_waiting,
+	.on_up = rv_client_on_up,
 	.on_stream_response = rv_conn_on_stream_response,
 	.on_stream_closed = rv_conn_on_stream_closed,
 	.on_session_up = rv_client_rfwd_on_session_up,
 	.on_listen = rv_client_rfwd_on_listen,
 	.on_remote_connect = rv_client_rfwd_on_remote_connect,
 	.on_remote_closed = rv_client_rfwd_on_stream_closed,
+	.on_datagram = rv_udp_on_datagram,
+	.on_datagram_close = rv_udp_on_datagram_close,
 };
 
 /* stdio_code: NULL for the usual mode; for -W it gets the exit status. */
@@ -219,6 +230,7 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 	cl.socks_cfg.user_len = strlen(opts->socks_user);
 	cl.socks_cfg.pass = opts->socks_pass;
 	cl.socks_cfg.pass_len = strlen(opts->socks_pass);
+	cl.socks_cfg.udp = 1; /* answered by udp.c: 0x07 if the server has no UDP */
 	lws_set_log_level(opts->verbose >= 2 ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : 0,
 			  rv_client_lws_log);
 	/* Before lws sizes its fd table from the limit. */
@@ -245,7 +257,8 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 		if ((ret = rv_stdio_start(&cl)) != RV_OK)
 			goto out;
 	} else if ((ret = rv_client_status_open(&cl, &status)) != RV_OK ||
-		   (ret = rv_listeners_open(&cl)) != RV_OK) {
+		   (ret = rv_listeners_open(&cl)) != RV_OK ||
+		   (ret = rv_udp_new(&cl, &cl.udp)) != RV_OK) {
 		goto out;
 	}
 	for (size_t i = 0; i < opts->n_servers; i++)
@@ -278,6 +291,7 @@ out:
 	if (stdio_code != NULL)
 		*stdio_code = rv_stdio_finish(&cl, ret);
 	rv_conn_free_all(&cl);
+	rv_udp_free(cl.udp);
 	rv_authlimit_cleanup(&cl.authlimit);
 	rv_loop_timer_free(cl.drain_tick);
 	rv_loop_fd_del(sigw);

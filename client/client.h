@@ -10,6 +10,7 @@
  *   conn.c    local connections: waiting for the tunnel, stream open,
  *             SOCKS reply from PROXY_RESPONSE, bounded wait queue
  *   tunnel.c  the WebSocket (lws), Noise handshake, session, reconnect
+ *   udp.c     SOCKS5 UDP ASSOCIATE and -L udp: datagram associations
  *   authlimit.c  failed SOCKS logins throttled per source
  *   tls_ip.c  TLS to an IP literal: the certificate's iPAddress SANs
  *   stdio.c   -W HOST:PORT: one stream over stdin/stdout (ssh ProxyCommand)
@@ -34,6 +35,7 @@ struct rv_conn;
 struct rv_stdio;
 struct rv_tunnel_hooks;
 struct rv_client_rfwd;
+struct rv_udp;
 
 enum rv_client_limits {
 	/* Local connections not (yet) relaying: SOCKS negotiation, waiting for
@@ -80,6 +82,7 @@ struct rv_client {
 	struct rv_tunnel *tunnel;
 	struct rv_client_rfwd *rfwd; /* -R (rfwd.c); NULL without -R */
 	struct rv_listener *listeners;
+	struct rv_udp *udp;   /* UDP associations, -L udp (udp.c) */
 	/* Connections the client owns (not handed to a stream). */
 	struct rv_conn *conns;
 	size_t n_conns;

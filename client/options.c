@@ -31,6 +31,8 @@ enum {
 	RV_OPT_METRICS_ANY,
 	RV_OPT_PICK,      /* several servers (tunnel.c) */
 	RV_OPT_REMOTE_ALLOW,
+	RV_OPT_UDP_MAX_ASSOC, /* UDP (udp.c) */
+	RV_OPT_UDP_TIMEOUT,
 	RV_OPT_ERRLEN = 512,
 	RV_OPT_PATH_MAX = 4096,
 };
@@ -54,6 +56,8 @@ static const struct option rv_client_longopts[] = {
 	{ "control", required_argument, NULL, RV_OPT_CONTROL },
 	{ "metrics", required_argument, NULL, RV_OPT_METRICS },
 	{ "metrics-any", no_argument, NULL, RV_OPT_METRICS_ANY },
+	{ "udp-max-assoc", required_argument, NULL, RV_OPT_UDP_MAX_ASSOC },
+	{ "udp-timeout", required_argument, NULL, RV_OPT_UDP_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -113,6 +117,14 @@ void rv_client_usage(FILE *out)
 		"  --remote-allow RULE targets a dynamic -R may reach from this client:\n"
 		"                      ADDR[/LEN][:PORTS] or [ADDR[/LEN]]:PORTS, or 'any'.\n"
 		"                      Default: none (every target refused)\n"
+		"  -L udp:[BIND:]PORT:HOST:HOSTPORT\n"
+		"                      UDP: datagrams to local PORT go to HOST:HOSTPORT as seen\n"
+		"                      from the server, replies come back (one association per\n"
+		"                      source).  The -D port also takes SOCKS5 UDP ASSOCIATE.\n"
+		"  --udp-max-assoc N   UDP associations at once (default %d; more are refused,\n"
+		"                      -L udp evicts its least recently used source)\n"
+		"  --udp-timeout SECONDS  an association idle this long ends (default %d; at\n"
+		"                      most 10 for -L udp to port 53)\n"
 		"  --ca FILE           trust the CA certificates in FILE for wss:// (default: the\n"
 		"                      system bundle /etc/ssl/certs/ca-certificates.crt)\n"
 		"  --insecure-tls      do not verify the server's TLS certificate (the Noise\n"
@@ -145,7 +157,8 @@ void rv_client_usage(FILE *out)
 		"up to %d s for it, then proceed or get a SOCKS5 failure reply.\n",
 		RV_CLIENT_CONFIG_DEFAULT, RV_WS_DEFAULT_PATH, RV_CLIENT_MAX_SERVERS,
 		RV_CLIENT_DEFAULT_BIND, RV_CLIENT_DEFAULT_BIND, RV_CLIENT_SOCKS_DEFAULT_PORT,
-		RV_CLIENT_DEFAULT_BIND, RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
+		RV_CLIENT_DEFAULT_BIND, RV_CLIENT_UDP_ASSOC_DEFAULT, RV_CLIENT_UDP_IDLE_DEFAULT_S,
+		RV_KEEPALIVE_TIMEOUT_DEFAULT_S, RV_CLIENT_WAIT_MS / 1000);
 }
 
 static int rv_client_read_small_file(const char *path, char *buf, size_t size, size_t *len,
@@ -278,6 +291,7 @@ static int rv_client_parse_stdio(struct rv_client_opts *o, int cmd_ports, char *
 	o->n_socks = 0;
 	o->n_fwd = 0;
 	o->n_rfwd = 0;
+	o->n_udp_fwd = 0;
 	if (n == 0 || n > RV_CLI_ADDRSTR_MAX || o->stdio_text[0] == ':') {
 		rv_err_set(err, errlen, "-W: '%.300s': expected HOST:PORT", o->stdio_text);
 		return RV_ERR_CONFIG;
@@ -501,6 +515,18 @@ static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char 
 		o->n_socks++;
 		return RV_OK;
 	case 'L':
+		if (strncmp(arg, "udp:", 4) == 0) {
+			if (o->n_udp_fwd == RV_CLIENT_MAX_FORWARDS) {
+				rv_err_set(err, errlen, "-L udp: at most %d UDP forwards",
+					   RV_CLIENT_MAX_FORWARDS);
+				return RV_ERR_LIMIT;
+			}
+			if (rv_cliparse_forward("-L udp", arg + 4, RV_CLIENT_DEFAULT_BIND,
+						&o->udp_fwd[o->n_udp_fwd], err, errlen) != RV_OK)
+				return RV_ERR_CONFIG;
+			o->n_udp_fwd++;
+			return RV_OK;
+		}
 		if (o->n_fwd == RV_CLIENT_MAX_FORWARDS) {
 			rv_err_set(err, errlen, "-L: at most %d forwards", RV_CLIENT_MAX_FORWARDS);
 			return RV_ERR_LIMIT;
@@ -517,6 +543,28 @@ static int rv_client_opt(struct rv_client_opts *o, int c, const char *arg, char 
 		return rv_client_opt_remote(o, arg, err, errlen);
 	case RV_OPT_REMOTE_ALLOW:
 		return rv_client_opt_remote_allow(o, arg, err, errlen);
+	case RV_OPT_UDP_MAX_ASSOC:
+	case RV_OPT_UDP_TIMEOUT: {
+		unsigned max = c == RV_OPT_UDP_MAX_ASSOC ? RV_CLIENT_UDP_ASSOC_MAX :
+							  RV_CLIENT_UDP_IDLE_MAX_S;
+		char *end = NULL;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (arg[0] < '0' || arg[0] > '9' || errno != 0 || end == arg || *end != '\0' ||
+		    v < 1 || v > max) {
+			rv_err_set(err, errlen, "--%s: '%s' is not a number from 1 to %u",
+				   c == RV_OPT_UDP_MAX_ASSOC ? "udp-max-assoc" : "udp-timeout",
+				   arg, max);
+			return RV_ERR_CONFIG;
+		}
+		if (c == RV_OPT_UDP_MAX_ASSOC)
+			o->udp_max_assoc = (unsigned)v;
+		else
+			o->udp_idle_s = (unsigned)v;
+		return RV_OK;
+	}
 	default:
 		rv_err_set(err, errlen, "internal: option %d", c);
 		return RV_ERR_INTERNAL;
@@ -536,6 +584,8 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 	memset(o, 0, sizeof(*o));
 	memset(&cfg_urls, 0, sizeof(cfg_urls));
 	memset(&cli_urls, 0, sizeof(cli_urls));
+	o->udp_max_assoc = RV_CLIENT_UDP_ASSOC_DEFAULT;
+	o->udp_idle_s = RV_CLIENT_UDP_IDLE_DEFAULT_S;
 	if (rv_config_argv_load(argc, argv, rv_client_longopts,
 				rv_client_default_config(defpath, sizeof(defpath)), &o->config,
 				&argc, &o->merged_argv, err, sizeof(err)) != RV_OK) {
@@ -700,7 +750,7 @@ enum rv_client_parse_result rv_client_opts_parse(struct rv_client_opts *o, int a
 		}
 		return RV_CLIENT_PARSE_RUN; /* no default -D */
 	}
-	if (o->n_socks == 0 && o->n_fwd == 0 && o->n_rfwd == 0) {
+	if (o->n_socks == 0 && o->n_fwd == 0 && o->n_rfwd == 0 && o->n_udp_fwd == 0) {
 		char port[8];
 
 		snprintf(port, sizeof(port), "%d", RV_CLIENT_SOCKS_DEFAULT_PORT);

@@ -33,6 +33,12 @@ enum rv_client_opt_limits {
 	RV_CLIENT_SOCKS_DEFAULT_PORT = 1080,
 	RV_CLIENT_MAX_SERVERS = 16,  /* server URLs (failover, tunnel.c) */
 	RV_CLIENT_SERVER_TEXT_MAX = 6 + 2 + RV_CLI_HOST_MAX + 6 + RV_CLI_PATH_MAX + 1,
+	/* UDP (udp.c): associations at once (SOCKS5 UDP ASSOCIATE and -L udp
+	 * sources together) and their idle timeout. */
+	RV_CLIENT_UDP_ASSOC_DEFAULT = 64,
+	RV_CLIENT_UDP_ASSOC_MAX = 4096,
+	RV_CLIENT_UDP_IDLE_DEFAULT_S = 60,
+	RV_CLIENT_UDP_IDLE_MAX_S = 3600,
 };
 
 /* --pick: which server carries the tunnel (tunnel.c). */
@@ -74,6 +80,10 @@ struct rv_client_opts {
 	 * through this client; none: nothing.  NULL until the first rule. */
 	struct rv_acl *remote_acl;
 	int remote_allow_any;    /* --remote-allow any */
+	struct rv_cli_forward udp_fwd[RV_CLIENT_MAX_FORWARDS]; /* -L udp:... */
+	size_t n_udp_fwd;
+	unsigned udp_max_assoc;  /* --udp-max-assoc */
+	unsigned udp_idle_s;     /* --udp-timeout */
 	const char *ca_file;     /* NULL: system CA bundle */
 	int insecure_tls;
 	int verbose;             /* -v: debug; -vv: also libwebsockets' log */

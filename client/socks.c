@@ -5,6 +5,30 @@
 #include "conn.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "udp.h"
+
+/* The request is parsed and our replies are written: CONNECT opens a
+ * stream; UDP ASSOCIATE hands the control connection to udp.c. */
+static void rv_socks_done(struct rv_conn *c)
+{
+	struct rv_client *cl = c->cl;
+	struct sockaddr_storage sa;
+	struct rv_addr req;
+	char peer[RV_CLI_ADDRSTR_MAX];
+	int fd;
+
+	if (c->socks.cmd != RV_SOCKS5_CMD_UDP_ASSOCIATE) {
+		rv_conn_start_stream(c);
+		return;
+	}
+	fd = c->fd;
+	sa = c->peer_sa;
+	req = c->socks.dst;
+	snprintf(peer, sizeof(peer), "%s", c->peer);
+	c->fd = -1; /* rv_conn_free leaves it open */
+	rv_conn_free(c);
+	rv_udp_socks_take(cl->udp, fd, &req, &sa, peer);
+}
 
 void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 {
@@ -19,7 +43,7 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		if (r < 0)
 			rv_conn_free(c);
 		else if (r > 0)
-			rv_conn_start_stream(c);
+			rv_socks_done(c);
 		return;
 	}
 	if (ev & (RV_LOOP_READ | RV_LOOP_ERROR)) {
@@ -55,7 +79,7 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		(void)rv_loop_fd_set_events(c->w, RV_LOOP_WRITE);
 		return;
 	}
-	rv_conn_start_stream(c);
+	rv_socks_done(c);
 }
 
 void rv_socks_init(struct rv_conn *c)

@@ -12,6 +12,7 @@
 #include "rv_err.h"
 #include "rv_log.h"
 #include "tunnel.h"
+#include "udp.h"
 
 struct rv_client_status {
 	struct rv_client *cl;
@@ -150,6 +151,26 @@ static void rv_client_status_servers_json(const struct rv_client *cl,
 	rv_ctl_w_printf(w, "],");
 }
 
+/* UDP (udp.c): one line, only when something happened. */
+static void rv_client_status_udp_text(const struct rv_client *cl, struct rv_ctl_w *w)
+{
+	struct rv_udp_stats u;
+
+	rv_udp_get_stats(cl->udp, &u);
+	if (u.assoc_opened == 0 && u.assoc_refused == 0 && u.dropped_no_tunnel == 0 &&
+	    u.dropped_bad == 0)
+		return;
+	rv_ctl_w_printf(w, "udp: %llu associations (%llu opened, %llu refused, %llu evicted); "
+			"datagrams %llu up (%llu bytes), %llu down (%llu bytes); dropped: %llu no "
+			"tunnel/UDP, %llu queue full, %llu invalid, %llu local\n",
+			(unsigned long long)u.assoc_active, (unsigned long long)u.assoc_opened,
+			(unsigned long long)u.assoc_refused, (unsigned long long)u.assoc_evicted,
+			(unsigned long long)u.dgram_up, (unsigned long long)u.bytes_up,
+			(unsigned long long)u.dgram_down, (unsigned long long)u.bytes_down,
+			(unsigned long long)u.dropped_no_tunnel, (unsigned long long)u.dropped_queue,
+			(unsigned long long)u.dropped_bad, (unsigned long long)u.dropped_local);
+}
+
 static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *w)
 {
 	const struct rv_client *cl = st->cl;
@@ -187,6 +208,7 @@ static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *
 		rv_ctl_w_printf(w, "draining after GOAWAY: %u streams\n", s.streams_draining);
 	rv_ctl_w_printf(w, "local connections: %zu pending (%zu waiting for the tunnel)\n",
 			cl->n_conns - cl->n_open, cl->n_waiting);
+	rv_client_status_udp_text(cl, w);
 	for (i = 0; i < o->n_socks; i++) {
 		rv_cli_sockaddr_str((const struct sockaddr *)&o->socks[i].ss, a, sizeof(a));
 		rv_ctl_w_printf(w, "listener: SOCKS5 %s%s\n", a, cl->draining ? " (closed)" : "");
@@ -204,6 +226,7 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 	const struct rv_client *cl = st->cl;
 	const struct rv_client_opts *o = cl->opts;
 	struct rv_client_status_snap s;
+	struct rv_udp_stats u;
 	char a[RV_CLI_ADDRSTR_MAX], b[RV_CLI_ADDRSTR_MAX];
 	size_t i;
 
@@ -229,10 +252,22 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 	else
 		rv_ctl_w_printf(w, "\"rtt_ms\":null,");
 	rv_ctl_w_printf(w, "\"dh_send_steps\":%llu,\"dh_recv_steps\":%llu,"
-			"\"streams_draining\":%u,\"local_pending\":%zu,\"local_waiting\":%zu,"
-			"\"listeners\":[", (unsigned long long)s.rs.dh_send_steps,
+			"\"streams_draining\":%u,\"local_pending\":%zu,\"local_waiting\":%zu,",
+			(unsigned long long)s.rs.dh_send_steps,
 			(unsigned long long)s.rs.dh_recv_steps, s.streams_draining,
 			cl->n_conns - cl->n_open, cl->n_waiting);
+	rv_udp_get_stats(cl->udp, &u);
+	rv_ctl_w_printf(w, "\"udp\":{\"associations\":%llu,\"opened\":%llu,\"refused\":%llu,"
+			"\"evicted\":%llu,\"datagrams_up\":%llu,\"bytes_up\":%llu,"
+			"\"datagrams_down\":%llu,\"bytes_down\":%llu,\"dropped_no_tunnel\":%llu,"
+			"\"dropped_queue\":%llu,\"dropped_invalid\":%llu,\"dropped_local\":%llu},"
+			"\"listeners\":[",
+			(unsigned long long)u.assoc_active, (unsigned long long)u.assoc_opened,
+			(unsigned long long)u.assoc_refused, (unsigned long long)u.assoc_evicted,
+			(unsigned long long)u.dgram_up, (unsigned long long)u.bytes_up,
+			(unsigned long long)u.dgram_down, (unsigned long long)u.bytes_down,
+			(unsigned long long)u.dropped_no_tunnel, (unsigned long long)u.dropped_queue,
+			(unsigned long long)u.dropped_bad, (unsigned long long)u.dropped_local);
 	for (i = 0; i < o->n_socks; i++) {
 		rv_cli_sockaddr_str((const struct sockaddr *)&o->socks[i].ss, a, sizeof(a));
 		rv_ctl_w_printf(w, "%s{\"kind\":\"socks5\",\"bind\":", i > 0 ? "," : "");
@@ -269,6 +304,7 @@ static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *
 {
 	const struct rv_client *cl = st->cl;
 	struct rv_client_status_snap s;
+	struct rv_udp_stats u;
 
 	rv_client_status_snap(st, &s);
 	rv_ctl_w_prom_meta(w, "rvpn_info", "gauge", "Program and version (always 1).");
@@ -305,6 +341,24 @@ static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *
 		      cl->n_conns - cl->n_open);
 	rv_ctl_w_prom(w, "rvpn_local_waiting", "gauge",
 		      "Local connections waiting for the tunnel.", cl->n_waiting);
+	rv_udp_get_stats(cl->udp, &u);
+	rv_ctl_w_prom(w, "rvpn_udp_associations", "gauge",
+		      "UDP associations (SOCKS5 UDP ASSOCIATE, -L udp sources).", u.assoc_active);
+	rv_ctl_w_prom(w, "rvpn_udp_associations_opened_total", "counter",
+		      "UDP associations opened since start.", u.assoc_opened);
+	rv_ctl_w_prom(w, "rvpn_udp_associations_refused_total", "counter",
+		      "SOCKS5 UDP ASSOCIATE requests refused since start.", u.assoc_refused);
+	rv_ctl_w_prom_meta(w, "rvpn_udp_datagrams_total", "counter",
+			   "UDP datagrams relayed: to the tunnel (up), to local apps (down).");
+	rv_ctl_w_prom_val(w, "rvpn_udp_datagrams_total", "direction=\"up\"", u.dgram_up);
+	rv_ctl_w_prom_val(w, "rvpn_udp_datagrams_total", "direction=\"down\"", u.dgram_down);
+	rv_ctl_w_prom_meta(w, "rvpn_udp_dropped_total", "counter",
+			   "UDP datagrams dropped, by reason.");
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"no_tunnel\"",
+			  u.dropped_no_tunnel);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"queue\"", u.dropped_queue);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"invalid\"", u.dropped_bad);
+	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"local\"", u.dropped_local);
 }
 
 static int rv_client_status_answer(void *arg, enum rv_ctl_request req, struct rv_buf *out)

@@ -33,7 +33,7 @@ enum {
 	RV_TUNNEL_WRITES_PER_CALLBACK = 8,
 	/* Optional features this client offers (RV_CAP_FEATURES_ bits,
 	 * PROTOCOL.md §4.7). */
-	RV_TUNNEL_FEATURES = 0,
+	RV_TUNNEL_FEATURES = RV_CAP_DATAGRAM,
 	/* Never slower than this at noticing a dead tunnel. */
 	RV_TUNNEL_KEEPALIVE_MAX_MS = RV_KEEPALIVE_DEFAULT_S * 1000,
 	RV_TUNNEL_DEAD_AFTER_MS = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000,
@@ -93,7 +93,7 @@ struct rv_tunnel_link {
 	int hs_sent;
 	uint64_t hs_sent_us;         /* lws_now_usecs() when message 1 left */
 	uint64_t connect_ms;         /* loop ms of the connect */
-	int remote_fwd;              /* the server agreed RV_CAP_REMOTE_FWD */
+	uint8_t features;            /* agreed in the handshake (RV_CAP_ bits) */
 	lws_sorted_usec_list_t sul_hs_timeout;
 };
 
@@ -182,6 +182,12 @@ int rv_tunnel_get_server(const struct rv_tunnel *t, size_t i, struct rv_tunnel_s
 				   sv->retry_ms - now : 0;
 	out->last_error = sv->last_error;
 	return RV_OK;
+}
+
+int rv_tunnel_datagram_agreed(const struct rv_tunnel *t)
+{
+	return t != NULL && t->cur != NULL && t->cur->session != NULL &&
+	       (t->cur->features & RV_CAP_DATAGRAM) != 0;
 }
 
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t)
@@ -724,6 +730,25 @@ static void rv_tunnel_on_remote_connect(struct rv_session *s, struct rv_stream *
 		(void)rv_stream_reject(st, RV_STATUS_NOT_ALLOWED);
 }
 
+static void rv_tunnel_on_datagram(struct rv_session *s, uint32_t assoc,
+				  const struct rv_addr *peer, const uint8_t *data, size_t len,
+				  void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_datagram != NULL)
+		l->t->hooks->on_datagram(l->t->cl, s, assoc, peer, data, len);
+}
+
+static void rv_tunnel_on_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reason,
+					void *arg)
+{
+	struct rv_tunnel_link *l = arg;
+
+	if (l->t->hooks->on_datagram_close != NULL)
+		l->t->hooks->on_datagram_close(l->t->cl, s, assoc, reason);
+}
+
 /* l becomes the draining link (the one draining before, if any, is
  * closed: never more than one). */
 static void rv_tunnel_set_old(struct rv_tunnel *t, struct rv_tunnel_link *l)
@@ -825,7 +850,8 @@ static void rv_tunnel_make_live(struct rv_tunnel *t, struct rv_tunnel_link *l, c
 	lws_sul_cancel(&t->sul_pick);
 	lws_callback_on_writable(l->wsi);
 	if (t->hooks->on_session_up != NULL)
-		t->hooks->on_session_up(t->cl, l->session, l->remote_fwd);
+		t->hooks->on_session_up(t->cl, l->session,
+				       (l->features & RV_CAP_REMOTE_FWD) != 0);
 	t->hooks->on_up(t->cl);
 }
 
@@ -897,6 +923,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 		.on_goaway = rv_tunnel_on_goaway,
 		.on_listen = rv_tunnel_on_listen,
 		.on_remote_connect = rv_tunnel_on_remote_connect,
+		.on_datagram = rv_tunnel_on_datagram,
+		.on_datagram_close = rv_tunnel_on_datagram_close,
 		.arg = l,
 	};
 	struct rv_session_config cfg;
@@ -931,6 +959,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 	cfg.max_message = p.max_message;
 	cfg.name = "tunnel";
 	cfg.remote_fwd = (p.features & RV_CAP_REMOTE_FWD) != 0;
+	cfg.datagram = (p.features & RV_CAP_DATAGRAM) != 0;
+	l->features = p.features;
 	if (p.max_message < rv_session_min_message()) {
 		rv_ratchet_free(r);
 		snprintf(why, sizeof(why), "the server's max_message (%u bytes) is smaller than "
@@ -944,7 +974,6 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 		return -1;
 	}
 	lws_sul_cancel(&l->sul_hs_timeout);
-	l->remote_fwd = cfg.remote_fwd;
 	rv_tunnel_server_up(l, rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us);
 	/* Several servers: "tunnel up" is logged when one becomes live. */
 	rv_log_info("%s%s (%s, server allows %u streams, window %u bytes, messages up to %u "

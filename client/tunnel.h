@@ -60,6 +60,11 @@ struct rv_tunnel_hooks {
 	void (*on_remote_connect)(struct rv_client *cl, struct rv_session *s,
 				  struct rv_stream *st, uint32_t req, const struct rv_addr *addr);
 	void (*on_remote_closed)(struct rv_stream *st);
+	/* Datagrams (udp.c); s tells the sessions apart. */
+	void (*on_datagram)(struct rv_client *cl, struct rv_session *s, uint32_t assoc,
+			    const struct rv_addr *peer, const uint8_t *data, size_t len);
+	void (*on_datagram_close)(struct rv_client *cl, struct rv_session *s, uint32_t assoc,
+				  uint8_t reason);
 };
 
 /* hooks is borrowed and must outlive the tunnel. */
@@ -76,6 +81,9 @@ int rv_tunnel_drained(const struct rv_tunnel *t, uint32_t *streams);
 /* The session if the tunnel is up and takes new streams, else NULL. */
 struct rv_session *rv_tunnel_session(struct rv_tunnel *t);
 enum rv_tunnel_state rv_tunnel_get_state(const struct rv_tunnel *t);
+/* 1 if the server agreed datagrams (RV_CAP_DATAGRAM) on the current
+ * session. */
+int rv_tunnel_datagram_agreed(const struct rv_tunnel *t);
 /* Read-only snapshot for status.c (sessions borrowed, valid until the
  * next loop iteration). */
 struct rv_tunnel_info {

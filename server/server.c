@@ -13,8 +13,10 @@
 #include "rv_pool.h"
 #include "rv_rlimit.h"
 #include "rv_wire.h"
+#include "rfwd.h"
 #include "server_int.h"
 #include "status.h"
+#include "udp.h"
 
 static volatile sig_atomic_t rv_server_sig_term, rv_server_sig_hup;
 static struct lws_context *rv_server_sig_ctx;
@@ -139,6 +141,12 @@ static void rv_server_free_sessions(struct rv_server *srv)
 
 	for (c = srv->conns; c != NULL; c = c->next) {
 		c->state = RV_CONN_CLOSING;
+		/* Listeners and UDP sockets live on the loop, which is freed
+		 * before lws closes the WebSockets (rv_conn_on_closed_wsi). */
+		rv_rfwd_free(c->rfwd);
+		c->rfwd = NULL;
+		rv_udp_free(c->udp);
+		c->udp = NULL;
 		rv_session_free(c->sess);
 		c->sess = NULL;
 	}

@@ -90,7 +90,8 @@ int rv_socks5_parse_auth(struct rv_buf *in, const struct rv_socks5_config *cfg, 
 	return rv_buf_consume(in, 3 + (size_t)ulen + plen);
 }
 
-int rv_socks5_parse_request(struct rv_buf *in, struct rv_addr *dst, enum rv_status *reply)
+int rv_socks5_parse_request_cmd(struct rv_buf *in, uint8_t *cmd_out, struct rv_addr *dst,
+				enum rv_status *reply)
 {
 	uint8_t ver, cmd, rsv, atyp, dlen = 0;
 	size_t addr_len, total;
@@ -135,7 +136,7 @@ int rv_socks5_parse_request(struct rv_buf *in, struct rv_addr *dst, enum rv_stat
 	p = rv_buf_ptr(in) + RV_SOCKS5_REQUEST_FIXED_LEN;
 	if (atyp == RV_ATYP_DOMAIN && memchr(p + 1, '\0', dlen) != NULL)
 		return RV_ERR_MALFORMED;
-	if (cmd != RV_SOCKS5_CMD_CONNECT) {
+	if (cmd != RV_SOCKS5_CMD_CONNECT && cmd != RV_SOCKS5_CMD_UDP_ASSOCIATE) {
 		*reply = RV_STATUS_COMMAND_NOT_SUPPORTED;
 		(void)rv_buf_consume(in, total);
 		return RV_ERR_UNSUPPORTED;
@@ -151,8 +152,32 @@ int rv_socks5_parse_request(struct rv_buf *in, struct rv_addr *dst, enum rv_stat
 	}
 	a.port = (uint16_t)(((unsigned)p[addr_len] << 8) | p[addr_len + 1]);
 	*dst = a;
+	*cmd_out = cmd;
 	*reply = RV_STATUS_OK;
 	return rv_buf_consume(in, total);
+}
+
+int rv_socks5_parse_request(struct rv_buf *in, struct rv_addr *dst, enum rv_status *reply)
+{
+	struct rv_buf probe;
+	struct rv_addr a;
+	uint8_t cmd = 0;
+	int ret;
+
+	/* Parse a view; consume the original only as the old parser did. */
+	rv_buf_init_view(&probe, rv_buf_ptr(in), rv_buf_len(in));
+	ret = rv_socks5_parse_request_cmd(&probe, &cmd, &a, reply);
+	if (ret != RV_OK && ret != RV_ERR_UNSUPPORTED)
+		return ret;
+	if (ret == RV_OK && cmd != RV_SOCKS5_CMD_CONNECT) {
+		*reply = RV_STATUS_COMMAND_NOT_SUPPORTED;
+		ret = RV_ERR_UNSUPPORTED;
+	}
+	if (ret == RV_OK)
+		*dst = a;
+	/* ATYP_NOT_SUPPORTED consumed nothing (its length is unknown). */
+	(void)rv_buf_consume(in, rv_buf_len(in) - rv_buf_len(&probe));
+	return ret;
 }
 
 int rv_socks5_build_method(struct rv_buf *out, uint8_t method)
@@ -263,7 +288,9 @@ static int rv_socks5_step(struct rv_socks5 *s, struct rv_buf *in, struct rv_buf 
 	case RV_SOCKS5_REQUEST:
 		if (rv_buf_room(out) < RV_SOCKS5_FAIL_REPLY_LEN)
 			return RV_ERR_NO_SPACE;
-		ret = rv_socks5_parse_request(in, &s->dst, &reply);
+		s->cmd = RV_SOCKS5_CMD_CONNECT;
+		ret = s->cfg->udp ? rv_socks5_parse_request_cmd(in, &s->cmd, &s->dst, &reply) :
+				    rv_socks5_parse_request(in, &s->dst, &reply);
 		if (ret == RV_ERR_NEED_MORE)
 			return ret;
 		if (ret != RV_OK) {

@@ -6,8 +6,10 @@
  * unchanged, or another error), they never read past the buffer and never
  * cast structs over input.  rv_socks5_feed() drives them as a state machine
  * so that one byte at a time and greeting + request (+ early data) in one
- * segment both work.  Only CONNECT is supported; the reply comes later from
- * the caller, after the tunnel answered (rv_socks5_build_reply).
+ * segment both work.  CONNECT, and UDP ASSOCIATE when the config allows it
+ * (cfg->udp); the reply comes later from the caller, after the tunnel
+ * answered (rv_socks5_build_reply).  The UDP datagram header is in
+ * rv_socks5_udp.h.
  */
 #ifndef RV_SOCKS5_H
 #define RV_SOCKS5_H
@@ -28,6 +30,9 @@ struct rv_socks5_config {
 	size_t user_len;  /* 1..RV_SOCKS5_CRED_MAX */
 	const char *pass;
 	size_t pass_len;  /* 1..RV_SOCKS5_CRED_MAX */
+	/* 1: UDP ASSOCIATE is parsed like CONNECT (state DONE, cmd 3) and the
+	 * caller answers it; 0: refused with COMMAND_NOT_SUPPORTED. */
+	int udp;
 };
 
 enum rv_socks5_state {
@@ -35,7 +40,7 @@ enum rv_socks5_state {
 	RV_SOCKS5_GREETING = 1, /* waiting for version/methods */
 	RV_SOCKS5_AUTH = 2,     /* waiting for RFC 1929 user/password */
 	RV_SOCKS5_REQUEST = 3,  /* waiting for the request */
-	RV_SOCKS5_DONE = 4,     /* CONNECT parsed: dst is valid */
+	RV_SOCKS5_DONE = 4,     /* request parsed: cmd and dst are valid */
 	RV_SOCKS5_FAILED = 5,   /* refused; send what is in out, then close */
 };
 
@@ -43,7 +48,10 @@ struct rv_socks5 {
 	enum rv_socks5_state state;
 	const struct rv_socks5_config *cfg;
 	uint8_t method;           /* chosen in GREETING */
-	struct rv_addr dst;       /* DONE: the CONNECT destination */
+	uint8_t cmd;              /* DONE: RV_SOCKS5_CMD_CONNECT or _UDP_ASSOCIATE */
+	struct rv_addr dst;       /* DONE: the CONNECT destination, or for UDP
+				   * ASSOCIATE the client's expected source
+				   * (often 0.0.0.0:0) */
 	enum rv_status fail_reply; /* FAILED: reply code sent, if any */
 };
 
@@ -63,6 +71,10 @@ int rv_socks5_parse_auth(struct rv_buf *in, const struct rv_socks5_config *cfg, 
  * length is unknown); RV_ERR_MALFORMED with GENERAL_FAILURE (version,
  * reserved byte, empty domain or a NUL in it). */
 int rv_socks5_parse_request(struct rv_buf *in, struct rv_addr *dst, enum rv_status *reply);
+/* The same, but CONNECT and UDP ASSOCIATE both give RV_OK with *cmd set
+ * (only BIND and unknown commands are RV_ERR_UNSUPPORTED). */
+int rv_socks5_parse_request_cmd(struct rv_buf *in, uint8_t *cmd, struct rv_addr *dst,
+				enum rv_status *reply);
 
 /* Builders append; on failure out is unchanged. */
 int rv_socks5_build_method(struct rv_buf *out, uint8_t method);

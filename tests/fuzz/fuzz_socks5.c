@@ -12,8 +12,8 @@
 #include "rv_err.h"
 #include "rv_socks5.h"
 
-static const struct rv_socks5_config fz_open = { 0, NULL, 0, NULL, 0 };
-static const struct rv_socks5_config fz_auth = { 1, "user", 4, "password", 8 };
+static const struct rv_socks5_config fz_open = { 0, NULL, 0, NULL, 0, 0 };
+static const struct rv_socks5_config fz_auth = { 1, "user", 4, "password", 8, 1 }; /* UDP ASSOCIATE accepted */
 
 static void fz_check(int cond)
 {

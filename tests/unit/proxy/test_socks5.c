@@ -13,8 +13,8 @@
 #include "rv_err.h"
 #include "rv_socks5.h"
 
-static const struct rv_socks5_config cfg_open = { 0, NULL, 0, NULL, 0 };
-static const struct rv_socks5_config cfg_auth = { 1, "alice", 5, "s3cret", 6 };
+static const struct rv_socks5_config cfg_open = { 0, NULL, 0, NULL, 0, 0 };
+static const struct rv_socks5_config cfg_auth = { 1, "alice", 5, "s3cret", 6, 0 };
 
 static const uint8_t greet_noauth[] = { 5, 1, 0 };
 static const uint8_t greet_both[] = { 5, 3, 0x80, 0, 2 };
@@ -471,6 +471,69 @@ static int feed_all(const struct rv_socks5_config *cfg, const uint8_t *msg, size
 	return ret;
 }
 
+/* cfg->udp: UDP ASSOCIATE parsed like CONNECT (cmd 3), every prefix needs
+ * more; BIND is still refused; without cfg->udp the old refusal stays. */
+static void test_feed_udp_associate(void **state)
+{
+	static const struct rv_socks5_config cfg_udp = { 0, NULL, 0, NULL, 0, 1 };
+	static const uint8_t udp[] = { 5, 1, 0, 5, 3, 0, 1, 127, 0, 0, 1, 0x30, 0x39 };
+	static const uint8_t bind[] = { 5, 1, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct rv_socks5 s;
+	struct rv_buf out, in;
+	size_t cut;
+
+	(void)state;
+	assert_int_equal(feed_all(&cfg_udp, udp, sizeof(udp), &s, &out), RV_OK);
+	assert_int_equal(s.state, RV_SOCKS5_DONE);
+	assert_int_equal(s.cmd, RV_SOCKS5_CMD_UDP_ASSOCIATE);
+	assert_int_equal(s.dst.atyp, RV_ATYP_IPV4);
+	assert_memory_equal(s.dst.ip, "\x7f\x00\x00\x01", 4);
+	assert_int_equal(s.dst.port, 12345);
+	assert_buf_is(&out, "\x05\x00", 2); /* the reply is the caller's */
+	rv_buf_cleanup(&out);
+
+	for (cut = 3; cut < sizeof(udp); cut++) {
+		rv_socks5_init(&s, &cfg_udp);
+		buf_load(&in, udp, cut);
+		rv_buf_init(&out, 64);
+		assert_int_equal(rv_socks5_feed(&s, &in, &out), RV_ERR_NEED_MORE);
+		assert_int_equal(s.state, RV_SOCKS5_REQUEST);
+		assert_buf_is(&in, udp + 3, cut - 3);
+		rv_buf_cleanup(&in);
+		rv_buf_cleanup(&out);
+	}
+
+	assert_int_equal(feed_all(&cfg_udp, bind, sizeof(bind), &s, &out), RV_ERR_UNSUPPORTED);
+	assert_int_equal(s.fail_reply, RV_STATUS_COMMAND_NOT_SUPPORTED);
+	rv_buf_cleanup(&out);
+
+	/* CONNECT under cfg_udp: cmd 1. */
+	{
+		static const uint8_t conn[] = { 5, 1, 0, 5, 1, 0, 1, 10, 1, 2, 3, 0, 80 };
+
+		assert_int_equal(feed_all(&cfg_udp, conn, sizeof(conn), &s, &out), RV_OK);
+		assert_int_equal(s.cmd, RV_SOCKS5_CMD_CONNECT);
+		rv_buf_cleanup(&out);
+	}
+	/* The low-level parser keeps refusing UDP, consuming the request. */
+	{
+		enum rv_status rep;
+		struct rv_addr a;
+		uint8_t cmd = 0;
+
+		buf_load(&in, udp + 3, sizeof(udp) - 3);
+		assert_int_equal(rv_socks5_parse_request(&in, &a, &rep), RV_ERR_UNSUPPORTED);
+		assert_int_equal(rep, RV_STATUS_COMMAND_NOT_SUPPORTED);
+		assert_int_equal(rv_buf_len(&in), 0);
+		rv_buf_cleanup(&in);
+		buf_load(&in, udp + 3, sizeof(udp) - 3);
+		assert_int_equal(rv_socks5_parse_request_cmd(&in, &cmd, &a, &rep), RV_OK);
+		assert_int_equal(cmd, RV_SOCKS5_CMD_UDP_ASSOCIATE);
+		assert_int_equal(rv_buf_len(&in), 0);
+		rv_buf_cleanup(&in);
+	}
+}
+
 static void test_feed_failures(void **state)
 {
 	static const uint8_t bad_pass[] = { 5, 1, 2, 1, 5, 'a', 'l', 'i', 'c', 'e', 1, 'x' };
@@ -553,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_feed_one_segment_with_early_data),
 		cmocka_unit_test(test_feed_every_split),
 		cmocka_unit_test(test_feed_failures),
+		cmocka_unit_test(test_feed_udp_associate),
 		cmocka_unit_test(test_feed_no_room_for_reply),
 	};
 
