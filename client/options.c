@@ -109,7 +109,8 @@ void rv_client_usage(FILE *out)
 		"                      the connection failed (e.g. -W %%h:%%p in ProxyCommand)\n"
 		"  -R, --remote [BIND:]PORT:HOST:HOSTPORT\n"
 		"                      ask the server to listen on BIND:PORT (default %s;\n"
-		"                      '*': every interface) and forward its connections to\n"
+		"                      '*': every interface; PORT 0: the server picks one, see\n"
+		"                      'status') and forward its connections to\n"
 		"                      HOST:HOSTPORT as seen from this client.  The server's\n"
 		"                      authorized_keys must permit it (permit-listen=).\n"
 		"  -R, --remote [BIND:]PORT  the same as a SOCKS5 port on the server whose\n"
@@ -434,13 +435,51 @@ static int rv_client_rfwd_bind(const struct rv_cli_sockaddr *b, struct rv_addr *
 	return RV_OK;
 }
 
+/* -R may ask for port 0 (the server picks one, PROTOCOL.md §6.13), which
+ * the shared -D/-L parsers refuse: if the bind port's field (the last of
+ * [BIND:]PORT, the third from last of [BIND:]PORT:HOST:HOSTPORT) is "0",
+ * out gets arg with a placeholder port 1 there and 1 is returned. */
+static int rv_client_remote_port0(const char *arg, char *out, size_t outlen)
+{
+	const char *field[5];
+	size_t flen[5], n = 0, i;
+	const char *start = arg;
+	int depth = 0;
+
+	for (const char *p = arg;; p++) {
+		if (*p == '[') {
+			depth++;
+		} else if (*p == ']') {
+			depth--;
+		} else if (*p == '\0' || (*p == ':' && depth == 0)) {
+			if (n == 5)
+				return 0;
+			field[n] = start;
+			flen[n++] = (size_t)(p - start);
+			if (*p == '\0')
+				break;
+			start = p + 1;
+		}
+	}
+	if (n == 5)
+		return 0;
+	i = n <= 2 ? n - 1 : n - 3;
+	if (flen[i] != 1 || field[i][0] != '0' || strlen(arg) >= outlen)
+		return 0;
+	memcpy(out, arg, strlen(arg) + 1);
+	out[field[i] - arg] = '1';
+	return 1;
+}
+
 static int rv_client_opt_remote(struct rv_client_opts *o, const char *arg, char *err,
 				size_t errlen)
 {
 	struct rv_client_rfwd_spec *r = &o->rfwd[o->n_rfwd];
 	struct rv_cli_forward f;
 	struct rv_cli_sockaddr l;
-	char ferr[RV_OPT_ERRLEN];
+	char ferr[RV_OPT_ERRLEN], port0[RV_OPT_ERRLEN];
+	const char *text = arg;
+	int any_port = 0;
 
 	if (o->n_rfwd == RV_CLIENT_MAX_RFWD) {
 		rv_err_set(err, errlen, "-R: at most %d remote forwards", RV_CLIENT_MAX_RFWD);
@@ -448,20 +487,30 @@ static int rv_client_opt_remote(struct rv_client_opts *o, const char *arg, char 
 	}
 	memset(r, 0, sizeof(*r));
 	r->text = arg;
-	if (rv_cliparse_forward("-R", arg, RV_CLIENT_DEFAULT_BIND, &f, ferr, sizeof(ferr)) ==
+	if (rv_client_remote_port0(arg, port0, sizeof(port0))) {
+		text = port0;
+		any_port = 1;
+	}
+	if (rv_cliparse_forward("-R", text, RV_CLIENT_DEFAULT_BIND, &f, ferr, sizeof(ferr)) ==
 	    RV_OK) {
 		r->target = f.target;
 		if (rv_client_rfwd_bind(&f.bind, &r->bind) != RV_OK)
 			goto bad;
-	} else if (rv_cliparse_listen("-R", arg, RV_CLIENT_DEFAULT_BIND, &l, err, errlen) ==
+	} else if (rv_cliparse_listen("-R", text, RV_CLIENT_DEFAULT_BIND, &l, err, errlen) ==
 		   RV_OK) {
 		r->dynamic = 1;
 		if (rv_client_rfwd_bind(&l, &r->bind) != RV_OK)
 			goto bad;
 	} else {
-		rv_err_set(err, errlen, "%s (or [BIND:]PORT for a dynamic forward)", ferr);
+		if (any_port)
+			rv_err_set(err, errlen, "-R: '%s' is not [BIND:]PORT:HOST:HOSTPORT or "
+				   "[BIND:]PORT", arg);
+		else
+			rv_err_set(err, errlen, "%s (or [BIND:]PORT for a dynamic forward)", ferr);
 		return RV_ERR_CONFIG;
 	}
+	if (any_port)
+		r->bind.port = 0;
 	o->n_rfwd++;
 	return RV_OK;
 bad:

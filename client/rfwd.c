@@ -16,14 +16,20 @@ enum rv_crfwd_state {
 	RV_CRFWD_IDLE = 0,      /* not asked on the current session */
 	RV_CRFWD_ASKED = 1,     /* LISTEN sent */
 	RV_CRFWD_LISTENING = 2, /* LISTEN_RESPONSE(OK) */
-	RV_CRFWD_REFUSED = 3,   /* refused or closed by the server */
+	RV_CRFWD_REFUSED = 3,   /* refused by the server (status) */
+	RV_CRFWD_CLOSED = 4,    /* LISTEN_CLOSE from the server (close_reason) */
+	RV_CRFWD_NOT_OFFERED = 5, /* the session did not agree the feature */
 };
 
 struct rv_crfwd_entry {
 	const struct rv_client_rfwd_spec *spec;
 	enum rv_crfwd_state state;
 	uint32_t req;
-	const struct rv_session *sess; /* the session req belongs to */
+	const struct rv_session *sess; /* the session req belongs to (compared, never used) */
+	uint16_t port;                 /* LISTENING: the bound port (the chosen one for 0) */
+	enum rv_listen_status status;  /* REFUSED */
+	enum rv_listen_close_reason close_reason; /* CLOSED */
+	uint64_t streams;
 };
 
 struct rv_client_rfwd {
@@ -121,6 +127,8 @@ void rv_client_rfwd_on_session_up(struct rv_client *cl, struct rv_session *s, in
 		e->state = RV_CRFWD_IDLE;
 		e->sess = NULL;
 		if (!agreed) {
+			e->state = RV_CRFWD_NOT_OFFERED;
+			e->sess = s;
 			rv_log_warn("remote forward -R %s: the server does not offer remote forwards "
 				    "(an older server, or no permit-listen for this key)",
 				    e->spec->text);
@@ -147,7 +155,8 @@ static struct rv_crfwd_entry *rv_crfwd_find(struct rv_client_rfwd *r, const stru
 					    uint32_t req)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (r->e[i].sess == s && r->e[i].req == req && r->e[i].state != RV_CRFWD_IDLE)
+		if (r->e[i].sess == s && r->e[i].req == req && r->e[i].state != RV_CRFWD_IDLE &&
+		    r->e[i].state != RV_CRFWD_NOT_OFFERED)
 			return &r->e[i];
 	return NULL;
 }
@@ -167,19 +176,21 @@ void rv_client_rfwd_on_listen(struct rv_client *cl, struct rv_session *s, const 
 			return; /* not ours, or a second answer: ignored (§6.14) */
 		if (f->u.listen_response.status != RV_LISTEN_OK) {
 			e->state = RV_CRFWD_REFUSED;
+			e->status = f->u.listen_response.status;
 			rv_log_error("remote forward -R %s refused by the server: %s", e->spec->text,
 				     rv_crfwd_status_str(f->u.listen_response.status));
 			return;
 		}
 		e->state = RV_CRFWD_LISTENING;
+		e->port = f->u.listen_response.port;
 		bound = e->spec->bind;
-		bound.port = f->u.listen_response.port;
+		bound.port = e->port;
 		if (e->spec->dynamic)
-			rv_log_info("remote forward: the server listens on %s (SOCKS5, exits here)",
-				    rv_addr_str(&bound, b, sizeof(b)));
+			rv_log_info("remote forward -R %s: listening on %s on the server (SOCKS5, "
+				    "exits here)", e->spec->text, rv_addr_str(&bound, b, sizeof(b)));
 		else
-			rv_log_info("remote forward: the server listens on %s -> %s",
-				    rv_addr_str(&bound, b, sizeof(b)),
+			rv_log_info("remote forward -R %s: listening on %s on the server -> %s",
+				    e->spec->text, rv_addr_str(&bound, b, sizeof(b)),
 				    rv_addr_str(&e->spec->target, t, sizeof(t)));
 		return;
 	}
@@ -187,7 +198,8 @@ void rv_client_rfwd_on_listen(struct rv_client *cl, struct rv_session *s, const 
 		e = rv_crfwd_find(r, s, f->u.listen_close.req);
 		if (e == NULL)
 			return;
-		e->state = RV_CRFWD_REFUSED;
+		e->state = RV_CRFWD_CLOSED;
+		e->close_reason = f->u.listen_close.reason;
 		if (f->u.listen_close.reason == RV_LISTEN_CLOSE_SHUTDOWN)
 			rv_log_info("remote forward -R %s: the server is going away; asking again "
 				    "on the next session", e->spec->text);
@@ -234,6 +246,7 @@ void rv_client_rfwd_on_remote_connect(struct rv_client *cl, struct rv_session *s
 	}
 	rv_log_debug("remote forward -R %s: stream %u from %s", e->spec->text, rv_stream_id(st),
 		     rv_addr_str(addr, b, sizeof(b)));
+	e->streams++;
 	if (e->spec->dynamic)
 		rc = rv_dial_start(&r->dyn, addr, rv_crfwd_on_dialed, st, &dial);
 	else
@@ -250,4 +263,95 @@ void rv_client_rfwd_on_stream_closed(struct rv_stream *st)
 	/* A dial still running for this stream must never report. */
 	rv_dial_cancel(rv_stream_get_user(st));
 	rv_stream_set_user(st, NULL);
+}
+
+size_t rv_client_rfwd_count(const struct rv_client_rfwd *r)
+{
+	return r == NULL ? 0 : r->n;
+}
+
+int rv_client_rfwd_get(const struct rv_client_rfwd *r, size_t i, const struct rv_session *cur,
+		       struct rv_client_rfwd_info *out)
+{
+	const struct rv_crfwd_entry *e;
+
+	if (r == NULL || i >= r->n || out == NULL)
+		return RV_ERR_INVALID_ARG;
+	e = &r->e[i];
+	memset(out, 0, sizeof(*out));
+	out->spec = e->spec;
+	out->streams = e->streams;
+	out->bound = e->spec->bind;
+	if (cur == NULL || e->sess != cur || e->state == RV_CRFWD_IDLE) {
+		out->state = RV_CLIENT_RFWD_WAITING;
+		return RV_OK;
+	}
+	switch (e->state) {
+	case RV_CRFWD_ASKED:
+		out->state = RV_CLIENT_RFWD_REQUESTED;
+		break;
+	case RV_CRFWD_LISTENING:
+		out->state = RV_CLIENT_RFWD_LISTENING;
+		out->bound.port = e->port;
+		break;
+	case RV_CRFWD_REFUSED:
+		out->state = RV_CLIENT_RFWD_REFUSED;
+		out->status = e->status;
+		break;
+	case RV_CRFWD_CLOSED:
+		out->state = RV_CLIENT_RFWD_CLOSED;
+		out->close_reason = e->close_reason;
+		break;
+	case RV_CRFWD_NOT_OFFERED:
+		out->state = RV_CLIENT_RFWD_NOT_OFFERED;
+		break;
+	default:
+		out->state = RV_CLIENT_RFWD_WAITING;
+		break;
+	}
+	return RV_OK;
+}
+
+const char *rv_client_rfwd_view_name(enum rv_client_rfwd_view v)
+{
+	switch (v) {
+	case RV_CLIENT_RFWD_WAITING:
+		return "waiting";
+	case RV_CLIENT_RFWD_REQUESTED:
+		return "requested";
+	case RV_CLIENT_RFWD_LISTENING:
+		return "listening";
+	case RV_CLIENT_RFWD_REFUSED:
+		return "refused";
+	case RV_CLIENT_RFWD_CLOSED:
+		return "closed";
+	case RV_CLIENT_RFWD_NOT_OFFERED:
+		return "not offered";
+	default:
+		return "invalid";
+	}
+}
+
+const char *rv_client_rfwd_reason(const struct rv_client_rfwd_info *in)
+{
+	if (in->state == RV_CLIENT_RFWD_REFUSED) {
+		switch (in->status) {
+		case RV_LISTEN_DENIED:
+			return "denied (permit-listen)";
+		case RV_LISTEN_IN_USE:
+			return "address in use";
+		case RV_LISTEN_LIMIT:
+			return "too many listeners";
+		case RV_LISTEN_BAD_ADDRESS:
+			return "bad address";
+		default:
+			return "failed";
+		}
+	}
+	if (in->state == RV_CLIENT_RFWD_CLOSED)
+		return in->close_reason == RV_LISTEN_CLOSE_SHUTDOWN ? "server shutting down" :
+		       in->close_reason == RV_LISTEN_CLOSE_ERROR ? "socket error" : "closed";
+	if (in->state == RV_CLIENT_RFWD_NOT_OFFERED)
+		return "the server does not offer remote forwards to this key";
+	return "";
 }

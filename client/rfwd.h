@@ -36,4 +36,33 @@ void rv_client_rfwd_on_remote_connect(struct rv_client *cl, struct rv_session *s
 				      const struct rv_addr *addr);
 void rv_client_rfwd_on_stream_closed(struct rv_stream *st);
 
+/* What status.c shows for one -R (a snapshot; spec is the caller's opts). */
+enum rv_client_rfwd_view {
+	RV_CLIENT_RFWD_WAITING = 0,     /* no session yet (or it ended): asked on the next */
+	RV_CLIENT_RFWD_REQUESTED = 1,   /* LISTEN sent, no answer yet */
+	RV_CLIENT_RFWD_LISTENING = 2,   /* bound: bound holds the server's address and port */
+	RV_CLIENT_RFWD_REFUSED = 3,     /* LISTEN_RESPONSE not OK: status */
+	RV_CLIENT_RFWD_CLOSED = 4,      /* LISTEN_CLOSE from the server: close_reason */
+	RV_CLIENT_RFWD_NOT_OFFERED = 5, /* the session did not agree remote forwards */
+};
+
+struct rv_client_rfwd_info {
+	const struct rv_client_rfwd_spec *spec;
+	enum rv_client_rfwd_view state;
+	struct rv_addr bound;            /* LISTENING */
+	enum rv_listen_status status;    /* REFUSED */
+	enum rv_listen_close_reason close_reason; /* CLOSED */
+	uint64_t streams;                /* REMOTE_CONNECTs accepted (dialed) since start */
+};
+
+/* -R entries (0 without -R); cur: the tunnel's current session (NULL when
+ * down), so a listener of an ended session shows as waiting. */
+size_t rv_client_rfwd_count(const struct rv_client_rfwd *r);
+int rv_client_rfwd_get(const struct rv_client_rfwd *r, size_t i, const struct rv_session *cur,
+		       struct rv_client_rfwd_info *out);
+/* "waiting", "requested", "listening", "refused", "closed", "not offered". */
+const char *rv_client_rfwd_view_name(enum rv_client_rfwd_view v);
+/* A short reason for a refusal (REFUSED) or a close (CLOSED). */
+const char *rv_client_rfwd_reason(const struct rv_client_rfwd_info *in);
+
 #endif

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "rv_addr.h"
 #include "rv_ctl.h"
 #include "rv_ctl_fmt.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rfwd.h"
 #include "tunnel.h"
 #include "udp.h"
 
@@ -171,6 +173,99 @@ static void rv_client_status_udp_text(const struct rv_client *cl, struct rv_ctl_
 			(unsigned long long)u.dropped_bad, (unsigned long long)u.dropped_local);
 }
 
+/* -R: one line each, with what the server answered. */
+static void rv_client_status_rfwd_text(const struct rv_client *cl,
+				       const struct rv_client_status_snap *s, struct rv_ctl_w *w)
+{
+	struct rv_client_rfwd_info in;
+	char a[RV_ADDR_STRLEN], b[RV_ADDR_STRLEN];
+
+	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
+		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+			break;
+		if (in.spec->dynamic)
+			snprintf(b, sizeof(b), "SOCKS5, exits here");
+		else
+			rv_addr_str(&in.spec->target, b, sizeof(b));
+		rv_ctl_w_printf(w, "remote forward: -R %s (%s): %s", in.spec->text, b,
+				rv_client_rfwd_view_name(in.state));
+		if (in.state == RV_CLIENT_RFWD_LISTENING)
+			rv_ctl_w_printf(w, " on %s on the server",
+					rv_addr_str(&in.bound, a, sizeof(a)));
+		else if (in.state == RV_CLIENT_RFWD_REFUSED || in.state == RV_CLIENT_RFWD_CLOSED ||
+			 in.state == RV_CLIENT_RFWD_NOT_OFFERED)
+			rv_ctl_w_printf(w, ": %s", rv_client_rfwd_reason(&in));
+		rv_ctl_w_printf(w, ", %llu connections\n", (unsigned long long)in.streams);
+	}
+}
+
+static void rv_client_status_rfwd_json(const struct rv_client *cl,
+				       const struct rv_client_status_snap *s, struct rv_ctl_w *w)
+{
+	struct rv_client_rfwd_info in;
+	char a[RV_ADDR_STRLEN];
+
+	rv_ctl_w_printf(w, "\"remote_forwards\":[");
+	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
+		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+			break;
+		rv_ctl_w_printf(w, "%s{\"spec\":", i > 0 ? "," : "");
+		rv_ctl_w_json_str(w, in.spec->text);
+		rv_ctl_w_printf(w, ",\"kind\":\"%s\",\"target\":",
+				in.spec->dynamic ? "socks5" : "forward");
+		if (in.spec->dynamic)
+			rv_ctl_w_printf(w, "null");
+		else
+			rv_ctl_w_json_str(w, rv_addr_str(&in.spec->target, a, sizeof(a)));
+		rv_ctl_w_printf(w, ",\"state\":");
+		rv_ctl_w_json_str(w, rv_client_rfwd_view_name(in.state));
+		rv_ctl_w_printf(w, ",\"listen\":");
+		if (in.state == RV_CLIENT_RFWD_LISTENING)
+			rv_ctl_w_json_str(w, rv_addr_str(&in.bound, a, sizeof(a)));
+		else
+			rv_ctl_w_printf(w, "null");
+		rv_ctl_w_printf(w, ",\"port\":");
+		if (in.state == RV_CLIENT_RFWD_LISTENING)
+			rv_ctl_w_printf(w, "%u", (unsigned)in.bound.port);
+		else
+			rv_ctl_w_printf(w, "null");
+		rv_ctl_w_printf(w, ",\"reason\":");
+		rv_ctl_w_json_str(w, rv_client_rfwd_reason(&in));
+		rv_ctl_w_printf(w, ",\"connections\":%llu}", (unsigned long long)in.streams);
+	}
+	rv_ctl_w_printf(w, "],");
+}
+
+static void rv_client_status_rfwd_prom(const struct rv_client *cl,
+				       const struct rv_client_status_snap *s, struct rv_ctl_w *w)
+{
+	static const enum rv_client_rfwd_view views[] = {
+		RV_CLIENT_RFWD_WAITING, RV_CLIENT_RFWD_REQUESTED, RV_CLIENT_RFWD_LISTENING,
+		RV_CLIENT_RFWD_REFUSED, RV_CLIENT_RFWD_CLOSED, RV_CLIENT_RFWD_NOT_OFFERED,
+	};
+	static const char *const labels[] = {
+		"state=\"waiting\"", "state=\"requested\"", "state=\"listening\"",
+		"state=\"refused\"", "state=\"closed\"", "state=\"not_offered\"",
+	};
+	struct rv_client_rfwd_info in;
+	uint64_t n[sizeof(views) / sizeof(views[0])] = { 0 }, conns = 0;
+
+	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
+		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+			break;
+		conns += in.streams;
+		for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++)
+			if (views[k] == in.state)
+				n[k]++;
+	}
+	rv_ctl_w_prom_meta(w, "rvpn_remote_forwards", "gauge",
+			   "Remote forwards (-R) by state on the current session.");
+	for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++)
+		rv_ctl_w_prom_val(w, "rvpn_remote_forwards", labels[k], n[k]);
+	rv_ctl_w_prom(w, "rvpn_remote_connections_total", "counter",
+		      "Connections the server relayed through -R since start.", conns);
+}
+
 static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *w)
 {
 	const struct rv_client *cl = st->cl;
@@ -209,6 +304,7 @@ static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_printf(w, "local connections: %zu pending (%zu waiting for the tunnel)\n",
 			cl->n_conns - cl->n_open, cl->n_waiting);
 	rv_client_status_udp_text(cl, w);
+	rv_client_status_rfwd_text(cl, &s, w);
 	for (i = 0; i < o->n_socks; i++) {
 		rv_cli_sockaddr_str((const struct sockaddr *)&o->socks[i].ss, a, sizeof(a));
 		rv_ctl_w_printf(w, "listener: SOCKS5 %s%s\n", a, cl->draining ? " (closed)" : "");
@@ -256,6 +352,7 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 			(unsigned long long)s.rs.dh_send_steps,
 			(unsigned long long)s.rs.dh_recv_steps, s.streams_draining,
 			cl->n_conns - cl->n_open, cl->n_waiting);
+	rv_client_status_rfwd_json(cl, &s, w);
 	rv_udp_get_stats(cl->udp, &u);
 	rv_ctl_w_printf(w, "\"udp\":{\"associations\":%llu,\"opened\":%llu,\"refused\":%llu,"
 			"\"evicted\":%llu,\"datagrams_up\":%llu,\"bytes_up\":%llu,"
@@ -359,6 +456,7 @@ static void rv_client_status_prom(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"queue\"", u.dropped_queue);
 	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"invalid\"", u.dropped_bad);
 	rv_ctl_w_prom_val(w, "rvpn_udp_dropped_total", "reason=\"local\"", u.dropped_local);
+	rv_client_status_rfwd_prom(cl, &s, w);
 }
 
 static int rv_client_status_answer(void *arg, enum rv_ctl_request req, struct rv_buf *out)

@@ -10,6 +10,7 @@
 #include "rv_ctl_fmt.h"
 #include "rv_err.h"
 #include "rv_log.h"
+#include "rfwd.h"
 #include "server_int.h"
 
 /* Sessions listed one by one; the rest only count in the totals, so the
@@ -49,6 +50,9 @@ static const char *rv_server_state_name(enum rv_server_state s)
 struct rv_server_status_totals {
 	uint64_t data_in, data_out, wire_in, wire_out;
 	uint32_t sessions;
+	/* Remote forwards (rfwd.c), over live sessions. */
+	uint32_t listeners, rfwd_sessions, remote_streams_open;
+	uint64_t remote_streams_opened;
 };
 
 static int rv_server_status_sess_get(const struct rv_conn *c, struct rv_server_status_sess *s)
@@ -83,6 +87,10 @@ static void rv_server_status_totals(const struct rv_server *srv,
 		t->data_out += s.st.data_out;
 		t->wire_in += s.st.bytes_in;
 		t->wire_out += s.st.bytes_out;
+		t->listeners += rv_rfwd_listener_count(c->rfwd);
+		t->rfwd_sessions += c->rfwd != NULL;
+		t->remote_streams_open += rv_session_remote_stream_count(c->sess);
+		t->remote_streams_opened += s.st.remote_streams_opened;
 	}
 }
 
@@ -93,7 +101,7 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 	struct rv_server_status_sess s;
 	struct rv_dns_stats ds;
 	const struct rv_conn *c;
-	char d1[32], line[256];
+	char d1[32], d2[16], line[256];
 	uint32_t listed = 0;
 
 	rv_server_status_totals(srv, &t);
@@ -126,6 +134,10 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 			(unsigned long long)srv->udp.dropped_closed,
 			(unsigned long long)srv->udp.dropped_foreign,
 			(unsigned long long)srv->udp.dropped_send);
+	rv_ctl_w_printf(w, "remote forwards: %u listeners on %u sessions that agreed them; "
+			"server streams %u open, %llu opened (live sessions)\n", t.listeners,
+			t.rfwd_sessions, t.remote_streams_open,
+			(unsigned long long)t.remote_streams_opened);
 	if (srv->pool != NULL)
 		rv_ctl_w_printf(w, "%s\n", rv_pool_stats_str(srv->pool, line, sizeof(line)));
 	else
@@ -138,8 +150,8 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 			ds.cache_entries);
 	if (t.sessions == 0)
 		return;
-	rv_ctl_w_printf(w, "\n%-20s %-24s %10s %7s %14s %14s %7s %8s\n", "KEY", "PEER", "UP",
-			"STREAMS", "BYTES IN", "BYTES OUT", "RTT", "DH STEPS");
+	rv_ctl_w_printf(w, "\n%-20s %-24s %10s %7s %14s %14s %7s %8s %6s\n", "KEY", "PEER", "UP",
+			"STREAMS", "BYTES IN", "BYTES OUT", "RTT", "DH STEPS", "-R");
 	for (c = srv->conns; c != NULL; c = c->next) {
 		if (!rv_server_status_sess_get(c, &s))
 			continue;
@@ -152,12 +164,16 @@ static void rv_server_status_text(struct rv_server_status *st, struct rv_ctl_w *
 			snprintf(line, sizeof(line), "%ums", s.st.rtt_ms);
 		else
 			snprintf(line, sizeof(line), "-");
-		rv_ctl_w_printf(w, "%-20.20s %-24s %10s %7u %14llu %14llu %7s %8llu%s\n",
+		if (c->rfwd != NULL)
+			snprintf(d2, sizeof(d2), "%u", rv_rfwd_listener_count(c->rfwd));
+		else
+			snprintf(d2, sizeof(d2), "-");
+		rv_ctl_w_printf(w, "%-20.20s %-24s %10s %7u %14llu %14llu %7s %8llu %6s%s\n",
 				c->name[0] ? c->name : "-", c->peer,
 				rv_ctl_fmt_duration(s.up_s, d1, sizeof(d1)), s.st.streams_active,
 				(unsigned long long)s.st.data_in, (unsigned long long)s.st.data_out,
 				line,
-				(unsigned long long)(s.rs.dh_send_steps + s.rs.dh_recv_steps),
+				(unsigned long long)(s.rs.dh_send_steps + s.rs.dh_recv_steps), d2,
 				c->state == RV_CONN_CLOSING ? " (closing)" : "");
 	}
 }
@@ -221,6 +237,10 @@ static void rv_server_status_json(struct rv_server_status *st, struct rv_ctl_w *
 			(unsigned long long)srv->udp.dropped_closed,
 			(unsigned long long)srv->udp.dropped_foreign,
 			(unsigned long long)srv->udp.dropped_send);
+	rv_ctl_w_printf(w, ",\"remote_forwards\":{\"listeners\":%u,\"sessions\":%u,"
+			"\"streams_open\":%u,\"streams_opened\":%llu}", t.listeners,
+			t.rfwd_sessions, t.remote_streams_open,
+			(unsigned long long)t.remote_streams_opened);
 	rv_dns_get_stats(srv->dns, &ds);
 	rv_ctl_w_printf(w, ",\"dns\":{\"queries\":%llu,\"cache_hits\":%llu,\"lookups\":%llu,"
 			"\"coalesced\":%llu,\"failures\":%llu,\"cache_entries\":%zu}",
@@ -252,9 +272,14 @@ static void rv_server_status_json(struct rv_server_status *st, struct rv_ctl_w *
 			rv_ctl_w_printf(w, "\"rtt_ms\":%u,", s.st.rtt_ms);
 		else
 			rv_ctl_w_printf(w, "\"rtt_ms\":null,");
-		rv_ctl_w_printf(w, "\"dh_send_steps\":%llu,\"dh_recv_steps\":%llu}",
+		rv_ctl_w_printf(w, "\"dh_send_steps\":%llu,\"dh_recv_steps\":%llu,"
+				"\"remote_forwards\":%s,\"listeners\":%u,\"remote_streams_open\":%u,"
+				"\"remote_streams_opened\":%llu}",
 				(unsigned long long)s.rs.dh_send_steps,
-				(unsigned long long)s.rs.dh_recv_steps);
+				(unsigned long long)s.rs.dh_recv_steps,
+				c->rfwd != NULL ? "true" : "false", rv_rfwd_listener_count(c->rfwd),
+				rv_session_remote_stream_count(c->sess),
+				(unsigned long long)s.st.remote_streams_opened);
 	}
 	rv_ctl_w_printf(w, "]}\n");
 }
@@ -296,6 +321,10 @@ static void rv_server_status_prom(struct rv_server_status *st, struct rv_ctl_w *
 			   "Stream payload bytes received from (in) and sent to (out) clients.");
 	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"in\"", t.data_in);
 	rv_ctl_w_prom_val(w, "rvpn_bytes_total", "direction=\"out\"", t.data_out);
+	rv_ctl_w_prom(w, "rvpn_remote_listeners", "gauge",
+		      "Remote forward (-R) listeners open, all sessions.", t.listeners);
+	rv_ctl_w_prom(w, "rvpn_remote_streams_open", "gauge",
+		      "Server-opened streams (-R) open on live sessions.", t.remote_streams_open);
 	rv_ctl_w_prom(w, "rvpn_udp_associations", "gauge", "UDP associations open.",
 		      srv->udp.assocs_active);
 	rv_ctl_w_prom(w, "rvpn_udp_associations_total", "counter",

@@ -9,6 +9,7 @@ it reconnects (client restart, server restart), and -R throughput next to
 -L (printed as METRIC lines).  Owner: remote-forward helper."""
 
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (MiB, Pattern, Proc, Runner, World, check, free_port, log, make_keypair,  # noqa: E402
@@ -75,9 +77,13 @@ class RWorld(World):
         if not hasattr(self, "other_key"):
             self.other_key = os.path.join(self.tmp, "other.key")
             self.other_pub = make_keypair(self.client_bin, self.other_key)
+            # Any port but "*": port 0 (the server's choice) is not covered.
+            self.ranged_key = os.path.join(self.tmp, "ranged.key")
+            self.ranged_pub = make_keypair(self.client_bin, self.ranged_key)
         with open(self.authorized, "w") as f:
             f.write('permit-listen="localhost:*" %s test-client\n%s other-client\n'
-                    % (self.client_pub, self.other_pub))
+                    'permit-listen="localhost:1-65535" %s ranged-client\n'
+                    % (self.client_pub, self.other_pub, self.ranged_pub))
         os.chmod(self.authorized, 0o644)
         return super().start_server(extra, wait)
 
@@ -149,7 +155,7 @@ def fixed_forward_echo_both_ways_and_eof(w):
         t.start()
     for t in ts:
         t.join(40)
-    check("remote forward: the server listens on 127.0.0.1:%d" % w.rport["echo"]
+    check("listening on 127.0.0.1:%d on the server" % w.rport["echo"]
           in w.client.log_text(), "client log names the granted listener")
 
 
@@ -263,6 +269,133 @@ def config_file_remote_and_bad_values(w):
         check(r.returncode == 2 and what in err,
               "%s: exit %d, expected 2 with a message naming %s: %s"
               % (" ".join(bad), r.returncode, what, err.strip()))
+
+
+def client_status(p):
+    """rvpn-client status --json of the client p (its own control socket)."""
+    r = subprocess.run([p.argv[0], "status", "--json", "--control",
+                        os.path.join(p.xdg, "rvpn", "client.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+    check(r.returncode == 0, "client status --json: exit %d: %s"
+          % (r.returncode, r.stderr.decode(errors="replace")))
+    return json.loads(r.stdout.decode())
+
+
+def server_status(w):
+    r = subprocess.run([w.server_bin, "status", "--json", "--control",
+                        os.path.join(w.server.xdg, "rvpn", "server.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+    check(r.returncode == 0, "server status --json: exit %d: %s"
+          % (r.returncode, r.stderr.decode(errors="replace")))
+    return json.loads(r.stdout.decode())
+
+
+def rfwd_by_spec(j, spec):
+    for e in j["remote_forwards"]:
+        if e["spec"] == spec:
+            return e
+    raise AssertionError("no -R %s in status: %r" % (spec, j["remote_forwards"]))
+
+
+def metrics(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        return r.read().decode()
+
+
+@R.test(timeout=90)
+def port_zero_server_chooses_and_status_shows_it(w):
+    """-R 0:HOST:PORT and a dynamic -R 127.0.0.1:0: the server binds free
+    ports (permit-listen "*"), the client logs them and shows them in
+    status --json and /metrics; a bind outside permit-listen shows as
+    refused; the server's status counts the listeners and server streams.
+    A key whose permit-listen has a port range but no "*" gets DENIED for
+    port 0."""
+    echo = w.targets.ports["echo"]
+    fixed, dyn, wild = "0:127.0.0.1:%d" % echo, "127.0.0.1:0", "*:0:127.0.0.1:%d" % echo
+    mport = free_port()
+    p = Proc("rvpn-client-port0", w.client_argv(extra=[
+        "-R", fixed, "-R", dyn, "-R", wild, "--remote-allow", "127.0.0.1:%d" % echo,
+        "-D", "127.0.0.1:%d" % free_port(), "--metrics", "127.0.0.1:%d" % mport]),
+        w.tmp, env=w.env())
+    w.extra_clients.append(p)
+
+    def settled():
+        w._check_alive(p)
+        try:
+            j = client_status(p)
+        except (AssertionError, ValueError):
+            return None
+        states = [e["state"] for e in j["remote_forwards"]]
+        return j if len(states) == 3 and "requested" not in states and "waiting" not in states \
+            else None
+    wait_until(settled, 30, "the three -R of the port-0 client to be answered")
+    j = client_status(p)
+    ef, ed, ew = rfwd_by_spec(j, fixed), rfwd_by_spec(j, dyn), rfwd_by_spec(j, wild)
+    check(ef["state"] == "listening" and ed["state"] == "listening",
+          "-R with port 0 not listening: %r" % j["remote_forwards"])
+    check(isinstance(ef["port"], int) and ef["port"] > 0 and ef["port"] != ed["port"],
+          "the server's chosen ports: %r / %r" % (ef["port"], ed["port"]))
+    check(ef["listen"] == "127.0.0.1:%d" % ef["port"] and ef["kind"] == "forward" and
+          ef["target"] == "127.0.0.1:%d" % echo, "fixed entry: %r" % ef)
+    check(ed["kind"] == "socks5" and ed["target"] is None, "dynamic entry: %r" % ed)
+    check(ew["state"] == "refused" and "denied" in ew["reason"] and ew["port"] is None,
+          "-R *:0 outside permit-listen: %r" % ew)
+    check("listening on 127.0.0.1:%d on the server" % ef["port"] in p.log_text(),
+          "the client log names the port the server chose:\n" + p.tail(10))
+    # The chosen ports carry data both ways.
+    echo_roundtrip(ef["port"], 256 * 1024)
+    r = socks_through_server(ed["port"], "127.0.0.1", echo)
+    try:
+        check(r.rep == 0, "SOCKS5 through the dynamic port-0 -R: reply %s" % r.rep)
+        r.sock.sendall(b"port zero")
+        check(recv_exact(r.sock, 9) == b"port zero", "echo through the dynamic port-0 -R")
+    finally:
+        r.close()
+    j = client_status(p)
+    check(rfwd_by_spec(j, fixed)["connections"] >= 1 and rfwd_by_spec(j, dyn)["connections"] >= 1,
+          "status counts the -R connections: %r" % j["remote_forwards"])
+    text = subprocess.run([w.client_bin, "status", "--control",
+                           os.path.join(p.xdg, "rvpn", "client.sock")], stdout=subprocess.PIPE,
+                          timeout=15).stdout.decode()
+    check("-R %s (127.0.0.1:%d): listening on 127.0.0.1:%d on the server" % (fixed, echo, ef["port"])
+          in text and "-R %s (127.0.0.1:%d): refused: denied" % (wild, echo) in text,
+          "status text lists each -R:\n" + text)
+    m = metrics(mport)
+    check('rvpn_remote_forwards{state="listening"} 2' in m and
+          'rvpn_remote_forwards{state="refused"} 1' in m,
+          "/metrics rvpn_remote_forwards:\n" + "\n".join(
+              l for l in m.splitlines() if "remote" in l))
+    # Server: this session holds 2 listeners, the main client's 3 (echo,
+    # sink, dyn); server streams were opened on both.
+    sj = server_status(w)
+    rf = sj["remote_forwards"]
+    check(rf["listeners"] == 5 and rf["sessions"] == 2,
+          "server remote_forwards totals: %r" % rf)
+    per = sorted(s["listeners"] for s in sj["session_list"])
+    check(per == [2, 3], "server per-session listeners: %r" % per)
+    check(all(s["remote_forwards"] for s in sj["session_list"]) and
+          max(s["remote_streams_opened"] for s in sj["session_list"]) >= 2 and
+          rf["streams_opened"] >= 2, "server streams opened: %r" % sj["session_list"])
+    stext = subprocess.run([w.server_bin, "status", "--control",
+                            os.path.join(w.server.xdg, "rvpn", "server.sock")],
+                           stdout=subprocess.PIPE, timeout=15).stdout.decode()
+    check("remote forwards: 5 listeners on 2 sessions" in stext, "server status text:\n" + stext)
+    w.stop_proc(p, "rvpn-client-port0")
+    w.extra_clients.remove(p)
+    wait_until(lambda: server_status(w)["remote_forwards"]["listeners"] == 3, 20,
+               "the port-0 client's listeners to close with its session")
+    check(not port_accepts("127.0.0.1", ef["port"]), "the chosen port is closed again")
+
+    # permit-listen with ports 1-65535 but no "*": port 0 is refused.
+    p = Proc("rvpn-client-ranged", w.client_argv(key=w.ranged_key, extra=[
+        "-R", "0:127.0.0.1:%d" % echo, "-D", "127.0.0.1:%d" % free_port()]), w.tmp, env=w.env())
+    w.extra_clients.append(p)
+    wait_until(lambda: w._check_alive(p) and "refused by the server: not permitted" in p.log_text(),
+               20, "the ranged key's -R 0 to be refused")
+    check(rfwd_by_spec(client_status(p), "0:127.0.0.1:%d" % echo)["state"] == "refused",
+          "ranged key: state refused")
+    w.stop_proc(p, "rvpn-client-ranged")
+    w.extra_clients.remove(p)
 
 
 KEY_STREAMS = 6
