@@ -37,6 +37,17 @@
  *                               events: "DGRAM assoc=A src=ADDR len=L
  *                               data=HEX(first 64)", "DCLOSE assoc=A reason=R",
  *                               "GOAWAY reason=R", "CLOSED"
+ *                               remote-forward commands (any of these modes;
+ *                               wrong-direction frames on purpose):
+ *                                 listen REQ KIND HOST PORT    LISTEN (HOST may be
+ *                                                              a name: a domain bind)
+ *                                 lclose REQ REASON            LISTEN_CLOSE
+ *                                 lresp REQ STATUS PORT        LISTEN_RESPONSE
+ *                                 rconnect ID REQ HOST PORT    REMOTE_CONNECT
+ *                               events: "LRESP req=R status=S port=P",
+ *                               "LCLOSE req=R reason=R", "RCONNECT id=I req=R"
+ *     rfwd                      the same commands, offering remote forwards
+ *                               (RESULT remote_fwd=0/1) instead of datagrams
  * Exit: 0 done, 1 setup/handshake failure, 2 usage.
  */
 #include <arpa/inet.h>
@@ -233,6 +244,7 @@ out:
 /* dgram mode: a small receive buffer, so a peer that stops reading holds
  * little in its kernel and the server's own bounds are what is tested. */
 static int peer_small_rcvbuf;
+static int peer_rfwd; /* rfwd mode: offer remote forwards instead of datagrams */
 
 static int tcp_connect(const char *hostport)
 {
@@ -581,6 +593,20 @@ static int dgram_frames(struct peer *pe, const struct rv_buf *pt)
 			       (int)f.u.datagram_close.reason);
 			events++;
 			break;
+		case RV_FRAME_LISTEN_RESPONSE:
+			printf("LRESP req=%u status=%d port=%u\n", f.u.listen_response.req,
+			       (int)f.u.listen_response.status, (unsigned)f.u.listen_response.port);
+			events++;
+			break;
+		case RV_FRAME_LISTEN_CLOSE:
+			printf("LCLOSE req=%u reason=%d\n", f.u.listen_close.req,
+			       (int)f.u.listen_close.reason);
+			events++;
+			break;
+		case RV_FRAME_REMOTE_CONNECT:
+			printf("RCONNECT id=%u req=%u\n", f.stream_id, f.u.remote_connect.req);
+			events++;
+			break;
 		case RV_FRAME_GOAWAY:
 			printf("GOAWAY reason=%d\n", (int)f.u.goaway.reason);
 			events++;
@@ -647,6 +673,48 @@ closed:
 	return -1;
 }
 
+/* A remote-forward command line as a frame in f: 1 if it was one. */
+static int rfwd_command(struct peer *pe, const char *a1, const char *a2, const char *a3,
+			const char *a4, const char *a5, int n, struct rv_frame *f)
+{
+	(void)pe;
+	memset(f, 0, sizeof(*f));
+	if (strcmp(a1, "listen") == 0 && n == 5) {
+		f->type = RV_FRAME_LISTEN;
+		f->u.listen.req = (uint32_t)strtoul(a2, NULL, 10);
+		f->u.listen.kind = (enum rv_listen_kind)atoi(a3);
+		/* Port 0 asks the server to choose (parse_target wants 1..65535). */
+		if (parse_target(a4, strcmp(a5, "0") == 0 ? "1" : a5, &f->u.listen.bind) < 0)
+			die("bad listen line");
+		if (strcmp(a5, "0") == 0)
+			f->u.listen.bind.port = 0;
+		return 1;
+	}
+	if (strcmp(a1, "lclose") == 0 && n >= 3) {
+		f->type = RV_FRAME_LISTEN_CLOSE;
+		f->u.listen_close.req = (uint32_t)strtoul(a2, NULL, 10);
+		f->u.listen_close.reason = (enum rv_listen_close_reason)atoi(a3);
+		return 1;
+	}
+	if (strcmp(a1, "lresp") == 0 && n >= 4) {
+		f->type = RV_FRAME_LISTEN_RESPONSE;
+		f->u.listen_response.req = (uint32_t)strtoul(a2, NULL, 10);
+		f->u.listen_response.status = (enum rv_listen_status)atoi(a3);
+		f->u.listen_response.port = (uint16_t)atoi(a4);
+		return 1;
+	}
+	if (strcmp(a1, "rconnect") == 0 && n == 5) {
+		f->type = RV_FRAME_REMOTE_CONNECT;
+		f->stream_id = (uint32_t)strtoul(a2, NULL, 10);
+		f->u.remote_connect.req = (uint32_t)strtoul(a3, NULL, 10);
+		f->u.remote_connect.window = RV_STREAM_WINDOW_DEFAULT;
+		if (parse_target(a4, a5, &f->u.remote_connect.addr) < 0)
+			die("bad rconnect line");
+		return 1;
+	}
+	return 0;
+}
+
 static void dgram(struct peer *pe)
 {
 	static uint8_t payload[RV_DATAGRAM_MAX];
@@ -660,7 +728,10 @@ static void dgram(struct peer *pe)
 
 	/* Round trips are measured here: no Nagle wait on small messages. */
 	(void)setsockopt(pe->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	printf("RESULT datagram=%d\n", (pe->params.features & RV_CAP_DATAGRAM) != 0);
+	if (peer_rfwd)
+		printf("RESULT remote_fwd=%d\n", (pe->params.features & RV_CAP_REMOTE_FWD) != 0);
+	else
+		printf("RESULT datagram=%d\n", (pe->params.features & RV_CAP_DATAGRAM) != 0);
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		n = sscanf(line, "%299s %299s %299s %299s %4095s", a1, a2, a3, a4, a5);
@@ -694,6 +765,11 @@ static void dgram(struct peer *pe)
 			f.type = RV_FRAME_DATAGRAM_CLOSE;
 			f.u.datagram_close.assoc = (uint32_t)strtoul(a2, NULL, 10);
 			f.u.datagram_close.reason = (enum rv_dgram_close_reason)atoi(a3);
+			if (seal_send(pe, &f, 1) != 0) {
+				printf("CLOSED\n");
+				break;
+			}
+		} else if (rfwd_command(pe, a1, a2, a3, a4, a5, n, &f) != 0) {
 			if (seal_send(pe, &f, 1) != 0) {
 				printf("CLOSED\n");
 				break;
@@ -748,10 +824,12 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		die("sodium_init");
 	mode = argv[optind++];
-	peer_small_rcvbuf = strcmp(mode, "dgram") == 0;
+	peer_rfwd = strcmp(mode, "rfwd") == 0;
+	peer_small_rcvbuf = strcmp(mode, "dgram") == 0 || peer_rfwd;
 	pe.fd = tcp_connect(server);
 	ws_upgrade(&pe, server, path);
-	handshake(&pe, key, spub, strcmp(mode, "dgram") == 0 ? RV_CAP_DATAGRAM : 0);
+	handshake(&pe, key, spub, strcmp(mode, "dgram") == 0 ? RV_CAP_DATAGRAM :
+				  peer_rfwd ? RV_CAP_REMOTE_FWD : 0);
 
 	if (strcmp(mode, "hold") == 0 && argc - optind == 1) {
 		hold(&pe, atoi(argv[optind]), 1);
@@ -771,7 +849,7 @@ int main(int argc, char **argv)
 		forge(&pe);
 	} else if (strcmp(mode, "replay") == 0 && argc - optind == 0) {
 		replay(&pe, server, path);
-	} else if (strcmp(mode, "dgram") == 0 && argc - optind == 0) {
+	} else if ((strcmp(mode, "dgram") == 0 || peer_rfwd) && argc - optind == 0) {
 		dgram(&pe);
 	} else {
 		usage();
