@@ -173,6 +173,13 @@ static void rv_client_status_udp_text(const struct rv_client *cl, struct rv_ctl_
 			(unsigned long long)u.dropped_bad, (unsigned long long)u.dropped_local);
 }
 
+/* The session -R answers belong to: the live one once it is up (until
+ * then its LISTENs have not gone out, or a reused address could match). */
+static const struct rv_session *rv_client_status_rfwd_session(const struct rv_client_status_snap *s)
+{
+	return s->ti.state == RV_TUNNEL_UP ? s->ti.session : NULL;
+}
+
 /* -R: one line each, with what the server answered. */
 static void rv_client_status_rfwd_text(const struct rv_client *cl,
 				       const struct rv_client_status_snap *s, struct rv_ctl_w *w)
@@ -181,7 +188,7 @@ static void rv_client_status_rfwd_text(const struct rv_client *cl,
 	char a[RV_ADDR_STRLEN], b[RV_ADDR_STRLEN];
 
 	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
-		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+		if (rv_client_rfwd_get(cl->rfwd, i, rv_client_status_rfwd_session(s), &in) != RV_OK)
 			break;
 		if (in.spec->dynamic)
 			snprintf(b, sizeof(b), "SOCKS5, exits here");
@@ -207,7 +214,7 @@ static void rv_client_status_rfwd_json(const struct rv_client *cl,
 
 	rv_ctl_w_printf(w, "\"remote_forwards\":[");
 	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
-		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+		if (rv_client_rfwd_get(cl->rfwd, i, rv_client_status_rfwd_session(s), &in) != RV_OK)
 			break;
 		rv_ctl_w_printf(w, "%s{\"spec\":", i > 0 ? "," : "");
 		rv_ctl_w_json_str(w, in.spec->text);
@@ -251,7 +258,7 @@ static void rv_client_status_rfwd_prom(const struct rv_client *cl,
 	uint64_t n[sizeof(views) / sizeof(views[0])] = { 0 }, conns = 0;
 
 	for (size_t i = 0; i < rv_client_rfwd_count(cl->rfwd); i++) {
-		if (rv_client_rfwd_get(cl->rfwd, i, s->ti.session, &in) != RV_OK)
+		if (rv_client_rfwd_get(cl->rfwd, i, rv_client_status_rfwd_session(s), &in) != RV_OK)
 			break;
 		conns += in.streams;
 		for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++)
