@@ -190,3 +190,73 @@ void sh_ep_close(struct sh_ep *e)
 	close(e->fd);
 	e->fd = -1;
 }
+
+static void sh_bulk_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
+			    void *arg)
+{
+	struct sh_bulk *h = arg;
+	int sv[2];
+
+	(void)s;
+	(void)dst;
+	sh_socketpair(sv, SOCK_NONBLOCK);
+	if (h->tgt_sndbuf > 0)
+		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &h->tgt_sndbuf,
+					    sizeof(h->tgt_sndbuf)), 0);
+	h->tgt_fd = sv[1];
+	sh_accept_loopback(st, sv[0], 1);
+}
+
+static void sh_bulk_response(struct rv_stream *st, enum rv_status status,
+			     const struct rv_addr *bound, void *arg)
+{
+	struct sh_bulk *h = arg;
+
+	(void)st;
+	(void)bound;
+	assert_int_equal(status, RV_STATUS_OK);
+	h->responded = 1;
+}
+
+int sh_bulk_init(struct sh_bulk *h, size_t max_message, size_t headroom)
+{
+	struct rv_session_callbacks cb = {
+		.on_stream_connect = sh_bulk_connect,
+		.on_stream_response = sh_bulk_response,
+		.arg = h,
+	};
+	struct rv_session_config cc = { .headroom = headroom, .max_message = max_message };
+	struct rv_session_config sc = { .headroom = headroom };
+
+	memset(h, 0, sizeof(*h));
+	h->tgt_fd = -1;
+	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
+	return sh_pair_new(h->loop, &cc, &sc, &cb, NULL, &h->cli, &h->srv);
+}
+
+void sh_bulk_free(struct sh_bulk *h)
+{
+	rv_session_free(h->cli);
+	rv_session_free(h->srv);
+	if (h->tgt_fd >= 0)
+		close(h->tgt_fd);
+	free(h->got);
+	rv_loop_poll_free(h->loop);
+}
+
+void sh_bulk_run_until(struct sh_bulk *h, size_t want, uint32_t max_ms)
+{
+	uint64_t start = rv_loop_now_ms(h->loop);
+	int i, moved;
+
+	for (i = 0; i < 1000000; i++) {
+		moved = sh_pump_dir(h->cli, h->srv, SH_PUMP_MAX, 0, &h->max_seen_c2s) +
+			sh_pump_dir(h->srv, h->cli, SH_PUMP_MAX, 0, NULL);
+		sh_drain_fd(h->tgt_fd, &h->got, &h->got_len, h->drain_max);
+		if (h->responded && h->got_len >= want)
+			return;
+		if (rv_loop_now_ms(h->loop) - start >= max_ms)
+			return;
+		assert_true(rv_loop_poll_run_once(h->loop, moved ? 0 : 2) >= 0);
+	}
+}

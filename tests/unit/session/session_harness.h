@@ -4,7 +4,8 @@
  * one end of a stream, and bounded waits.  Every helper fails the running
  * cmocka test (assert_*) on a broken invariant.
  *
- * Ownership: the harness owns nothing.  The loop is the caller's;
+ * Ownership: the harness owns nothing but an sh_bulk's members (below).
+ * Otherwise the loop is the caller's;
  * sh_pair_new hands the two sessions (and, on request, a clone of the
  * client's ratchet) to the caller, who frees them (rv_session_free,
  * rv_ratchet_free).  Descriptors from sh_socketpair are the caller's; an
@@ -88,5 +89,29 @@ void sh_ep_init(struct rv_loop *loop, struct sh_ep *e, int fd);
 void sh_ep_update(struct sh_ep *e);
 void sh_ep_send(struct sh_ep *e, const uint8_t *p, size_t len);
 void sh_ep_close(struct sh_ep *e);
+
+/* A bulk relay fixture: the pair on its own loop, the server accepting
+ * every stream onto a socketpair (bound 127.0.0.1:1) whose far end it
+ * collects into got[].  It owns loop, cli, srv, tgt_fd and got (freed by
+ * sh_bulk_free, also after a failed sh_bulk_init). */
+struct sh_bulk {
+	struct rv_loop *loop;
+	struct rv_session *cli, *srv;
+	size_t max_seen_c2s;         /* largest client -> server message */
+	int tgt_fd;                  /* server side of the target socketpair */
+	size_t drain_max;            /* bytes read from the target per pass (0: all) */
+	int tgt_sndbuf;              /* SO_SNDBUF of the server's target socket (0: default) */
+	uint8_t *got;
+	size_t got_len;
+	int responded;               /* the client's stream got its OK response */
+};
+
+/* Returns the client's rv_session_new result (max_message is the client's). */
+int sh_bulk_init(struct sh_bulk *h, size_t max_message, size_t headroom);
+void sh_bulk_free(struct sh_bulk *h);
+
+/* Pump, collect the target's bytes and run the loop until the response
+ * came and want bytes arrived, or max_ms passed. */
+void sh_bulk_run_until(struct sh_bulk *h, size_t want, uint32_t max_ms);
 
 #endif

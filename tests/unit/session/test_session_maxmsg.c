@@ -27,90 +27,11 @@
 
 enum { WAIT_MS = 20000, UPLOAD = 300 * 1000 + 7, HEADROOM = 16 };
 
-struct h {
-	struct rv_loop *loop;
-	struct rv_session *cli, *srv;
-	size_t max_seen_c2s;     /* largest client -> server message */
-	int tgt_fd;              /* server side of the target socketpair */
-	uint8_t *got;
-	size_t got_len;
-	int responded;
-};
-
-static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
-		       void *arg)
-{
-	struct h *h = arg;
-	int sv[2];
-
-	(void)s;
-	(void)dst;
-	sh_socketpair(sv, SOCK_NONBLOCK);
-	h->tgt_fd = sv[1];
-	sh_accept_loopback(st, sv[0], 1);
-}
-
-static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
-			void *arg)
-{
-	struct h *h = arg;
-
-	(void)st;
-	(void)bound;
-	assert_int_equal(status, RV_STATUS_OK);
-	h->responded = 1;
-}
-
-static const struct rv_session_callbacks callbacks = {
-	.on_stream_connect = cb_connect,
-	.on_stream_response = cb_response,
-};
-
-static int h_init(struct h *h, size_t max_message)
-{
-	struct rv_session_callbacks cb = callbacks;
-	struct rv_session_config cc = { .headroom = HEADROOM, .max_message = max_message };
-	struct rv_session_config sc = { .headroom = HEADROOM };
-
-	memset(h, 0, sizeof(*h));
-	h->tgt_fd = -1;
-	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	cb.arg = h;
-	return sh_pair_new(h->loop, &cc, &sc, &cb, NULL, &h->cli, &h->srv);
-}
-
-static void h_free(struct h *h)
-{
-	rv_session_free(h->cli);
-	rv_session_free(h->srv);
-	if (h->tgt_fd >= 0)
-		close(h->tgt_fd);
-	free(h->got);
-	rv_loop_poll_free(h->loop);
-}
-
-static void run_until(struct h *h, size_t want, uint32_t max_ms)
-{
-	uint64_t start = rv_loop_now_ms(h->loop);
-	int i, moved;
-
-	for (i = 0; i < 1000000; i++) {
-		moved = sh_pump_dir(h->cli, h->srv, SH_PUMP_MAX, 0, &h->max_seen_c2s) +
-			sh_pump_dir(h->srv, h->cli, SH_PUMP_MAX, 0, NULL);
-		sh_drain_fd(h->tgt_fd, &h->got, &h->got_len, 0);
-		if (h->responded && h->got_len >= want)
-			return;
-		if (rv_loop_now_ms(h->loop) - start >= max_ms)
-			return;
-		assert_true(rv_loop_poll_run_once(h->loop, moved ? 0 : 2) >= 0);
-	}
-}
-
 /* Upload through one stream with early data; every client message must
  * fit max_message and the bytes must arrive intact. */
 static void upload_with_max(size_t max_message)
 {
-	struct h h;
+	struct sh_bulk h;
 	struct rv_addr dst;
 	struct rv_stream *st = NULL;
 	uint8_t *data = malloc(UPLOAD);
@@ -119,7 +40,7 @@ static void upload_with_max(size_t max_message)
 
 	assert_non_null(data);
 	randombytes_buf(data, UPLOAD);
-	assert_int_equal(h_init(&h, max_message), RV_OK);
+	assert_int_equal(sh_bulk_init(&h, max_message, HEADROOM), RV_OK);
 	assert_int_equal(rv_addr_set_domain(&dst, "a-rather-long-name-to-make-the-connect-"
 					    "frame-bigger.example.test", 63, 443), RV_OK);
 	sh_socketpair(sv, SOCK_NONBLOCK);
@@ -136,9 +57,9 @@ static void upload_with_max(size_t max_message)
 			else
 				assert_true(errno == EAGAIN);
 		}
-		run_until(&h, off, 20);
+		sh_bulk_run_until(&h, off, 20);
 	}
-	run_until(&h, UPLOAD, WAIT_MS);
+	sh_bulk_run_until(&h, UPLOAD, WAIT_MS);
 	print_message("max_message %zu: largest client message %zu bytes\n", max_message,
 		      h.max_seen_c2s);
 	assert_int_equal(h.got_len, UPLOAD);
@@ -146,7 +67,7 @@ static void upload_with_max(size_t max_message)
 	assert_true(h.max_seen_c2s <= max_message);
 	assert_true(h.max_seen_c2s > 0);
 	close(sv[1]);
-	h_free(&h);
+	sh_bulk_free(&h);
 	free(data);
 }
 
@@ -167,13 +88,14 @@ static void test_default_uses_full_size(void **state)
 
 static void test_too_small_refused(void **state)
 {
-	struct h h;
+	struct sh_bulk h;
 
 	(void)state;
 	assert_true(rv_session_min_message() > RV_TRANSPORT_OVERHEAD + RV_DOMAIN_MAX);
-	assert_int_equal(h_init(&h, rv_session_min_message() - 1), RV_ERR_INVALID_ARG);
+	assert_int_equal(sh_bulk_init(&h, rv_session_min_message() - 1, HEADROOM),
+			 RV_ERR_INVALID_ARG);
 	assert_null(h.cli);
-	h_free(&h);
+	sh_bulk_free(&h);
 }
 
 int main(void)
