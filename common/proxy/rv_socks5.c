@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "rv_err.h"
+#include "rv_socks5_addr.h"
 
 /* A failure reply: VER REP RSV ATYP(IPv4) 0.0.0.0 port 0. */
 enum { RV_SOCKS5_FAIL_REPLY_LEN = 4 + 4 + 2, RV_SOCKS5_SHORT_REPLY_LEN = 2 };
@@ -93,10 +94,9 @@ int rv_socks5_parse_auth(struct rv_buf *in, const struct rv_socks5_config *cfg, 
 int rv_socks5_parse_request_cmd(struct rv_buf *in, uint8_t *cmd_out, struct rv_addr *dst,
 				enum rv_status *reply)
 {
-	uint8_t ver, cmd, rsv, atyp, dlen = 0;
+	uint8_t ver, cmd, rsv, atyp;
 	size_t addr_len, total;
 	struct rv_addr a;
-	const uint8_t *p;
 	int ret;
 
 	*reply = RV_STATUS_GENERAL_FAILURE;
@@ -112,45 +112,17 @@ int rv_socks5_parse_request_cmd(struct rv_buf *in, uint8_t *cmd_out, struct rv_a
 		return RV_ERR_MALFORMED;
 	if ((ret = rv_buf_peek_u8(in, 3, &atyp)) != RV_OK)
 		return ret;
-	switch (atyp) {
-	case RV_ATYP_IPV4:
-		addr_len = 4;
-		break;
-	case RV_ATYP_IPV6:
-		addr_len = 16;
-		break;
-	case RV_ATYP_DOMAIN:
-		if ((ret = rv_buf_peek_u8(in, 4, &dlen)) != RV_OK)
-			return ret;
-		if (dlen == 0)
-			return RV_ERR_MALFORMED;
-		addr_len = 1 + (size_t)dlen;
-		break;
-	default:
+	ret = rv_socks5_addr_parse(in, RV_SOCKS5_REQUEST_FIXED_LEN, atyp, &a, &addr_len);
+	if (ret == RV_ERR_UNSUPPORTED)
 		*reply = RV_STATUS_ATYP_NOT_SUPPORTED;
-		return RV_ERR_UNSUPPORTED;
-	}
-	total = RV_SOCKS5_REQUEST_FIXED_LEN + addr_len + 2;
-	if (rv_buf_len(in) < total)
-		return RV_ERR_NEED_MORE;
-	p = rv_buf_ptr(in) + RV_SOCKS5_REQUEST_FIXED_LEN;
-	if (atyp == RV_ATYP_DOMAIN && memchr(p + 1, '\0', dlen) != NULL)
-		return RV_ERR_MALFORMED;
+	if (ret != RV_OK)
+		return ret;
+	total = RV_SOCKS5_REQUEST_FIXED_LEN + addr_len;
 	if (cmd != RV_SOCKS5_CMD_CONNECT && cmd != RV_SOCKS5_CMD_UDP_ASSOCIATE) {
 		*reply = RV_STATUS_COMMAND_NOT_SUPPORTED;
 		(void)rv_buf_consume(in, total);
 		return RV_ERR_UNSUPPORTED;
 	}
-	memset(&a, 0, sizeof(a));
-	a.atyp = (enum rv_atyp)atyp;
-	if (atyp == RV_ATYP_DOMAIN) {
-		memcpy(a.domain, p + 1, dlen);
-		a.domain[dlen] = '\0';
-		a.domain_len = dlen;
-	} else {
-		memcpy(a.ip, p, addr_len);
-	}
-	a.port = (uint16_t)(((unsigned)p[addr_len] << 8) | p[addr_len + 1]);
 	*dst = a;
 	*cmd_out = cmd;
 	*reply = RV_STATUS_OK;

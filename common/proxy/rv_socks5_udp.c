@@ -4,13 +4,13 @@
 #include <string.h>
 
 #include "rv_err.h"
+#include "rv_socks5_addr.h"
 
 int rv_socks5_udp_parse(struct rv_buf *in, struct rv_addr *dst, uint8_t *frag)
 {
-	uint8_t fixed[RV_SOCKS5_UDP_FIXED_LEN], dlen = 0;
-	size_t addr_len, total;
+	uint8_t fixed[RV_SOCKS5_UDP_FIXED_LEN];
+	size_t addr_len;
 	struct rv_addr a;
-	const uint8_t *p;
 	int ret;
 
 	if ((ret = rv_buf_peek(in, 0, fixed, sizeof(fixed))) != RV_OK)
@@ -19,44 +19,14 @@ int rv_socks5_udp_parse(struct rv_buf *in, struct rv_addr *dst, uint8_t *frag)
 		*frag = fixed[2];
 	if (fixed[0] != 0 || fixed[1] != 0)
 		return RV_ERR_MALFORMED;
-	switch (fixed[3]) {
-	case RV_ATYP_IPV4:
-		addr_len = 4;
-		break;
-	case RV_ATYP_IPV6:
-		addr_len = 16;
-		break;
-	case RV_ATYP_DOMAIN:
-		if ((ret = rv_buf_peek_u8(in, RV_SOCKS5_UDP_FIXED_LEN, &dlen)) != RV_OK)
-			return ret;
-		if (dlen == 0)
-			return RV_ERR_MALFORMED;
-		addr_len = 1 + (size_t)dlen;
-		break;
-	default:
-		return RV_ERR_UNSUPPORTED;
-	}
-	total = RV_SOCKS5_UDP_FIXED_LEN + addr_len + 2;
-	if (rv_buf_len(in) < total)
-		return RV_ERR_NEED_MORE;
-	p = rv_buf_ptr(in) + RV_SOCKS5_UDP_FIXED_LEN;
-	if (fixed[3] == RV_ATYP_DOMAIN && memchr(p + 1, '\0', dlen) != NULL)
-		return RV_ERR_MALFORMED;
+	if ((ret = rv_socks5_addr_parse(in, RV_SOCKS5_UDP_FIXED_LEN, fixed[3], &a, &addr_len)) !=
+	    RV_OK)
+		return ret;
 	/* Known length, valid address: only now refuse a fragment. */
 	if (fixed[2] != 0)
 		return RV_ERR_UNSUPPORTED;
-	memset(&a, 0, sizeof(a));
-	a.atyp = (enum rv_atyp)fixed[3];
-	if (a.atyp == RV_ATYP_DOMAIN) {
-		memcpy(a.domain, p + 1, dlen);
-		a.domain[dlen] = '\0';
-		a.domain_len = dlen;
-	} else {
-		memcpy(a.ip, p, addr_len);
-	}
-	a.port = (uint16_t)(((unsigned)p[addr_len] << 8) | p[addr_len + 1]);
 	*dst = a;
-	return rv_buf_consume(in, total);
+	return rv_buf_consume(in, RV_SOCKS5_UDP_FIXED_LEN + addr_len);
 }
 
 int rv_socks5_udp_build(struct rv_buf *out, const struct rv_addr *src)

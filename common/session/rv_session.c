@@ -541,15 +541,57 @@ out:
 	rv_session_leave(s);
 }
 
+/* ---- opening a stream ------------------------------------------------- */
+
+/* Create the stream for f (a CONNECT or REMOTE_CONNECT for stream
+ * s->next_id, built by the caller), queue f and link the stream, which then
+ * owns fd; on failure nothing is left and the caller keeps fd.  Called
+ * between rv_session_enter and rv_session_leave. */
+static int rv_session_stream_start(struct rv_session *s, const struct rv_frame *f, int fd,
+				   uint32_t peer_window, const void *early, size_t early_len,
+				   void *user, struct rv_stream **out)
+{
+	struct rv_stream *st = NULL;
+	int rc = RV_ERR_INVALID_ARG;
+
+	if (rv_frame_encoded_len(f) == 0)
+		goto out;
+	rc = RV_ERR_NOMEM;
+	st = rv_stream_alloc(s, s->next_id, s->cfg.local_window, peer_window);
+	if (st == NULL)
+		goto out;
+	st->user = user;
+	st->local_open = 1;
+	if (early_len > 0 && (rc = rv_buf_put(&st->early, early, early_len)) < 0)
+		goto out;
+	rc = rv_stream_attach_fd(st, fd);
+	if (rc < 0)
+		goto out;
+	rc = rv_session_queue_frame(s, f, 1);
+	if (rc < 0) {
+		st->fd_owned = 0; /* the caller keeps fd on failure */
+		goto out;
+	}
+	/* From here the stream exists and owns fd. */
+	s->next_id++;
+	rv_session_stream_link(s, st);
+	*out = st;
+	st = NULL;
+	rc = RV_OK;
+out:
+	if (st != NULL)
+		rv_stream_destroy(st);
+	return rc;
+}
+
 /* ---- client: open ------------------------------------------------------ */
 
 int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *dst,
 			   const void *early, size_t early_len, void *user,
 			   struct rv_stream **out)
 {
-	struct rv_stream *st = NULL;
 	struct rv_frame f;
-	int rc = RV_ERR_INVALID_ARG;
+	int rc;
 
 	if (s == NULL || fd < 0 || dst == NULL || out == NULL ||
 	    early_len > RV_FRAME_DATA_MAX || (early == NULL && early_len > 0))
@@ -566,34 +608,9 @@ int rv_session_stream_open(struct rv_session *s, int fd, const struct rv_addr *d
 	f.stream_id = s->next_id;
 	f.u.connect.addr = *dst;
 	f.u.connect.window = s->cfg.local_window;
-	if (rv_frame_encoded_len(&f) == 0)
-		goto out;
-	rc = RV_ERR_NOMEM;
-	st = rv_stream_alloc(s, s->next_id, s->cfg.local_window, s->cfg.peer_window);
-	if (st == NULL)
-		goto out;
-	st->user = user;
-	st->local_open = 1;
-	if (early_len > 0 && (rc = rv_buf_put(&st->early, early, early_len)) < 0)
-		goto out;
-	rc = rv_stream_attach_fd(st, fd);
-	if (rc < 0)
-		goto out;
-	rc = rv_session_queue_frame(s, &f, 1);
-	if (rc < 0) {
-		st->fd_owned = 0; /* the caller keeps fd on failure */
-		goto out;
-	}
-	/* From here the stream exists and owns fd. */
-	s->next_id++;
-	rv_session_stream_link(s, st);
-	rv_log_debug("%s: stream %u: CONNECT sent", s->name, st->id);
-	*out = st;
-	st = NULL;
-	rc = RV_OK;
-out:
-	if (st != NULL)
-		rv_stream_destroy(st);
+	rc = rv_session_stream_start(s, &f, fd, s->cfg.peer_window, early, early_len, user, out);
+	if (rc == RV_OK)
+		rv_log_debug("%s: stream %u: CONNECT sent", s->name, (*out)->id);
 	rv_session_leave(s);
 	return rc;
 }
@@ -604,9 +621,8 @@ int rv_session_stream_open_remote(struct rv_session *s, int fd, uint32_t req,
 				  const struct rv_addr *addr, const void *early,
 				  size_t early_len, void *user, struct rv_stream **out)
 {
-	struct rv_stream *st = NULL;
 	struct rv_frame f;
-	int rc = RV_ERR_INVALID_ARG;
+	int rc;
 
 	if (s == NULL || fd < 0 || addr == NULL || out == NULL || req == 0 ||
 	    early_len > RV_FRAME_DATA_MAX || (early == NULL && early_len > 0))
@@ -626,35 +642,12 @@ int rv_session_stream_open_remote(struct rv_session *s, int fd, uint32_t req,
 	f.u.remote_connect.addr = *addr;
 	f.u.remote_connect.window = s->cfg.local_window;
 	f.u.remote_connect.req = req;
-	if (rv_frame_encoded_len(&f) == 0)
-		goto out;
-	rc = RV_ERR_NOMEM;
 	/* The client grants the stream_window we announced (PROTOCOL.md
 	 * "Remote forwards"): our local window is also our initial credit. */
-	st = rv_stream_alloc(s, s->next_id, s->cfg.local_window, s->cfg.local_window);
-	if (st == NULL)
-		goto out;
-	st->user = user;
-	st->local_open = 1;
-	if (early_len > 0 && (rc = rv_buf_put(&st->early, early, early_len)) < 0)
-		goto out;
-	rc = rv_stream_attach_fd(st, fd);
-	if (rc < 0)
-		goto out;
-	rc = rv_session_queue_frame(s, &f, 1);
-	if (rc < 0) {
-		st->fd_owned = 0;
-		goto out;
-	}
-	s->next_id++;
-	rv_session_stream_link(s, st);
-	rv_log_debug("%s: stream %u: REMOTE_CONNECT sent (listener %u)", s->name, st->id, req);
-	*out = st;
-	st = NULL;
-	rc = RV_OK;
-out:
-	if (st != NULL)
-		rv_stream_destroy(st);
+	rc = rv_session_stream_start(s, &f, fd, s->cfg.local_window, early, early_len, user, out);
+	if (rc == RV_OK)
+		rv_log_debug("%s: stream %u: REMOTE_CONNECT sent (listener %u)", s->name,
+			     (*out)->id, req);
 	rv_session_leave(s);
 	return rc;
 }

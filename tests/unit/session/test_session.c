@@ -31,6 +31,7 @@
 #include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { MAX_EP = 16, WAIT_MS = 10000 };
 
@@ -202,8 +203,6 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
@@ -218,10 +217,9 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		return;
 	}
 	stream_pair(h, sv);
-	rv_addr_set_ipv4(&bound, lo, 4242);
 	h->srv_streams[h->nep] = st;
 	ep_new(h, sv[1]);
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_accept_loopback(st, sv[0], 4242);
 }
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
@@ -299,30 +297,18 @@ static const struct rv_session_callbacks callbacks = {
 static void h_init(struct h *h, const struct rv_session_config *ccfg,
 		   const struct rv_session_config *scfg)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
 	struct rv_session_config cc = { 0 }, sc = { 0 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	h->detached_fd = -1;
 	for (int i = 0; i < MAX_EP; i++)
 		h->ep[i].fd = -1;
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
-	assert_int_equal(rv_ratchet_clone(a, &h->alice_clone), RV_OK);
 	if (ccfg != NULL)
 		cc = *ccfg;
 	if (scfg != NULL)
 		sc = *scfg;
-	cc.role = RV_SESSION_CLIENT;
-	sc.role = RV_SESSION_SERVER;
 	cc.name = "client";
 	sc.name = "server";
 	cc.headroom = 16;
@@ -330,9 +316,8 @@ static void h_init(struct h *h, const struct rv_session_config *ccfg,
 	if (cc.peer_window == 0)
 		cc.peer_window = sc.local_window;
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, &cc, &sc, &cb, &h->alice_clone, &h->cli, &h->srv),
+			 RV_OK);
 }
 
 static void h_free(struct h *h)
@@ -381,7 +366,7 @@ static void stream_pair(struct h *h, int sv[2])
 	if (h->tcp)
 		tcp_pair(sv);
 	else
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+		sh_socketpair(sv, SOCK_NONBLOCK);
 }
 
 enum tamper_kind { T_NONE, T_DROP, T_SWAP, T_DUP, T_REPLAY, T_FLIP, T_TRUNC };
@@ -821,7 +806,7 @@ static void test_deferred_accept_and_cancel(void **state)
 	assert_int_equal(open_stream(&h, &dst, NULL, 0, &app, &st), RV_OK);
 	run(&h, pred_never, 30);
 	assert_non_null(h.deferred);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	rv_addr_set_ipv4(&bound, z, 0);
 	ep_new(&h, sv[1]);
 	assert_int_equal(rv_stream_accept(h.deferred, sv[0], &bound), RV_OK);
@@ -992,7 +977,7 @@ static void test_data_before_accept(void **state)
 	inject(&h, f, 3);
 	assert_non_null(h.deferred);
 	assert_int_equal(rv_stream_get_ostate(h.deferred), RV_STREAM_DIR_DRAIN);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	tgt = ep_new(&h, sv[1]);
 	ep_expect(tgt, early, sizeof(early) - 1);
 	rv_addr_set_ipv4(&bound, z, 0);

@@ -18,12 +18,11 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 /* Smaller under ASan (CI runs the suite twice, once sanitized). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,150 +32,13 @@ enum { UPLOAD = 3 * 1024 * 1024 + 11 };
 #endif
 enum { WAIT_MS = 20000, HEADROOM = 16 };
 
-struct h {
-	struct rv_loop *loop;
-	struct rv_session *cli, *srv;
-	size_t max_seen_c2s;     /* largest client -> server message */
-	int tgt_fd;              /* server side of the target socketpair */
-	size_t drain_max;        /* bytes read from the target per pass (0: all) */
-	int tgt_sndbuf;          /* SO_SNDBUF of the server's target socket (0: default) */
-	uint8_t *got;
-	size_t got_len;
-	int responded;
-};
-
-static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
-		       void *arg)
-{
-	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
-	int sv[2];
-
-	(void)s;
-	(void)dst;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	rv_addr_set_ipv4(&bound, lo, 1);
-	if (h->tgt_sndbuf > 0)
-		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &h->tgt_sndbuf,
-					    sizeof(h->tgt_sndbuf)), 0);
-	h->tgt_fd = sv[1];
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
-}
-
-static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
-			void *arg)
-{
-	struct h *h = arg;
-
-	(void)st;
-	(void)bound;
-	assert_int_equal(status, RV_STATUS_OK);
-	h->responded = 1;
-}
-
-static const struct rv_session_callbacks callbacks = {
-	.on_stream_connect = cb_connect,
-	.on_stream_response = cb_response,
-};
-
-static int h_init(struct h *h, size_t max_message)
-{
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
-	struct rv_session_callbacks cb = callbacks;
-	struct rv_session_config cc = { 0 }, sc = { 0 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
-	int rc_cli;
-
-	memset(h, 0, sizeof(*h));
-	h->tgt_fd = -1;
-	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
-	rv_keypair_wipe(&bob);
-	cc.role = RV_SESSION_CLIENT;
-	sc.role = RV_SESSION_SERVER;
-	cc.headroom = sc.headroom = HEADROOM;
-	cc.max_message = max_message;
-	cb.arg = h;
-	rc_cli = rv_session_new(h->loop, &cc, a, &cb, &h->cli);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	return rc_cli;
-}
-
-static void h_free(struct h *h)
-{
-	rv_session_free(h->cli);
-	rv_session_free(h->srv);
-	if (h->tgt_fd >= 0)
-		close(h->tgt_fd);
-	free(h->got);
-	rv_loop_poll_free(h->loop);
-}
-
-static int pump_dir(struct h *h, struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-	int n = 0;
-
-	while (n < 64 && rv_session_next_message(from, &m, &len) == 1) {
-		if (from == h->cli && len > h->max_seen_c2s)
-			h->max_seen_c2s = len;
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-		n++;
-	}
-	return n;
-}
-
-/* Read what the target side got so far. */
-static void drain_target(struct h *h)
-{
-	uint8_t buf[65536];
-	size_t want = h->drain_max > 0 && h->drain_max < sizeof(buf) ? h->drain_max : sizeof(buf);
-	ssize_t n;
-
-	if (h->tgt_fd < 0)
-		return;
-	while ((n = read(h->tgt_fd, buf, want)) > 0) {
-		h->got = realloc(h->got, h->got_len + (size_t)n);
-		assert_non_null(h->got);
-		memcpy(h->got + h->got_len, buf, (size_t)n);
-		h->got_len += (size_t)n;
-		if (h->drain_max > 0)
-			break;
-	}
-}
-
-static void run_until(struct h *h, size_t want, uint32_t max_ms)
-{
-	uint64_t start = rv_loop_now_ms(h->loop);
-	int i, moved;
-
-	for (i = 0; i < 1000000; i++) {
-		moved = pump_dir(h, h->cli, h->srv) + pump_dir(h, h->srv, h->cli);
-		drain_target(h);
-		if (h->responded && h->got_len >= want)
-			return;
-		if (rv_loop_now_ms(h->loop) - start >= max_ms)
-			return;
-		assert_true(rv_loop_poll_run_once(h->loop, moved ? 0 : 2) >= 0);
-	}
-}
-
 /* Upload through one stream, the app side writing as fast as the socket
  * takes it; the target reads drain bytes per pass (0: all it can).  Every
  * byte must arrive once and in order, whatever the split between direct
  * writes and the stream's fd buffer. */
 static void upload(size_t drain, int sndbuf, int app_sndbuf)
 {
-	struct h h;
+	struct sh_bulk h;
 	struct rv_addr dst;
 	struct rv_stream *st = NULL;
 	uint8_t *data = malloc(UPLOAD);
@@ -185,11 +47,11 @@ static void upload(size_t drain, int sndbuf, int app_sndbuf)
 
 	assert_non_null(data);
 	randombytes_buf(data, UPLOAD);
-	assert_int_equal(h_init(&h, 0), RV_OK);
+	assert_int_equal(sh_bulk_init(&h, 0, HEADROOM), RV_OK);
 	h.drain_max = drain;
 	h.tgt_sndbuf = sndbuf;
 	assert_int_equal(rv_addr_set_domain(&dst, "bulk.example.test", 17, 443), RV_OK);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	if (app_sndbuf > 0)
 		assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &app_sndbuf,
 					    sizeof(app_sndbuf)), 0);
@@ -203,14 +65,14 @@ static void upload(size_t drain, int sndbuf, int app_sndbuf)
 			else
 				assert_true(errno == EAGAIN);
 		}
-		run_until(&h, off, 5);
+		sh_bulk_run_until(&h, off, 5);
 	}
-	run_until(&h, UPLOAD, WAIT_MS);
+	sh_bulk_run_until(&h, UPLOAD, WAIT_MS);
 	assert_int_equal(h.got_len, UPLOAD);
 	assert_memory_equal(h.got, data, UPLOAD);
 	assert_true(h.max_seen_c2s <= RV_MSG_MAX);
 	close(sv[1]);
-	h_free(&h);
+	sh_bulk_free(&h);
 	free(data);
 }
 

@@ -20,12 +20,11 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { WAIT_MS = 10000, MAX_GOT = 256 };
 
@@ -52,16 +51,13 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
 	(void)dst;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	rv_addr_set_ipv4(&bound, lo, 1);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	h->tgt_fd = sv[1];
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_accept_loopback(st, sv[0], 1);
 }
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
@@ -122,26 +118,13 @@ static const struct rv_session_callbacks callbacks = {
 
 static void h_init_cfg(struct h *h, struct rv_session_config *cc, struct rv_session_config *sc)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	h->tgt_fd = -1;
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
-	rv_keypair_wipe(&bob);
-	cc->role = RV_SESSION_CLIENT;
-	sc->role = RV_SESSION_SERVER;
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, sc, b, &cb, &h->srv), RV_OK);
+	assert_int_equal(sh_pair_new(h->loop, cc, sc, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void h_init(struct h *h)
@@ -160,29 +143,9 @@ static void h_free(struct h *h)
 	rv_loop_poll_free(h->loop);
 }
 
-/* Move up to max messages from one session to the other. */
-static int pump_dir(struct rv_session *from, struct rv_session *to, int max)
-{
-	uint8_t *m;
-	size_t len;
-	int n = 0;
-
-	while (n < max && rv_session_next_message(from, &m, &len) == 1) {
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-		n++;
-	}
-	return n;
-}
-
 static void pump(struct h *h)
 {
-	int i, moved = 1;
-
-	for (i = 0; i < 1000 && moved; i++) {
-		moved = pump_dir(h->cli, h->srv, 64) + pump_dir(h->srv, h->cli, 64);
-		assert_true(rv_loop_poll_run_once(h->loop, 0) >= 0);
-	}
+	sh_pump_quiet(h->loop, h->cli, h->srv, 1000);
 }
 
 static void test_exchange(void **state)
@@ -361,13 +324,10 @@ static void test_priority(void **state)
 	(void)state;
 	h_init(&h);
 	rv_addr_set_ipv4(&dst, v4, 80);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	assert_int_equal(rv_session_stream_open(h.cli, sv[0], &dst, NULL, 0, NULL, &st), RV_OK);
-	for (i = 0; i < 1000 && !h.responded; i++) {
-		pump_dir(h.cli, h.srv, 64);
-		pump_dir(h.srv, h.cli, 64);
-		assert_true(rv_loop_poll_run_once(h.loop, 1) >= 0);
-	}
+	for (i = 0; i < 1000 && !h.responded; i++)
+		sh_round(h.loop, h.cli, h.srv, 1);
 	assert_true(h.responded);
 	/* The app writes; the session reads into its data queue (no pumping). */
 	for (i = 0; i < 200 && rv_session_send_queue_bytes(h.cli) < 4 * RV_MSG_MAX; i++) {
@@ -379,7 +339,7 @@ static void test_priority(void **state)
 	print_message("bulk queued ahead: %zu bytes\n", queued);
 	assert_true(queued >= 4 * RV_MSG_MAX);
 	assert_int_equal(rv_session_datagram_send(h.cli, 7, &dst, (const uint8_t *)"rt", 2), RV_OK);
-	msgs = pump_dir(h.cli, h.srv, 1);
+	msgs = sh_pump_dir(h.cli, h.srv, 1, 0, NULL);
 	assert_int_equal(msgs, 1);
 	assert_int_equal(h.n_srv_got, 1);
 	assert_int_equal(h.srv_got[0].assoc, 7);

@@ -19,149 +19,19 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { WAIT_MS = 20000, UPLOAD = 300 * 1000 + 7, HEADROOM = 16 };
-
-struct h {
-	struct rv_loop *loop;
-	struct rv_session *cli, *srv;
-	size_t max_seen_c2s;     /* largest client -> server message */
-	int tgt_fd;              /* server side of the target socketpair */
-	uint8_t *got;
-	size_t got_len;
-	int responded;
-};
-
-static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
-		       void *arg)
-{
-	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
-	int sv[2];
-
-	(void)s;
-	(void)dst;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	rv_addr_set_ipv4(&bound, lo, 1);
-	h->tgt_fd = sv[1];
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
-}
-
-static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
-			void *arg)
-{
-	struct h *h = arg;
-
-	(void)st;
-	(void)bound;
-	assert_int_equal(status, RV_STATUS_OK);
-	h->responded = 1;
-}
-
-static const struct rv_session_callbacks callbacks = {
-	.on_stream_connect = cb_connect,
-	.on_stream_response = cb_response,
-};
-
-static int h_init(struct h *h, size_t max_message)
-{
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
-	struct rv_session_callbacks cb = callbacks;
-	struct rv_session_config cc = { 0 }, sc = { 0 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
-	int rc_cli;
-
-	memset(h, 0, sizeof(*h));
-	h->tgt_fd = -1;
-	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
-	rv_keypair_wipe(&bob);
-	cc.role = RV_SESSION_CLIENT;
-	sc.role = RV_SESSION_SERVER;
-	cc.headroom = sc.headroom = HEADROOM;
-	cc.max_message = max_message;
-	cb.arg = h;
-	rc_cli = rv_session_new(h->loop, &cc, a, &cb, &h->cli);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	return rc_cli;
-}
-
-static void h_free(struct h *h)
-{
-	rv_session_free(h->cli);
-	rv_session_free(h->srv);
-	if (h->tgt_fd >= 0)
-		close(h->tgt_fd);
-	free(h->got);
-	rv_loop_poll_free(h->loop);
-}
-
-static int pump_dir(struct h *h, struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-	int n = 0;
-
-	while (n < 64 && rv_session_next_message(from, &m, &len) == 1) {
-		if (from == h->cli && len > h->max_seen_c2s)
-			h->max_seen_c2s = len;
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-		n++;
-	}
-	return n;
-}
-
-/* Read what the target side got so far. */
-static void drain_target(struct h *h)
-{
-	uint8_t buf[65536];
-	ssize_t n;
-
-	if (h->tgt_fd < 0)
-		return;
-	while ((n = read(h->tgt_fd, buf, sizeof(buf))) > 0) {
-		h->got = realloc(h->got, h->got_len + (size_t)n);
-		assert_non_null(h->got);
-		memcpy(h->got + h->got_len, buf, (size_t)n);
-		h->got_len += (size_t)n;
-	}
-}
-
-static void run_until(struct h *h, size_t want, uint32_t max_ms)
-{
-	uint64_t start = rv_loop_now_ms(h->loop);
-	int i, moved;
-
-	for (i = 0; i < 1000000; i++) {
-		moved = pump_dir(h, h->cli, h->srv) + pump_dir(h, h->srv, h->cli);
-		drain_target(h);
-		if (h->responded && h->got_len >= want)
-			return;
-		if (rv_loop_now_ms(h->loop) - start >= max_ms)
-			return;
-		assert_true(rv_loop_poll_run_once(h->loop, moved ? 0 : 2) >= 0);
-	}
-}
 
 /* Upload through one stream with early data; every client message must
  * fit max_message and the bytes must arrive intact. */
 static void upload_with_max(size_t max_message)
 {
-	struct h h;
+	struct sh_bulk h;
 	struct rv_addr dst;
 	struct rv_stream *st = NULL;
 	uint8_t *data = malloc(UPLOAD);
@@ -170,10 +40,10 @@ static void upload_with_max(size_t max_message)
 
 	assert_non_null(data);
 	randombytes_buf(data, UPLOAD);
-	assert_int_equal(h_init(&h, max_message), RV_OK);
+	assert_int_equal(sh_bulk_init(&h, max_message, HEADROOM), RV_OK);
 	assert_int_equal(rv_addr_set_domain(&dst, "a-rather-long-name-to-make-the-connect-"
 					    "frame-bigger.example.test", 63, 443), RV_OK);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	assert_int_equal(rv_session_stream_open(h.cli, sv[0], &dst, data, early, NULL, &st),
 			 RV_OK);
 	/* The rest from the app side, written as the socket takes it. */
@@ -187,9 +57,9 @@ static void upload_with_max(size_t max_message)
 			else
 				assert_true(errno == EAGAIN);
 		}
-		run_until(&h, off, 20);
+		sh_bulk_run_until(&h, off, 20);
 	}
-	run_until(&h, UPLOAD, WAIT_MS);
+	sh_bulk_run_until(&h, UPLOAD, WAIT_MS);
 	print_message("max_message %zu: largest client message %zu bytes\n", max_message,
 		      h.max_seen_c2s);
 	assert_int_equal(h.got_len, UPLOAD);
@@ -197,7 +67,7 @@ static void upload_with_max(size_t max_message)
 	assert_true(h.max_seen_c2s <= max_message);
 	assert_true(h.max_seen_c2s > 0);
 	close(sv[1]);
-	h_free(&h);
+	sh_bulk_free(&h);
 	free(data);
 }
 
@@ -218,13 +88,14 @@ static void test_default_uses_full_size(void **state)
 
 static void test_too_small_refused(void **state)
 {
-	struct h h;
+	struct sh_bulk h;
 
 	(void)state;
 	assert_true(rv_session_min_message() > RV_TRANSPORT_OVERHEAD + RV_DOMAIN_MAX);
-	assert_int_equal(h_init(&h, rv_session_min_message() - 1), RV_ERR_INVALID_ARG);
+	assert_int_equal(sh_bulk_init(&h, rv_session_min_message() - 1, HEADROOM),
+			 RV_ERR_INVALID_ARG);
 	assert_null(h.cli);
-	h_free(&h);
+	sh_bulk_free(&h);
 }
 
 int main(void)

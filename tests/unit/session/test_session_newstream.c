@@ -21,12 +21,11 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { WAIT_MS = 5000, TRACK_MAX = 32 };
 
@@ -130,17 +129,14 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
 	(void)dst;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	h->tgt = sv[1];
 	g_watch[1] = sv[0];
-	rv_addr_set_ipv4(&bound, lo, 4242);
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_accept_loopback(st, sv[0], 4242);
 }
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
@@ -164,13 +160,7 @@ static const struct rv_session_callbacks callbacks = {
 
 static void h_init(struct h *h)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
-	struct rv_session_config cc = { .role = RV_SESSION_CLIENT };
-	struct rv_session_config sc = { .role = RV_SESSION_SERVER };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	h->app = h->tgt = -1;
@@ -184,15 +174,8 @@ static void h_init(struct h *h)
 	g_ops.fd_set_events = c_fd_set_events;
 	g_ops.fd_del = c_fd_del;
 	h->loop->ops = &g_ops;
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, NULL, NULL, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void h_free(struct h *h)
@@ -207,33 +190,10 @@ static void h_free(struct h *h)
 	rv_loop_poll_free(h->loop);
 }
 
-static void pump_dir(struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-
-	for (int n = 0; n < 64 && rv_session_next_message(from, &m, &len) == 1; n++) {
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-	}
-}
-
 /* Read exactly want bytes from fd into out, running the loop meanwhile. */
 static void run_read(struct h *h, int fd, char *out, size_t want)
 {
-	uint64_t start = rv_loop_now_ms(h->loop);
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < want && rv_loop_now_ms(h->loop) - start < WAIT_MS) {
-		pump_dir(h->cli, h->srv);
-		pump_dir(h->srv, h->cli);
-		assert_true(rv_loop_poll_run_once(h->loop, 1) >= 0);
-		n = read(fd, out + got, want - got);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	assert_int_equal(got, want);
+	sh_read_exact(h->loop, h->cli, h->srv, fd, out, want, WAIT_MS);
 }
 
 static void open_one(struct h *h, int sock_flags, struct rv_stream **st)
@@ -242,7 +202,7 @@ static void open_one(struct h *h, int sock_flags, struct rv_stream **st)
 	int sv[2];
 
 	assert_int_equal(rv_addr_set_domain(&dst, "example.test", 12, 443), RV_OK);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | sock_flags, 0, sv), 0);
+	sh_socketpair(sv, sock_flags);
 	/* The test's end never blocks (not through fcntl: not counted). */
 	assert_int_equal(syscall(SYS_fcntl, sv[1], F_SETFL, O_NONBLOCK | O_RDWR), 0);
 	h->app = sv[1];

@@ -17,12 +17,11 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { WAIT_MS = 5000, MAXS = 8 };
 
@@ -44,7 +43,7 @@ static int fd_pair(struct h *h, int *mine)
 {
 	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	*mine = sv[1];
 	(void)h;
 	return sv[0];
@@ -52,14 +51,11 @@ static int fd_pair(struct h *h, int *mine)
 
 static void accept_with_fd(struct h *h, struct rv_stream *st)
 {
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int fd;
 
 	assert_true(h->ntgt < MAXS);
 	fd = fd_pair(h, &h->tgt[h->ntgt++]);
-	rv_addr_set_ipv4(&bound, lo, 4242);
-	assert_int_equal(rv_stream_accept(st, fd, &bound), RV_OK);
+	sh_accept_loopback(st, fd, 4242);
 }
 
 static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
@@ -143,8 +139,6 @@ static void cb_closed(struct rv_session *s, int err, void *arg)
 static void h_init(struct h *h, int cli_fwd, int srv_fwd, uint32_t cli_max_remote,
 		   uint32_t srv_max_remote)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = {
 		.on_stream_connect = cb_connect,
 		.on_stream_response = cb_response,
@@ -156,20 +150,11 @@ static void h_init(struct h *h, int cli_fwd, int srv_fwd, uint32_t cli_max_remot
 					.max_remote_streams = cli_max_remote, .max_streams = 2 };
 	struct rv_session_config sc = { .role = RV_SESSION_SERVER, .remote_fwd = srv_fwd,
 					.max_remote_streams = srv_max_remote, .max_streams = 2 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, &cc, &sc, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void h_free(struct h *h)
@@ -183,39 +168,10 @@ static void h_free(struct h *h)
 	rv_loop_poll_free(h->loop);
 }
 
-static void pump_dir(struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-
-	for (int n = 0; n < 64 && rv_session_next_message(from, &m, &len) == 1; n++) {
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-	}
-}
-
 static void pump(struct h *h, int rounds)
 {
-	for (int i = 0; i < rounds; i++) {
-		pump_dir(h->cli, h->srv);
-		pump_dir(h->srv, h->cli);
-		assert_true(rv_loop_poll_run_once(h->loop, 1) >= 0);
-	}
-}
-
-static void run_read(struct h *h, int fd, char *out, size_t want)
-{
-	uint64_t start = rv_loop_now_ms(h->loop);
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < want && rv_loop_now_ms(h->loop) - start < WAIT_MS) {
-		pump(h, 1);
-		n = read(fd, out + got, want - got);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	assert_int_equal(got, want);
+	for (int i = 0; i < rounds; i++)
+		sh_round(h->loop, h->cli, h->srv, 1);
 }
 
 static int open_remote(struct h *h, struct rv_stream **st)
@@ -338,7 +294,7 @@ static void test_crossing_streams(void **state)
 		if (n == 2) {
 			assert_memory_equal(buf, "up", 2);
 			assert_int_equal(write(h.tgt[i], "down", 4), 4);
-			run_read(&h, h.app[0], buf, 4);
+			sh_read_exact(h.loop, h.cli, h.srv, h.app[0], buf, 4, WAIT_MS);
 			assert_memory_equal(buf, "down", 4);
 			break;
 		}

@@ -21,24 +21,13 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { N_MAX = 1000, WAIT_MS = 20000 };
-
-/* One local end (app side or target side) of a stream. */
-struct ep {
-	int fd;
-	struct rv_loop_fd *w;
-	size_t got;
-	uint8_t first[2];            /* the first bytes received */
-	const uint8_t *out;
-	size_t out_len, sent;
-};
 
 struct h {
 	struct rv_loop *loop;
@@ -46,73 +35,24 @@ struct h {
 	int block_c2s;
 	int n;                       /* streams opened */
 	int responses, ok;
-	struct ep app[N_MAX], tgt[N_MAX];
+	struct sh_ep app[N_MAX], tgt[N_MAX];
 	int ntgt;
 };
-
-static void ep_update(struct ep *e)
-{
-	unsigned ev = RV_LOOP_READ;
-
-	if (e->sent < e->out_len)
-		ev |= RV_LOOP_WRITE;
-	rv_loop_fd_set_events(e->w, ev);
-}
-
-static void ep_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
-{
-	struct ep *e = arg;
-	uint8_t buf[65536];
-	ssize_t n;
-
-	(void)w;
-	if ((ev & RV_LOOP_WRITE) && e->sent < e->out_len) {
-		n = send(fd, e->out + e->sent, e->out_len - e->sent, MSG_NOSIGNAL);
-		if (n > 0)
-			e->sent += (size_t)n;
-	}
-	if (ev & RV_LOOP_READ) {
-		n = read(fd, buf, sizeof(buf));
-		for (ssize_t i = 0; i < n && e->got + (size_t)i < sizeof(e->first); i++)
-			e->first[e->got + (size_t)i] = buf[i];
-		if (n > 0)
-			e->got += (size_t)n;
-	}
-	ep_update(e);
-}
-
-static void ep_init(struct h *h, struct ep *e, int fd)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	assert_int_equal(rv_loop_fd_add(h->loop, fd, RV_LOOP_READ, ep_cb, e, &e->w), RV_OK);
-}
-
-static void ep_send(struct ep *e, const uint8_t *p, size_t len)
-{
-	e->out = p;
-	e->out_len = len;
-	e->sent = 0;
-	ep_update(e);
-}
 
 static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
 	(void)dst;
 	assert_true(h->ntgt < N_MAX);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	/* The target's end is indexed by the stream id: ids start at 1. */
 	assert_int_equal(rv_stream_id(st), (uint32_t)h->ntgt + 1);
-	ep_init(h, &h->tgt[h->ntgt++], sv[1]);
-	rv_addr_set_ipv4(&bound, lo, 4242);
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_ep_init(h->loop, &h->tgt[h->ntgt++], sv[1]);
+	sh_accept_loopback(st, sv[0], 4242);
 }
 
 static int g_reply_first; /* stream 1 writes a local reply (as SOCKS does) */
@@ -137,29 +77,16 @@ static const struct rv_session_callbacks callbacks = {
 
 static void h_init(struct h *h, const struct rv_session_config *ccfg)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
 	struct rv_session_config cc = { 0 }, sc = { 0 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
 	if (ccfg != NULL)
 		cc = *ccfg;
-	cc.role = RV_SESSION_CLIENT;
-	sc.role = RV_SESSION_SERVER;
 	cc.max_streams = sc.max_streams = N_MAX;
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, &cc, &sc, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void h_free(struct h *h)
@@ -168,30 +95,11 @@ static void h_free(struct h *h)
 
 	rv_session_free(h->cli);
 	rv_session_free(h->srv);
-	for (i = 0; i < h->n; i++) {
-		rv_loop_fd_del(h->app[i].w);
-		close(h->app[i].fd);
-	}
-	for (i = 0; i < h->ntgt; i++) {
-		rv_loop_fd_del(h->tgt[i].w);
-		close(h->tgt[i].fd);
-	}
+	for (i = 0; i < h->n; i++)
+		sh_ep_close(&h->app[i]);
+	for (i = 0; i < h->ntgt; i++)
+		sh_ep_close(&h->tgt[i]);
 	rv_loop_poll_free(h->loop);
-}
-
-static int pump_dir(struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-	int n = 0;
-
-	while (n < 64 && rv_session_next_message(from, &m, &len) == 1) {
-		if (rv_session_get_state(to) != RV_SESSION_CLOSED)
-			(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-		n++;
-	}
-	return n;
 }
 
 /* Run loop and pump until pred(h) or max_ms; returns pred's final value. */
@@ -201,8 +109,9 @@ static int run(struct h *h, int (*pred)(struct h *), uint32_t max_ms)
 	int i, moved;
 
 	for (i = 0; i < 1000000; i++) {
-		moved = h->block_c2s ? 0 : pump_dir(h->cli, h->srv);
-		moved += pump_dir(h->srv, h->cli);
+		moved = h->block_c2s ? 0 :
+			sh_pump_dir(h->cli, h->srv, SH_PUMP_MAX, SH_PUMP_SKIP_CLOSED, NULL);
+		moved += sh_pump_dir(h->srv, h->cli, SH_PUMP_MAX, SH_PUMP_SKIP_CLOSED, NULL);
 		if (pred != NULL && pred(h))
 			return 1;
 		if (rv_loop_now_ms(h->loop) - start >= max_ms)
@@ -241,11 +150,11 @@ static void open_many(struct h *h, int n)
 
 	assert_int_equal(rv_addr_set_domain(&dst, "example.test", 12, 443), RV_OK);
 	for (i = 0; i < n; i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+		sh_socketpair(sv, SOCK_NONBLOCK);
 		assert_int_equal(rv_session_stream_open(h->cli, sv[0], &dst, NULL, 0, NULL, &st),
 				 RV_OK);
 		assert_int_equal(rv_stream_id(st), (uint32_t)i + 1);
-		ep_init(h, &h->app[i], sv[1]);
+		sh_ep_init(h->loop, &h->app[i], sv[1]);
 		h->n++;
 	}
 	assert_true(run(h, pred_all_open, WAIT_MS));
@@ -281,8 +190,8 @@ static void test_many_streams_lookup(void **state)
 	for (i = 0; i < n; i++) {
 		ids[2 * i] = (uint8_t)(i >> 8);
 		ids[2 * i + 1] = (uint8_t)i;
-		ep_send(&h.app[i], &ids[2 * i], 2);
-		ep_send(&h.tgt[i], &ids[2 * i], 2);
+		sh_ep_send(&h.app[i], &ids[2 * i], 2);
+		sh_ep_send(&h.tgt[i], &ids[2 * i], 2);
 	}
 	g_want = 2;
 	assert_true(run(&h, pred_tgt_got, WAIT_MS));
@@ -326,7 +235,7 @@ static void test_pause_visits_only_held_back(void **state)
 	open_many(&h, n);
 	h.block_c2s = 1;
 	for (i = 0; i < BUSY; i++)
-		ep_send(&h.app[i], big, g_big);
+		sh_ep_send(&h.app[i], big, g_big);
 	run(&h, NULL, 200);
 	rv_session_get_stats(h.cli, &cs);
 	assert_true(cs.watermark_pauses >= 1);

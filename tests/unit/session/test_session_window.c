@@ -21,26 +21,13 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum { N_MAX = 4, WAIT_MS = 30000, DELAY_MS = 20, MAXQ = 4096 };
-
-/* One local end (app side or target side) of a stream. */
-struct ep {
-	int fd;
-	struct rv_loop_fd *w;
-	size_t got;
-	uint8_t first[2];            /* the first bytes received */
-	const uint8_t *out;
-	size_t out_len, sent;
-	int limited;                 /* slow reader: reads only its quota */
-	size_t quota;
-};
 
 /* A message on the simulated path. */
 struct msg {
@@ -60,77 +47,24 @@ struct h {
 	struct rv_session *cli, *srv;
 	int n;                       /* streams opened */
 	int responses, ok;
-	struct ep app[N_MAX], tgt[N_MAX];
+	struct sh_ep app[N_MAX], tgt[N_MAX];
 	int ntgt;
 };
-
-static void ep_update(struct ep *e)
-{
-	unsigned ev = !e->limited || e->quota > 0 ? RV_LOOP_READ : 0;
-
-	if (e->sent < e->out_len)
-		ev |= RV_LOOP_WRITE;
-	rv_loop_fd_set_events(e->w, ev);
-}
-
-static void ep_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
-{
-	struct ep *e = arg;
-	uint8_t buf[65536];
-	ssize_t n;
-
-	(void)w;
-	if ((ev & RV_LOOP_WRITE) && e->sent < e->out_len) {
-		n = send(fd, e->out + e->sent, e->out_len - e->sent, MSG_NOSIGNAL);
-		if (n > 0)
-			e->sent += (size_t)n;
-	}
-	if (ev & RV_LOOP_READ) {
-		size_t want = e->limited && e->quota < sizeof(buf) ? e->quota : sizeof(buf);
-
-		n = want > 0 ? read(fd, buf, want) : 0;
-		if (e->limited && n > 0)
-			e->quota -= (size_t)n;
-		for (ssize_t i = 0; i < n && e->got + (size_t)i < sizeof(e->first); i++)
-			e->first[e->got + (size_t)i] = buf[i];
-		if (n > 0)
-			e->got += (size_t)n;
-	}
-	ep_update(e);
-}
-
-static void ep_init(struct h *h, struct ep *e, int fd)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	assert_int_equal(rv_loop_fd_add(h->loop, fd, RV_LOOP_READ, ep_cb, e, &e->w), RV_OK);
-}
-
-static void ep_send(struct ep *e, const uint8_t *p, size_t len)
-{
-	e->out = p;
-	e->out_len = len;
-	e->sent = 0;
-	ep_update(e);
-}
 
 static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
 	(void)dst;
 	assert_true(h->ntgt < N_MAX);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	/* The target's end is indexed by the stream id: ids start at 1. */
 	assert_int_equal(rv_stream_id(st), (uint32_t)h->ntgt + 1);
-	ep_init(h, &h->tgt[h->ntgt++], sv[1]);
-	rv_addr_set_ipv4(&bound, lo, 4242);
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_ep_init(h->loop, &h->tgt[h->ntgt++], sv[1]);
+	sh_accept_loopback(st, sv[0], 4242);
 }
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
@@ -153,31 +87,18 @@ static const struct rv_session_callbacks callbacks = {
 static void h_init(struct h *h, const struct rv_session_config *ccfg,
 		   const struct rv_session_config *scfg)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
 	struct rv_session_config cc = { 0 }, sc = { 0 };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
 
 	memset(h, 0, sizeof(*h));
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
 	if (ccfg != NULL)
 		cc = *ccfg;
 	if (scfg != NULL)
 		sc = *scfg;
-	cc.role = RV_SESSION_CLIENT;
-	sc.role = RV_SESSION_SERVER;
 	cc.max_streams = sc.max_streams = N_MAX;
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, &cc, &sc, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void pipe_free(struct pipe_q *pq);
@@ -188,14 +109,10 @@ static void h_free(struct h *h)
 
 	rv_session_free(h->cli);
 	rv_session_free(h->srv);
-	for (i = 0; i < h->n; i++) {
-		rv_loop_fd_del(h->app[i].w);
-		close(h->app[i].fd);
-	}
-	for (i = 0; i < h->ntgt; i++) {
-		rv_loop_fd_del(h->tgt[i].w);
-		close(h->tgt[i].fd);
-	}
+	for (i = 0; i < h->n; i++)
+		sh_ep_close(&h->app[i]);
+	for (i = 0; i < h->ntgt; i++)
+		sh_ep_close(&h->tgt[i]);
 	rv_loop_poll_free(h->loop);
 	pipe_free(&h->c2s);
 	pipe_free(&h->s2c);
@@ -272,9 +189,9 @@ static void open_one(struct h *h)
 	int sv[2];
 
 	assert_int_equal(rv_addr_set_domain(&dst, "example.test", 12, 443), RV_OK);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	assert_int_equal(rv_session_stream_open(h->cli, sv[0], &dst, NULL, 0, NULL, &st), RV_OK);
-	ep_init(h, &h->app[h->n], sv[1]);
+	sh_ep_init(h->loop, &h->app[h->n], sv[1]);
 	h->n++;
 	assert_true(run(h, pred_all_open, WAIT_MS));
 	assert_int_equal(h->ok, h->n);
@@ -296,7 +213,7 @@ static void download(struct h *h, struct rv_session_stats *cs)
 	open_one(h);
 	/* The server must have its RTT before it matters (its first PING
 	 * goes out after the client's first message). */
-	ep_send(&h->tgt[0], g_big, g_total);
+	sh_ep_send(&h->tgt[0], g_big, g_total);
 	assert_true(run(h, pred_app0_done, WAIT_MS));
 	rv_session_get_stats(h->cli, cs);
 }
@@ -355,10 +272,10 @@ static void test_fixed_windows_without_agreement(void **state)
 
 static void quota_cb(struct rv_loop_timer *t, void *arg)
 {
-	struct ep *e = arg;
+	struct sh_ep *e = arg;
 
 	e->quota += 16 * 1024;
-	ep_update(e);
+	sh_ep_update(e);
 	rv_loop_timer_set(t, 50);
 }
 
@@ -383,10 +300,10 @@ static void test_no_growth_for_slow_or_idle(void **state)
 	open_one(&h);           /* 0: slow */
 	open_one(&h);           /* 1: idle */
 	h.app[0].limited = 1;
-	ep_update(&h.app[0]);
+	sh_ep_update(&h.app[0]);
 	assert_int_equal(rv_loop_timer_new(h.loop, quota_cb, &h.app[0], &t), RV_OK);
 	rv_loop_timer_set(t, 50);
-	ep_send(&h.tgt[0], g_big, g_total);
+	sh_ep_send(&h.tgt[0], g_big, g_total);
 	run(&h, pred_never, 1500);
 	rv_session_get_stats(h.cli, &cs);
 	print_message("slow reader got %zu bytes; %llu grows\n", h.app[0].got,

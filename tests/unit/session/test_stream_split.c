@@ -24,12 +24,11 @@
 
 #include "rv_addr.h"
 #include "rv_err.h"
-#include "rv_keys.h"
 #include "rv_loop.h"
 #include "rv_loop_poll.h"
-#include "rv_ratchet.h"
 #include "rv_session.h"
 #include "rv_stream.h"
+#include "session_harness.h"
 
 enum {
 	WAIT_MS = 10000,
@@ -53,16 +52,13 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 		       void *arg)
 {
 	struct h *h = arg;
-	struct rv_addr bound;
-	const uint8_t lo[4] = { 127, 0, 0, 1 };
 	int sv[2];
 
 	(void)s;
 	(void)dst;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	sh_socketpair(sv, SOCK_NONBLOCK);
 	h->tgt = sv[1];
-	rv_addr_set_ipv4(&bound, lo, 22);
-	assert_int_equal(rv_stream_accept(st, sv[0], &bound), RV_OK);
+	sh_accept_loopback(st, sv[0], 22);
 }
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
@@ -95,26 +91,14 @@ static const struct rv_session_callbacks callbacks = {
 
 static void h_init(struct h *h)
 {
-	struct rv_ratchet_config rc = { .aead = RV_AEAD_CHACHA20POLY1305, .min_interval_ms = 0 };
-	struct rv_ratchet *a = NULL, *b = NULL;
 	struct rv_session_callbacks cb = callbacks;
-	struct rv_session_config cc = { .role = RV_SESSION_CLIENT, .local_window = WINDOW };
-	struct rv_session_config sc = { .role = RV_SESSION_SERVER };
-	uint8_t sk[RV_KEY_LEN], ad[RV_HASH_LEN];
-	struct rv_keypair bob;
+	struct rv_session_config cc = { .local_window = WINDOW };
 
 	memset(h, 0, sizeof(*h));
 	h->in_w = h->out_r = h->tgt = -1;
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
-	randombytes_buf(sk, sizeof(sk));
-	randombytes_buf(ad, sizeof(ad));
-	assert_int_equal(rv_keypair_generate(&bob), RV_OK);
-	assert_int_equal(rv_ratchet_init_alice(&a, &rc, sk, bob.pub, ad), RV_OK);
-	assert_int_equal(rv_ratchet_init_bob(&b, &rc, sk, &bob, ad), RV_OK);
 	cb.arg = h;
-	assert_int_equal(rv_session_new(h->loop, &cc, a, &cb, &h->cli), RV_OK);
-	assert_int_equal(rv_session_new(h->loop, &sc, b, &cb, &h->srv), RV_OK);
-	rv_keypair_wipe(&bob);
+	assert_int_equal(sh_pair_new(h->loop, &cc, NULL, &cb, NULL, &h->cli, &h->srv), RV_OK);
 }
 
 static void h_free(struct h *h)
@@ -130,38 +114,15 @@ static void h_free(struct h *h)
 	rv_loop_poll_free(h->loop);
 }
 
-static void pump_dir(struct rv_session *from, struct rv_session *to)
-{
-	uint8_t *m;
-	size_t len;
-
-	for (int n = 0; n < 64 && rv_session_next_message(from, &m, &len) == 1; n++) {
-		(void)rv_session_on_message(to, m, len);
-		rv_session_message_sent(from);
-	}
-}
-
 static void round_once(struct h *h)
 {
-	pump_dir(h->cli, h->srv);
-	pump_dir(h->srv, h->cli);
-	assert_true(rv_loop_poll_run_once(h->loop, 1) >= 0);
+	sh_round(h->loop, h->cli, h->srv, 1);
 }
 
 /* Read exactly want bytes from fd (non-blocking), running the loop. */
 static void run_read(struct h *h, int fd, char *out, size_t want)
 {
-	uint64_t start = rv_loop_now_ms(h->loop);
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < want && rv_loop_now_ms(h->loop) - start < WAIT_MS) {
-		round_once(h);
-		n = read(fd, out + got, want - got);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	assert_int_equal(got, want);
+	sh_read_exact(h->loop, h->cli, h->srv, fd, out, want, WAIT_MS);
 }
 
 /* Run the loop until fd reads EOF (0); no data may arrive before it. */
