@@ -11,6 +11,7 @@
 #include "rv_err.h"
 #include "rv_handshake.h"
 #include "rv_log.h"
+#include "rv_sockopt.h"
 #include "rv_stream.h"
 #include "rv_wire.h"
 #include "tls_ip.h"
@@ -1210,6 +1211,10 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (l == NULL || l->state != RV_LINK_CONNECTING)
 			return -1;
+		/* Bulk data queued in the kernel delays datagrams and small
+		 * replies (rv_sockopt.h).  Not fatal: only latency suffers. */
+		if (rv_sockopt_set_notsent_lowat(lws_get_socket_fd(wsi), RV_WS_NOTSENT_LOWAT) != RV_OK)
+			rv_log_debug("tunnel: cannot set TCP_NOTSENT_LOWAT on the WebSocket");
 		return rv_tunnel_on_established(l);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (l == NULL)

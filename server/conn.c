@@ -545,6 +545,9 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	 * record waited for the client's delayed ACK (~40 ms). */
 	if (rv_sockopt_set_nodelay(lws_get_socket_fd(wsi)) != RV_OK)
 		rv_log_debug("%s: cannot set TCP_NODELAY on the WebSocket", c->peer);
+	/* Bulk data queued in the kernel delays datagrams and small replies. */
+	if (rv_sockopt_set_notsent_lowat(lws_get_socket_fd(wsi), RV_WS_NOTSENT_LOWAT) != RV_OK)
+		rv_log_debug("%s: cannot set TCP_NOTSENT_LOWAT on the WebSocket", c->peer);
 	snprintf(c->name, sizeof(c->name), "?");
 	c->next = srv->conns;
 	if (srv->conns != NULL)

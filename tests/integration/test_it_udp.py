@@ -4,9 +4,9 @@
 (answers checked: www.test.rvpn is 127.0.0.1, an unknown name NXDOMAIN; a
 destination given as a name is resolved by the server), FRAG != 0 and
 foreign sources dropped, the idle timeout, a UDP echo under a concurrent
-bulk TCP transfer (loss, reordering, RTT p50/p99 printed as METRIC lines),
-a server started with --no-udp (reply 0x07, one warning for -L udp), and
-the association limit (--udp-max-assoc: the extra ones refused with 0x01).
+bulk TCP upload or download (loss, reordering, RTT p50/p99 printed as
+METRIC lines), a server started with --no-udp (reply 0x07, one warning for
+-L udp), and the association limit (--udp-max-assoc: the extra ones refused with 0x01).
 Owner: UDP client helper."""
 
 import hashlib
@@ -315,8 +315,10 @@ def test_forward_dns(w):
             s.close()
 
 
-@R.test(timeout=120)
-def test_echo_under_bulk(w):
+def echo_under_bulk(w, down):
+    """UDP echo while one TCP stream moves bulk data through the same
+    client: upload (client -> server on the WebSocket) or download."""
+    tag = "_down" if down else ""
     bulk = (20 if w.sanitize else 200) * MiB
     n_max = 1500 if w.sanitize else 3000
     interval = 0.002
@@ -351,15 +353,31 @@ def test_echo_under_bulk(w):
                 got[seq] = now - ts
                 order.append(seq)
 
+    def bulk_receiver(s):
+        # The duplex target: nothing up, bulk bytes down + their sha256.
+        s.sendall(struct.pack(">QQ", 0, bulk) + hashlib.sha256().digest())
+        h = hashlib.sha256()
+        left = bulk
+        while left > 0:
+            d = s.recv(min(left, 1 << 20))
+            check(d, "bulk: download ended %d bytes early" % left)
+            h.update(d)
+            left -= len(d)
+        ans = recv_exact(s, 33)
+        bulk_result["ok"] = ans[:32] == h.digest() and ans[32] == 1
+
     def bulk_sender():
         t0 = time.monotonic()
         s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=30)
         try:
             s.sendall(b"\x05\x01\x00\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") +
-                      struct.pack(">H", w.targets.ports["sink"]))
+                      struct.pack(">H", w.targets.ports["duplex" if down else "sink"]))
             check(recv_exact(s, 2) == b"\x05\x00", "bulk: method")
             rep = recv_exact(s, 10)
             check(rep[1] == 0, "bulk: CONNECT refused %d" % rep[1])
+            if down:
+                bulk_receiver(s)
+                return
             chunk = os.urandom(256 * 1024)
             h = hashlib.sha256()
             left = bulk
@@ -388,8 +406,8 @@ def test_echo_under_bulk(w):
         check(d == b"idle %d" % i, "idle echo %d: %r" % (i, d[:20]))
         idle.append(time.monotonic() - t0)
     idle.sort()
-    metric("udp_echo_idle_rtt_p50_ms", idle[50] * 1000, "ms")
-    metric("udp_echo_idle_rtt_p99_ms", idle[98] * 1000, "ms")
+    metric("udp_echo_idle_rtt_p50_ms" + tag, idle[50] * 1000, "ms")
+    metric("udp_echo_idle_rtt_p99_ms" + tag, idle[98] * 1000, "ms")
     rt = threading.Thread(target=receiver, daemon=True)
     bt = threading.Thread(target=bulk_sender, daemon=True)
     done.deadline = None
@@ -429,16 +447,26 @@ def test_echo_under_bulk(w):
     rtts = sorted(got.values())
     p50 = rtts[len(rtts) // 2] * 1000 if rtts else float("nan")
     p99 = rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] * 1000 if rtts else float("nan")
-    log("udp echo: %d sent (%d while the %d MiB bulk ran, %.1f s), %d back, %d corrupted"
-        % (n, during, bulk // MiB, bulk_result["secs"], len(got), corrupt[0]))
-    metric("udp_echo_loss_pct", 100.0 * lost / n, "%")
-    metric("udp_echo_reordered", reorder, "datagrams")
-    metric("udp_echo_rtt_p50_ms", p50, "ms")
-    metric("udp_echo_rtt_p99_ms", p99, "ms")
-    metric("udp_bulk_mib_s", bulk / MiB / bulk_result["secs"], "MiB/s")
+    log("udp echo: %d sent (%d while the %d MiB bulk %s ran, %.1f s), %d back, %d corrupted"
+        % (n, during, bulk // MiB, "download" if down else "upload", bulk_result["secs"], len(got), corrupt[0]))
+    metric("udp_echo_loss_pct" + tag, 100.0 * lost / n, "%")
+    metric("udp_echo_reordered" + tag, reorder, "datagrams")
+    metric("udp_echo_rtt_p50_ms" + tag, p50, "ms")
+    metric("udp_echo_rtt_p99_ms" + tag, p99, "ms")
+    metric("udp_bulk%s_mib_s" % tag, bulk / MiB / bulk_result["secs"], "MiB/s")
     check(corrupt[0] == 0, "%d datagrams corrupted" % corrupt[0])
     check(during >= 50, "only %d datagrams overlapped the bulk transfer" % during)
     check(lost * 100 < 5 * n, "loss %.1f %% (%d of %d)" % (100.0 * lost / n, lost, n))
+
+
+@R.test(timeout=120)
+def test_echo_under_bulk(w):
+    echo_under_bulk(w, down=False)
+
+
+@R.test(timeout=120)
+def test_echo_under_bulk_download(w):
+    echo_under_bulk(w, down=True)
 
 
 @R.test(timeout=60)

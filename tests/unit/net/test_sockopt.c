@@ -1,4 +1,4 @@
-/* test_sockopt.c - TCP_NODELAY on a connected TCP socket. */
+/* test_sockopt.c - TCP_NODELAY and TCP_NOTSENT_LOWAT on TCP sockets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +47,68 @@ static void test_nodelay_tcp(void **state)
 	close(l);
 }
 
+/* A connected pair over loopback: *l listening, *c and *a its ends. */
+static void tcp_pair(int *l, int *c, int *a)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	*l = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(*l >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(*l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(*l, 1), 0);
+	assert_int_equal(getsockname(*l, (struct sockaddr *)&sa, &sl), 0);
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(*c >= 0);
+	assert_int_equal(connect(*c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	*a = accept(*l, NULL, NULL);
+	assert_true(*a >= 0);
+}
+
+static void test_notsent_lowat_tcp(void **state)
+{
+	int l, c, a, v = -1;
+
+	(void)state;
+	tcp_pair(&l, &c, &a);
+	/* Unset, the kernel reports the sysctl (UINT_MAX unless tuned):
+	 * never our value, so the read-backs below prove the set. */
+	assert_int_equal(rv_sockopt_get_notsent_lowat(a, &v), RV_OK);
+	assert_int_not_equal(v, RV_WS_NOTSENT_LOWAT);
+	assert_int_equal(rv_sockopt_set_notsent_lowat(a, RV_WS_NOTSENT_LOWAT), RV_OK);
+	assert_int_equal(rv_sockopt_get_notsent_lowat(a, &v), RV_OK);
+	assert_int_equal(v, RV_WS_NOTSENT_LOWAT);
+	/* Both ends: the client's connected socket too. */
+	assert_int_equal(rv_sockopt_set_notsent_lowat(c, RV_WS_NOTSENT_LOWAT), RV_OK);
+	assert_int_equal(rv_sockopt_get_notsent_lowat(c, &v), RV_OK);
+	assert_int_equal(v, RV_WS_NOTSENT_LOWAT);
+	/* No mark, or a negative one, is refused and leaves it unchanged. */
+	assert_int_equal(rv_sockopt_set_notsent_lowat(a, 0), RV_ERR_INVALID_ARG);
+	assert_int_equal(rv_sockopt_set_notsent_lowat(a, -1), RV_ERR_INVALID_ARG);
+	assert_int_equal(rv_sockopt_get_notsent_lowat(a, &v), RV_OK);
+	assert_int_equal(v, RV_WS_NOTSENT_LOWAT);
+	close(a);
+	close(c);
+	close(l);
+}
+
+static void test_notsent_lowat_not_tcp(void **state)
+{
+	int p[2], v = 7;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(rv_sockopt_set_notsent_lowat(p[0], RV_WS_NOTSENT_LOWAT), RV_ERR_IO);
+	assert_int_equal(rv_sockopt_get_notsent_lowat(p[0], &v), RV_ERR_IO);
+	assert_int_equal(v, 7); /* unchanged on failure */
+	assert_int_equal(rv_sockopt_set_notsent_lowat(-1, RV_WS_NOTSENT_LOWAT), RV_ERR_IO);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_nodelay_not_tcp(void **state)
 {
 	int p[2], on = 7;
@@ -66,6 +128,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nodelay_tcp),
 		cmocka_unit_test(test_nodelay_not_tcp),
+		cmocka_unit_test(test_notsent_lowat_tcp),
+		cmocka_unit_test(test_notsent_lowat_not_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
