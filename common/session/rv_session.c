@@ -396,6 +396,7 @@ static void rv_session_teardown(struct rv_session *s)
 	s->tick = NULL;
 	rv_chunkq_free(&s->prio);
 	rv_chunkq_free(&s->dgram);
+	rv_chunkq_free(&s->light);
 	rv_chunkq_free(&s->data);
 	rv_session_trim_spares(s, 0);
 	s->wire_ready = 0;
@@ -427,6 +428,7 @@ int rv_session_fail(struct rv_session *s, int err, enum rv_goaway_reason reason)
 		f.u.goaway.reason = reason;
 		s->goaway_sent = 1;
 		/* Nothing else matters now: drop queued data first. */
+		rv_chunkq_free(&s->light);
 		rv_chunkq_free(&s->data);
 		rv_chunkq_free(&s->dgram);
 		(void)rv_session_queue_frame(s, &f, 1);
@@ -516,7 +518,8 @@ static void rv_session_tick(struct rv_loop_timer *t, void *arg)
 	if (s->cfg.keepalive_interval_ms != 0 &&
 	    now - s->last_ping >= s->cfg.keepalive_interval_ms)
 		rv_session_send_ping(s);
-	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL)
+	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL &&
+	    s->light.head == NULL)
 		rv_session_trim_spares(s, 1);
 	/* Streams quiet for a tick give back their drained fd buffers: only
 	 * those holding one are visited. */

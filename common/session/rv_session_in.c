@@ -335,7 +335,8 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 		rv_session_send_ping(s);
 	/* A server's outbox may have waited for this first message. */
 	if (!s->wire_ready &&
-	    (s->prio.head != NULL || s->data.head != NULL || s->dgram.head != NULL)) {
+	    (s->prio.head != NULL || s->data.head != NULL || s->dgram.head != NULL ||
+	     s->light.head != NULL)) {
 		s->want_write_signalled = 0;
 		rv_session_signal_write(s);
 	}

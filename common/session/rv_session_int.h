@@ -26,6 +26,10 @@ enum {
 	 * plaintext): a bulk stream cycles a few, and freeing them cost a
 	 * wipe, brk() and page faults per message.  The tick trims to one. */
 	RV_SESSION_SPARE_MAX = 4,
+	/* A stream with fewer bytes than this in the light queue, and none
+	 * in the bulk one, queues its next read as light: a small reply
+	 * leaves within a message or two, not behind a megabyte of bulk. */
+	RV_SESSION_LIGHT_MAX = RV_FRAME_DATA_MAX,
 };
 
 struct rv_stream {
@@ -82,6 +86,10 @@ struct rv_stream {
 	 * visits only these (an idle stream without a buffer costs nothing). */
 	struct rv_stream *kprev, *knext;
 	int held;
+	/* Bytes of this stream's frames in s->light / s->data (sent frames
+	 * are subtracted as their chunk leaves the queue).  While q_bulk > 0
+	 * every frame goes to s->data, so a stream's frames keep their order. */
+	size_t q_light, q_bulk;
 };
 
 struct rv_chunk {
@@ -106,7 +114,11 @@ struct rv_session {
 
 	/* outbox: plaintext frames, sealed in rv_session_next_message */
 	struct rv_chunkq prio;           /* control frames */
-	struct rv_chunkq data;           /* DATA, FIN, RESET */
+	struct rv_chunkq light;          /* DATA, FIN, RESET of streams with
+					  * little queued: before data */
+	struct rv_chunkq data;           /* DATA, FIN, RESET (bulk) */
+	struct rv_chunkq *resv_q;        /* queue of the open DATA reservation */
+	struct rv_stream *resv_st;       /* its stream */
 	struct rv_chunkq dgram;          /* DATAGRAM: after prio, before data;
 					  * <= cfg.datagram_queue bytes */
 	struct rv_chunk *spare;          /* recycled chunks (list) */
@@ -163,7 +175,7 @@ int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int p
  * *body gets the payload pointer.  Commit with rv_session_data_commit. */
 int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max,
 			    uint8_t **body);
-size_t rv_session_data_fit(const struct rv_session *s, size_t max);
+size_t rv_session_data_fit(struct rv_session *s, uint32_t stream_id, size_t max);
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used);
 /* Up to niov DATA frames (each <= RV_FRAME_DATA_MAX, max bytes in all) in
  * one message, for one readv(); returns how many (iov filled) or a

@@ -17,7 +17,7 @@ size_t rv_session_send_queue_bytes(const struct rv_session *s)
 {
 	if (s == NULL)
 		return 0;
-	return s->prio.bytes + s->dgram.bytes + s->data.bytes +
+	return s->prio.bytes + s->dgram.bytes + s->light.bytes + s->data.bytes +
 	       (s->wire_ready ? rv_buf_len(&s->wire) : 0);
 }
 
@@ -91,9 +91,53 @@ static struct rv_chunk *rv_session_tail_for(struct rv_session *s, struct rv_chun
 	return c;
 }
 
+/* Stream frames go to the light queue unless st already has bulk queued
+ * or a light budget's worth: O(1), and a stream's frames stay in order
+ * because light always leaves first (see rv_session_next_message). */
+static struct rv_chunkq *rv_session_stream_q(struct rv_session *s, struct rv_stream *st)
+{
+	if (st != NULL && (st->q_bulk > 0 || st->q_light >= RV_SESSION_LIGHT_MAX))
+		return &s->data;
+	return &s->light;
+}
+
+static void rv_session_q_count(struct rv_session *s, struct rv_stream *st,
+				    const struct rv_chunkq *q, size_t len)
+{
+	if (st == NULL)
+		return;
+	if (q == &s->light)
+		st->q_light += len;
+	else
+		st->q_bulk += len;
+}
+
+/* A chunk of stream frames leaves q: take its frames off their streams'
+ * counts (one lookup per frame). */
+static void rv_session_chunk_uncount(struct rv_session *s, const struct rv_chunk *c,
+				     const struct rv_chunkq *q)
+{
+	const uint8_t *p = rv_buf_ptr(&c->b), *end = p + rv_buf_len(&c->b);
+	struct rv_stream *st;
+	size_t flen, *n;
+	uint32_t id;
+
+	while (end - p >= RV_FRAME_HDR_LEN + 4) {
+		flen = RV_FRAME_HDR_LEN + ((size_t)p[1] << 8 | p[2]);
+		id = (uint32_t)p[3] << 24 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 8 | p[6];
+		st = rv_session_stream_find(s, id);
+		if (st != NULL) {
+			n = q == &s->light ? &st->q_light : &st->q_bulk;
+			*n = *n > flen ? *n - flen : 0;
+		}
+		p += flen;
+	}
+}
+
 int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int prio)
 {
-	struct rv_chunkq *q = prio ? &s->prio : &s->data;
+	struct rv_stream *st = prio ? NULL : rv_session_stream_find(s, f->stream_id);
+	struct rv_chunkq *q = prio ? &s->prio : rv_session_stream_q(s, st);
 	size_t len = rv_frame_encoded_len(f);
 	struct rv_chunk *c;
 	int rc;
@@ -110,6 +154,7 @@ int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int p
 		return rc;
 	}
 	q->bytes += len;
+	rv_session_q_count(s, st, q, len);
 	rv_session_signal_write(s);
 	rv_session_check_water(s);
 	return RV_OK;
@@ -118,9 +163,10 @@ int rv_session_queue_frame(struct rv_session *s, const struct rv_frame *f, int p
 /* Largest DATA payload (<= max) worth putting in the current data chunk:
  * a smaller read that fills the chunk beats starting a new message with a
  * mostly empty one; below 1 KiB of room, a new chunk is better. */
-size_t rv_session_data_fit(const struct rv_session *s, size_t max)
+size_t rv_session_data_fit(struct rv_session *s, uint32_t stream_id, size_t max)
 {
-	const struct rv_chunk *c = s->data.tail;
+	const struct rv_chunk *c =
+		rv_session_stream_q(s, rv_session_stream_find(s, stream_id))->tail;
 	size_t room, hdr = RV_FRAME_HDR_LEN + 4;
 
 	/* A frame never spans messages: cap it to what one message holds. */
@@ -145,7 +191,9 @@ int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max
 
 	if (max == 0 || max > RV_FRAME_DATA_MAX)
 		return RV_ERR_INVALID_ARG;
-	c = rv_session_tail_for(s, &s->data, flen);
+	s->resv_st = rv_session_stream_find(s, stream_id);
+	s->resv_q = rv_session_stream_q(s, s->resv_st);
+	c = rv_session_tail_for(s, s->resv_q, flen);
 	if (c == NULL)
 		return RV_ERR_NOMEM;
 	rc = rv_buf_reserve(&c->b, flen, &p);
@@ -162,7 +210,7 @@ int rv_session_data_reserve(struct rv_session *s, uint32_t stream_id, size_t max
 
 void rv_session_data_commit(struct rv_session *s, size_t max, size_t used)
 {
-	struct rv_chunk *c = s->data.tail;
+	struct rv_chunk *c = s->resv_q->tail;
 	size_t flen = RV_FRAME_HDR_LEN + 4 + max;
 	uint8_t *p;
 
@@ -174,7 +222,8 @@ void rv_session_data_commit(struct rv_session *s, size_t max, size_t used)
 	p = (uint8_t *)rv_buf_ptr(&c->b) + rv_buf_len(&c->b) - (RV_FRAME_HDR_LEN + 4 + used);
 	p[1] = (uint8_t)((4 + used) >> 8);
 	p[2] = (uint8_t)(4 + used);
-	s->data.bytes += RV_FRAME_HDR_LEN + 4 + used;
+	s->resv_q->bytes += RV_FRAME_HDR_LEN + 4 + used;
+	rv_session_q_count(s, s->resv_st, s->resv_q, RV_FRAME_HDR_LEN + 4 + used);
 	s->stats.data_out += used;
 	rv_session_signal_write(s);
 	rv_session_check_water(s);
@@ -196,7 +245,9 @@ int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t m
 		return RV_ERR_INVALID_ARG;
 	/* Same choice as rv_session_data_fit: fill the tail unless under
 	 * 1 KiB of it is left. */
-	c = rv_session_tail_for(s, &s->data, hdr + (max < 1024 ? max : 1024));
+	s->resv_st = rv_session_stream_find(s, stream_id);
+	s->resv_q = rv_session_stream_q(s, s->resv_st);
+	c = rv_session_tail_for(s, s->resv_q, hdr + (max < 1024 ? max : 1024));
 	if (c == NULL)
 		return RV_ERR_NOMEM;
 	room = rv_buf_room(&c->b);
@@ -232,7 +283,7 @@ int rv_session_data_reserve_v(struct rv_session *s, uint32_t stream_id, size_t m
 void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int n, size_t used)
 {
 	const size_t hdr = RV_FRAME_HDR_LEN + 4;
-	struct rv_chunk *c = s->data.tail;
+	struct rv_chunk *c = s->resv_q->tail;
 	size_t reserved = 0, kept = 0, left = used, take;
 	uint8_t *p;
 	int i;
@@ -251,7 +302,8 @@ void rv_session_data_commit_v(struct rv_session *s, const struct iovec *iov, int
 	(void)rv_buf_unput(&c->b, reserved - kept);
 	if (used == 0)
 		return;
-	s->data.bytes += kept;
+	s->resv_q->bytes += kept;
+	rv_session_q_count(s, s->resv_st, s->resv_q, kept);
 	s->stats.data_out += used;
 	rv_session_signal_write(s);
 	rv_session_check_water(s);
@@ -322,6 +374,8 @@ static void rv_session_merge_head(struct rv_session *s, struct rv_buf *dst, stru
 	len = rv_buf_len(&c->b);
 	if (len > rv_buf_room(dst) || rv_buf_put(dst, rv_buf_ptr(&c->b), len) < 0)
 		return;
+	if (q == &s->light || q == &s->data)
+		rv_session_chunk_uncount(s, c, q);
 	q->head = c->next;
 	if (q->head == NULL)
 		q->tail = NULL;
@@ -339,9 +393,13 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 	if (s == NULL || msg == NULL || len == NULL)
 		return RV_ERR_INVALID_ARG;
 	while (!s->wire_ready) {
-		/* Control frames, then datagrams, then stream data: a datagram
-		 * never waits behind bulk DATA (PROTOCOL.md §8A). */
-		q = s->prio.head != NULL ? &s->prio : s->dgram.head != NULL ? &s->dgram : &s->data;
+		/* Control frames, then datagrams, then light stream frames,
+		 * then bulk: a datagram never waits behind bulk DATA
+		 * (PROTOCOL.md §8A), nor does a stream with little queued. */
+		q = s->prio.head != NULL    ? &s->prio
+		    : s->dgram.head != NULL ? &s->dgram
+		    : s->light.head != NULL ? &s->light
+					    : &s->data;
 		c = q->head;
 		if (c == NULL) {
 			s->want_write_signalled = 0;
@@ -351,16 +409,22 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len)
 		if (q->head == NULL)
 			q->tail = NULL;
 		q->bytes -= rv_buf_len(&c->b);
+		if (q == &s->light || q == &s->data)
+			rv_session_chunk_uncount(s, c, q);
 		if (rv_buf_len(&c->b) == 0) {
 			/* a DATA reservation whose read found nothing */
 			rv_session_chunk_put(s, c);
 			continue;
 		}
-		/* Control frames ride along with the next DATA chunk if both fit
-		 * in one message: fewer, fuller messages. */
+		/* The head chunks of the queues after q ride along if they fit
+		 * in one message: fewer, fuller messages.  A queue is merged
+		 * only once the ones before it are empty, so order holds. */
 		if (q == &s->prio)
 			rv_session_merge_head(s, &c->b, &s->dgram);
-		if (q != &s->data && (q == &s->dgram || s->dgram.head == NULL))
+		if (q == &s->dgram || (q == &s->prio && s->dgram.head == NULL))
+			rv_session_merge_head(s, &c->b, &s->light);
+		if (q != &s->data && s->light.head == NULL &&
+		    (q != &s->prio || s->dgram.head == NULL))
 			rv_session_merge_head(s, &c->b, &s->data);
 		rv_buf_reset(&s->wire);
 		rc = rv_buf_reserve(&s->wire, s->cfg.headroom, &hr);
@@ -402,7 +466,8 @@ void rv_session_message_sent(struct rv_session *s)
 	s->stats.msgs_out++;
 	s->stats.bytes_out += rv_buf_len(&s->wire) - s->cfg.headroom;
 	s->wire_ready = 0;
-	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL)
+	if (s->prio.head == NULL && s->data.head == NULL && s->dgram.head == NULL &&
+	    s->light.head == NULL)
 		s->want_write_signalled = 0;
 	rv_session_check_water(s);
 	rv_session_leave(s);

@@ -461,7 +461,7 @@ void rv_stream_pump_early(struct rv_stream *st)
 		n = rv_buf_len(&st->early);
 		if (n > st->send_credit)
 			n = st->send_credit;
-		n = rv_session_data_fit(s, n);
+		n = rv_session_data_fit(s, st->id, n);
 		if (rv_session_data_reserve(s, st->id, n, &body) < 0)
 			return;
 		memcpy(body, rv_buf_ptr(&st->early), n);
