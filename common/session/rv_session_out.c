@@ -102,7 +102,7 @@ static struct rv_chunkq *rv_session_stream_q(struct rv_session *s, struct rv_str
 }
 
 static void rv_session_q_count(struct rv_session *s, struct rv_stream *st,
-				    const struct rv_chunkq *q, size_t len)
+			       const struct rv_chunkq *q, size_t len)
 {
 	if (st == NULL)
 		return;
