@@ -329,19 +329,18 @@ class RssSampler:
 
 # ---------------------------------------------------------------- DNS
 
-def dns_query(port, name, qtype=1, timeout=2.0):
-    """One UDP query to 127.0.0.1:port.  Returns (rcode, [addresses])."""
-    tid = random.randrange(65536)
+def dns_packet(name, qtype=1, tid=None):
+    """(id, query bytes) for one question; a random id unless given."""
+    tid = random.randrange(65536) if tid is None else tid
     q = struct.pack(">HHHHHH", tid, 0x0100, 1, 0, 0, 0)
     for label in name.split("."):
         q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(q, ("127.0.0.1", port))
-        d = s.recv(4096)
-    rid, flags, qd, an = struct.unpack(">HHHH", d[:8])
-    check(rid == tid, "DNS: wrong id")
+    return tid, q + b"\0" + struct.pack(">HH", qtype, 1)
+
+
+def dns_parse(d):
+    """(id, rcode, [IPv4/IPv6 addresses]) of a DNS answer."""
+    tid, flags, qd, an = struct.unpack(">HHHH", d[:8])
     off = 12
     for _ in range(qd):  # skip the question
         while d[off] != 0:
@@ -363,7 +362,19 @@ def dns_query(port, name, qtype=1, timeout=2.0):
             addrs.append(socket.inet_ntop(socket.AF_INET, rdata))
         elif rtype == 28:
             addrs.append(socket.inet_ntop(socket.AF_INET6, rdata))
-    return flags & 0xF, addrs
+    return tid, flags & 0xF, addrs
+
+
+def dns_query(port, name, qtype=1, timeout=2.0):
+    """One UDP query to 127.0.0.1:port.  Returns (rcode, [addresses])."""
+    tid, q = dns_packet(name, qtype)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(q, ("127.0.0.1", port))
+        d = s.recv(4096)
+    rid, rcode, addrs = dns_parse(d)
+    check(rid == tid, "DNS: wrong id")
+    return rcode, addrs
 
 
 def find_dnsmasq():

@@ -21,8 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, NAME_UNKNOWN, NAME_V4, Runner, World, check, free_port,  # noqa: E402
-                     log, metric, recv_exact, wait_closed, wait_until)
+from rvpn_it import (MiB, NAME_UNKNOWN, NAME_V4, Runner, World, check, dns_packet,  # noqa: E402
+                     dns_parse, free_port, log, metric, recv_exact, wait_closed, wait_until)
 
 R = Runner("udp")
 MAX_ASSOC = 6
@@ -60,40 +60,6 @@ class UdpEcho:
         self.running = False
         self.t.join(2)
         self.sock.close()
-
-
-def dns_packet(name, qtype=1, tid=None):
-    tid = random.randrange(65536) if tid is None else tid
-    q = struct.pack(">HHHHHH", tid, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return tid, q + b"\0" + struct.pack(">HH", qtype, 1)
-
-
-def dns_parse(d):
-    """(id, rcode, [IPv4/IPv6 addresses])."""
-    tid, flags, qd, an = struct.unpack(">HHHH", d[:8])
-    off = 12
-    for _ in range(qd):
-        while d[off] != 0:
-            off += 1 + d[off]
-        off += 5
-    addrs = []
-    for _ in range(an):
-        if d[off] & 0xC0 == 0xC0:
-            off += 2
-        else:
-            while d[off] != 0:
-                off += 1 + d[off]
-            off += 1
-        rtype, _c, _t, rdlen = struct.unpack(">HHIH", d[off:off + 10])
-        off += 10
-        if rtype == 1:
-            addrs.append(socket.inet_ntop(socket.AF_INET, d[off:off + rdlen]))
-        elif rtype == 28:
-            addrs.append(socket.inet_ntop(socket.AF_INET6, d[off:off + rdlen]))
-        off += rdlen
-    return tid, flags & 0xF, addrs
 
 
 def socks_udp_header(host, port, frag=0):
