@@ -52,6 +52,9 @@ int rv_server_status_format(const struct rv_server_opts *o, const struct rv_serv
  * RV_ERR_LIMIT: another instance runs). */
 int rv_server_status_open(struct rv_server *srv, struct rv_server_status **out);
 
+/* Supervisor mode: at most this many snapshots (~250 KB each). */
+enum { RV_SERVER_STATUS_WORKERS_MAX = 1024 };
+
 /* Supervisor mode: fills *h and up to max snapshots (one per live worker),
  * sets *n to how many; 0 or RV_ERR_* (the request then fails). */
 typedef int (*rv_server_status_gather_cb)(void *arg, struct rv_server_status_head *h,
