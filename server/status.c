@@ -15,9 +15,6 @@
 #include "rfwd.h"
 #include "server_int.h"
 
-/* Supervisor mode may hand in at most this many snapshots (~250 KB each). */
-enum { RV_SERVER_STATUS_WORKERS_MAX = 1024 };
-
 struct rv_server_status {
 	struct rv_server *srv;     /* single process, else NULL */
 	uint64_t start_ms;         /* single process: loop ms at open */

@@ -34,14 +34,15 @@ struct rv_server_status_head {
  * (about 250 KB): heap or shared memory, never the stack. */
 void rv_server_status_collect(const struct rv_server *srv, struct rv_server_snap *out);
 
-/* Appends the answer to req (status, status json, metrics) over n >= 1
+/* Appends the answer to req (status, status json, metrics) over n
  * snapshots to out: counters and gauges summed, session rows concatenated
- * (at most RV_SERVER_STATUS_LIST_MAX listed, the rest counted).  Snapshots
- * are untrusted: n_rows is clamped, strings are bounded.  With one snapshot
- * and h->workers == 0 the answer is that of a single process; workers > 0
- * adds the worker count.  o and h are borrowed.  0 or RV_ERR_* (out's cap
- * reached: RV_ERR_* from rv_buf, out may hold part of the answer;
- * RV_ERR_INVALID_ARG: bad req or n). */
+ * (at most RV_SERVER_STATUS_LIST_MAX listed, the rest counted).  n == 0
+ * (no live worker) answers zeros.  Snapshots are untrusted: n_rows is
+ * clamped, strings are bounded, each row is copied before use.  With one
+ * snapshot and h->workers == 0 the answer is that of a single process;
+ * workers > 0 adds the worker count (text, JSON, rvpn_workers).  o, h and
+ * snaps are borrowed.  0 or RV_ERR_* (out's cap reached: out may hold part
+ * of the answer; RV_ERR_INVALID_ARG: bad req or argument). */
 int rv_server_status_format(const struct rv_server_opts *o, const struct rv_server_status_head *h,
 			    const struct rv_server_snap *snaps, size_t n, enum rv_ctl_request req,
 			    struct rv_buf *out);
@@ -50,6 +51,9 @@ int rv_server_status_format(const struct rv_server_opts *o, const struct rv_serv
  * metrics listener.  srv is borrowed.  0 or RV_ERR_* (message logged;
  * RV_ERR_LIMIT: another instance runs). */
 int rv_server_status_open(struct rv_server *srv, struct rv_server_status **out);
+
+/* Supervisor mode: at most this many snapshots (~250 KB each). */
+enum { RV_SERVER_STATUS_WORKERS_MAX = 1024 };
 
 /* Supervisor mode: fills *h and up to max snapshots (one per live worker),
  * sets *n to how many; 0 or RV_ERR_* (the request then fails). */
