@@ -28,7 +28,7 @@
 extern char **environ;
 
 enum rv_admin_limits {
-	RV_ADMIN_MAX_PIDS = 8,        /* rvpn-server processes signalled */
+	RV_ADMIN_MAX_PIDS = 72,       /* rvpn-server processes (workers too) */
 	RV_ADMIN_MAX_INODES = 16,     /* listening sockets on the port */
 	RV_ADMIN_PROC_MAX = 1 << 20,  /* /proc entries looked at */
 	RV_ADMIN_QR_MARGIN = 2,       /* quiet zone, modules */
@@ -267,6 +267,46 @@ static size_t rv_admin_find_servers(uint16_t port, pid_t *pids, size_t max)
 	return n;
 }
 
+/* The parent of pid from /proc/PID/stat ("pid (comm) state ppid ..."; comm
+ * may hold spaces and parentheses, so parse after the last ')'), or -1. */
+static long rv_admin_ppid(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	long ppid = -1;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (rp == NULL || sscanf(rp + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/* Drops the workers of a supervisor that is in the list too: it reloads
+ * them (a SIGHUP to each would reload every one again). */
+static size_t rv_admin_drop_workers(pid_t *pids, size_t n)
+{
+	size_t i, j, out = 0;
+
+	for (i = 0; i < n; i++) {
+		long pp = rv_admin_ppid(pids[i]);
+		int child = 0;
+
+		for (j = 0; j < n && !child; j++)
+			child = j != i && (long)pids[j] == pp;
+		if (!child)
+			pids[out++] = pids[i];
+	}
+	return out;
+}
+
 static int rv_admin_run(char *const argv[])
 {
 	pid_t pid;
@@ -288,6 +328,8 @@ static int rv_admin_reload(const struct rv_server_opts *o)
 	static char *const reload[] = {"systemctl", "reload", "rvpn-server", NULL};
 	pid_t pids[RV_ADMIN_MAX_PIDS];
 	size_t n = rv_admin_find_servers(o->listen_port, pids, RV_ADMIN_MAX_PIDS), i, ok = 0;
+
+	n = rv_admin_drop_workers(pids, n);
 
 	for (i = 0; i < n; i++) {
 		if (kill(pids[i], SIGHUP) == 0) {

@@ -13,6 +13,7 @@
 #include "rv_wire.h"
 #include "rfwd.h"
 #include "server_int.h"
+#include "worker.h"
 
 static void rv_conn_close_soon(struct rv_conn *c)
 {
@@ -102,6 +103,14 @@ int rv_conn_fd_room(struct rv_server *srv)
 	return need <= srv->fd_limit;
 }
 
+uint32_t rv_conn_key_count(struct rv_conn *c, int delta)
+{
+	if (c->slot_held)
+		return delta == 0 ? rv_worker_key_streams(c->srv->worker, c->key_slot) :
+		       rv_worker_key_streams_add(c->srv->worker, c->key_slot, delta);
+	return c->pk != NULL ? c->pk->streams + c->pk->udp_assocs : 0;
+}
+
 static void rv_conn_pk_unlink(struct rv_conn *c)
 {
 	struct rv_server *srv = c->srv;
@@ -188,7 +197,8 @@ static void rv_conn_on_stream_connect(struct rv_session *s, struct rv_stream *st
 	c->srv->streams_active++;
 	if (c->pk != NULL)
 		c->pk->streams++;
-	if (c->pk != NULL && c->pk->streams > c->srv->opts->max_streams_per_key) {
+	if (c->pk != NULL && (c->slot_held ? rv_conn_key_count(c, 1) : c->pk->streams) >
+			     c->srv->opts->max_streams_per_key) {
 		c->srv->streams_refused_key++;
 		rv_log_debug("client %s: stream %u refused: %u streams for this key", c->name,
 			     rv_stream_id(st), c->srv->opts->max_streams_per_key);
@@ -216,8 +226,10 @@ static void rv_conn_on_stream_closed(struct rv_stream *st, void *arg)
 	struct rv_conn *c = arg;
 
 	c->srv->streams_active--;
-	if (c->pk != NULL)
+	if (c->pk != NULL) {
 		c->pk->streams--;
+		(void)rv_conn_key_count(c, -1);
+	}
 	if (rv_stream_id(st) & RV_STREAM_ID_SERVER)
 		return; /* remote forward: no dial (rfwd.c) */
 	/* A dial still running for this stream must never report. */
@@ -265,7 +277,8 @@ static int rv_conn_rfwd_room(void *arg)
 {
 	struct rv_conn *c = arg;
 
-	return (c->pk == NULL || c->pk->streams < c->srv->opts->max_streams_per_key) &&
+	return (c->pk == NULL || (c->slot_held ? rv_conn_key_count(c, 0) : c->pk->streams) <
+				 c->srv->opts->max_streams_per_key) &&
 	       rv_conn_fd_room(c->srv);
 }
 
@@ -275,8 +288,10 @@ static void rv_conn_rfwd_opened(void *arg)
 
 	/* Released in rv_conn_on_stream_closed, like a dialed stream. */
 	c->srv->streams_active++;
-	if (c->pk != NULL)
+	if (c->pk != NULL) {
 		c->pk->streams++;
+		(void)rv_conn_key_count(c, 1);
+	}
 }
 
 static void rv_conn_on_datagram(struct rv_session *s, uint32_t assoc, const struct rv_addr *peer,
@@ -313,6 +328,31 @@ static const struct rv_session_callbacks rv_conn_session_cb = {
 
 /* ---- handshake ----------------------------------------------------- */
 
+/* Authorization and replay check.  Workers ask the supervisor, which holds
+ * the replay state and counts the key's sessions in every worker; the name
+ * comes from our own copy of authorized_keys. */
+static int rv_conn_admit(struct rv_conn *c, const char **name,
+			 enum rv_worker_admit_what *what, uint32_t *count)
+{
+	struct rv_server *srv = c->srv;
+	struct rv_worker *w = srv->worker;
+	int r;
+
+	*what = RV_ADMIT_AUTHKEYS;
+	if (w == NULL)
+		return rv_authkeys_accept(srv->authkeys, c->hs.peer_static, c->hs.tai64n, name);
+	r = rv_authkeys_lookup(srv->authkeys, c->hs.peer_static, name);
+	if (r != RV_OK)
+		return r;
+	r = rv_worker_admit(w, c->hs.peer_static, c->hs.tai64n, &c->key_slot, what, count);
+	/* Messages that came in meanwhile: the loop handles them. */
+	if (w->want_snap || w->want_reload || w->want_drain || w->want_stop)
+		lws_cancel_service(lws_get_context(c->wsi));
+	if (r == RV_OK)
+		c->slot_held = 1;
+	return r;
+}
+
 static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 {
 	struct rv_server *srv = c->srv;
@@ -324,6 +364,8 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	char pub[RV_KEY_B64_SIZE];
 	struct rv_perkey *pk;
 	struct rv_permit_listen perm;
+	enum rv_worker_admit_what what;
+	uint32_t count = 0;
 	int r;
 
 	r = rv_handshake_server_read_init(&c->hs, &srv->key, msg, len);
@@ -332,7 +374,18 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 		goto out;
 	}
 	rv_key_to_base64(c->hs.peer_static, pub);
-	r = rv_authkeys_accept(srv->authkeys, c->hs.peer_static, c->hs.tai64n, &name);
+	r = rv_conn_admit(c, &name, &what, &count);
+	if (r == RV_ERR_LIMIT && what == RV_ADMIT_PER_KEY) {
+		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u sessions for this key already "
+			  "(--max-sessions-per-key)", name != NULL && name[0] ? name : pub, c->peer,
+			  count);
+		goto out;
+	}
+	if (r == RV_ERR_LIMIT && what == RV_ADMIT_SLOTS) {
+		rv_log_rl(RV_LOG_WARN, "%s: client key %s refused: every key slot is taken",
+			  c->peer, pub);
+		goto out;
+	}
 	if (r == RV_ERR_REPLAY) {
 		rv_log_rl(RV_LOG_WARN, "%s: replayed handshake refused: client key %s sent a timestamp not "
 			    "newer than the last one accepted (or the persisted floor)", c->peer,
@@ -353,7 +406,8 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 		r = RV_ERR_NOMEM;
 		goto out;
 	}
-	if (pk->refs >= srv->opts->max_sessions_per_key) {
+	/* Workers: the supervisor counted this key's sessions (rv_conn_admit). */
+	if (srv->worker == NULL && pk->refs >= srv->opts->max_sessions_per_key) {
 		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u sessions for this key already "
 			    "(--max-sessions-per-key)", c->name, c->peer, pk->refs);
 		rv_perkey_put(&srv->perkeys, pk);
@@ -566,7 +620,17 @@ static int rv_conn_on_authenticated(struct rv_conn *c, struct lws *wsi)
 	c->authenticated = 1;
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	rv_preauth_release(rv_preauth_of(srv, wsi));
-	if (srv->n_sessions >= srv->opts->max_sessions) {
+	if (srv->worker != NULL) {
+		/* Every worker's sessions count against --max-sessions. */
+		uint32_t all = rv_worker_sessions_add(srv->worker, 1);
+
+		if (all > srv->opts->max_sessions) {
+			(void)rv_worker_sessions_add(srv->worker, -1);
+			rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u clients connected "
+				  "(--max-sessions)", c->name, c->peer, all - 1);
+			return -1;
+		}
+	} else if (srv->n_sessions >= srv->opts->max_sessions) {
 		rv_log_rl(RV_LOG_WARN, "client %s (%s) refused: %u clients connected "
 			  "(--max-sessions)", c->name, c->peer, srv->n_sessions);
 		return -1;
@@ -594,6 +658,10 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 	rv_session_free(c->sess); /* closes streams: their key counts drop */
 	c->sess = NULL;
 	rv_conn_pk_unlink(c);
+	if (c->slot_held) {
+		rv_worker_release(srv->worker, c->key_slot);
+		c->slot_held = 0;
+	}
 	rv_handshake_wipe(&c->hs);
 	rv_buf_cleanup(&c->rx);
 	rv_buf_cleanup(&c->hs_reply);
@@ -604,8 +672,11 @@ static void rv_conn_on_closed_wsi(struct rv_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	if (c->counted)
+	if (c->counted) {
 		srv->n_sessions--;
+		if (srv->worker != NULL)
+			(void)rv_worker_sessions_add(srv->worker, -1);
+	}
 	c->counted = 0;
 	c->srv = NULL;
 	rv_server_conns_check_drained(srv);

@@ -20,12 +20,15 @@
 #include "rv_err.h"
 #include "rv_log.h"
 #include "rv_sockaddr.h"
+#include "server.h"
 #include "server_int.h"
+#include "worker.h"
 
 enum rv_listener_state {
 	RV_LISTENER_STATE_INVALID = 0,
 	RV_LISTENER_ACCEPTING = 1,
 	RV_LISTENER_PAUSED = 2, /* out of descriptors: not watching for a moment */
+	RV_LISTENER_DEFERRING = 3, /* workers: an idler worker should accept */
 };
 
 struct rv_listener {
@@ -35,6 +38,7 @@ struct rv_listener {
 	struct rv_loop_fd *w;
 	struct rv_loop_timer *resume;
 	uint64_t pauses;        /* in this episode */
+	int deferred;           /* deferred once: accept whatever is left */
 	uint64_t refused_source;
 };
 
@@ -90,13 +94,23 @@ static void rv_listen_adopt(struct rv_listener *l, int fd, const struct sockaddr
 	rv_preauth_attach(p, wsi);
 }
 
+static void rv_listen_on_ready(struct rv_loop_fd *w, int fd, unsigned revents, void *arg);
+
 static void rv_listen_on_resume(struct rv_loop_timer *t, void *arg)
 {
 	struct rv_listener *l = arg;
 
+	int deferred = l->state == RV_LISTENER_DEFERRING;
+
 	(void)t;
 	l->state = RV_LISTENER_ACCEPTING;
 	rv_loop_fd_set_events(l->w, RV_LOOP_READ);
+	if (deferred) {
+		/* Take what the idler worker left, once; if it took everything
+		 * (EAGAIN) the next connection is weighed again. */
+		l->deferred = 1;
+		rv_listen_on_ready(l->w, l->fd, RV_LOOP_READ, l);
+	}
 }
 
 static void rv_listen_pause(struct rv_listener *l, int err)
@@ -119,12 +133,24 @@ static void rv_listen_on_ready(struct rv_loop_fd *w, int fd, unsigned revents, v
 	(void)w;
 	(void)fd; /* the loop's dup: accept on ours */
 	(void)revents;
+	/* Workers share this socket and all wake for a connection: the one
+	 * holding the fewest takes it, the others step back briefly and then
+	 * take what is still waiting (so a stuck worker delays nobody long). */
 	for (i = 0; i < RV_ACCEPT_BATCH && l->state == RV_LISTENER_ACCEPTING; i++) {
+		if (l->srv->worker != NULL && !l->deferred &&
+		    rv_worker_busier(l->srv->worker, l->srv->n_preauth + l->srv->n_sessions)) {
+			l->state = RV_LISTENER_DEFERRING;
+			rv_loop_fd_set_events(l->w, 0);
+			rv_loop_timer_set(l->resume, RV_WORKER_DEFER_MS);
+			return;
+		}
 		sl = sizeof(ss);
 		c = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				l->deferred = 0; /* the idler one took it */
 				return;
+			}
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -148,9 +174,8 @@ static void rv_listen_on_ready(struct rv_loop_fd *w, int fd, unsigned revents, v
 	}
 }
 
-static int rv_listen_bind(struct rv_server *srv, int *out)
+int rv_server_listen_bind(const struct rv_server_opts *o, int *out)
 {
-	struct rv_server_opts *o = srv->opts;
 	struct rv_sockaddr sa;
 	char err[160], ip[RV_SOCKADDR_STRLEN];
 	int fd = -1, one = 1, zero = 0, r = RV_ERR_IO;
@@ -215,9 +240,17 @@ int rv_server_listen_open(struct rv_server *srv)
 	l->srv = srv;
 	l->fd = -1;
 	srv->listener = l;
-	r = rv_listen_bind(srv, &l->fd);
-	if (r != RV_OK)
-		return r;
+	if (srv->worker != NULL) {
+		/* The supervisor bound it; every worker accepts on it.  Known
+		 * idle from now on, so busier workers leave connections to us. */
+		l->fd = srv->worker->listen_fd;
+		srv->worker->listen_fd = -1;
+		(void)rv_worker_busier(srv->worker, 0);
+	} else {
+		r = rv_server_listen_bind(srv->opts, &l->fd);
+		if (r != RV_OK)
+			return r;
+	}
 	memset(&bound, 0, sizeof(bound));
 	bound.len = sizeof(bound.u);
 	if (getsockname(l->fd, &bound.u.sa, &bound.len) != 0) {
@@ -231,8 +264,10 @@ int rv_server_listen_open(struct rv_server *srv)
 	if (r != RV_OK)
 		return r;
 	l->state = RV_LISTENER_ACCEPTING;
-	rv_log_info("listening on %s (bound to %s)", srv->opts->listen,
-		    rv_sockaddr_str(&bound, 1, where));
+	/* Once, not once per worker. */
+	rv_log(srv->worker != NULL && srv->worker->index > 0 ? RV_LOG_DEBUG : RV_LOG_INFO,
+	       "listening on %s (bound to %s)", srv->opts->listen,
+	       rv_sockaddr_str(&bound, 1, where));
 	return RV_OK;
 }
 

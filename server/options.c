@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rv_ctl.h"
 #include "rv_err.h"
 #include "rv_sockaddr.h"
 #include "rv_wire.h"
 #include "udp.h"
+#include "worker.h"
 
 enum rv_server_longopt {
 	OPT_CERT = 256,
@@ -44,6 +46,7 @@ enum rv_server_longopt {
 	OPT_NO_UDP,
 	OPT_UDP_MAX_ASSOC,
 	OPT_UDP_IDLE,
+	OPT_WORKERS,
 };
 
 
@@ -79,11 +82,22 @@ static const struct option rv_server_longopts[] = {
 	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
 	{ "udp-max-assoc", required_argument, NULL, OPT_UDP_MAX_ASSOC },
 	{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* One worker per online core, at most RV_WORKERS_MAX. */
+static uint32_t rv_server_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > RV_WORKERS_MAX ? RV_WORKERS_MAX : (uint32_t)n;
+}
 
 static void rv_server_usage(FILE *f)
 {
@@ -132,6 +146,9 @@ static void rv_server_usage(FILE *f)
 		"      --udp-max-assoc N      UDP associations per client session (default 64);\n"
 		"                             they count as streams in --max-streams-per-key\n"
 		"      --udp-idle S           close a UDP association idle this long (default 60)\n"
+		"      --workers N|auto       processes serving clients, each session in one\n"
+		"                             (default auto: one per CPU core; 1: a single\n"
+		"                             process, no supervisor)\n"
 		"      --state-dir DIR        keep replay-protection state in DIR/replay-state so\n"
 		"                             a restart cannot reopen it (default: none, memory\n"
 		"                             only; the packaged service uses /var/lib/rvpn)\n"
@@ -266,6 +283,7 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 	o->connect_timeout_s = RV_CONNECT_TIMEOUT_DEFAULT_S;
 	o->idle_timeout_s = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S;
 	o->drain_timeout_s = 10;
+	o->workers = rv_server_default_workers();
 	o->udp_max_assoc = RV_DGRAM_ASSOC_MAX_DEFAULT;
 	o->udp_idle_s = RV_DGRAM_IDLE_TIMEOUT_DEFAULT_S;
 	o->pool_per_dest = 2;
@@ -400,6 +418,13 @@ enum rv_server_parse_result rv_server_opts_parse(struct rv_server_opts *o, int a
 			break;
 		case OPT_UDP_IDLE:
 			r = rv_server_parse_uint("--udp-idle", optarg, 1, 86400, &o->udp_idle_s);
+			break;
+		case OPT_WORKERS:
+			if (strcmp(optarg, "auto") == 0)
+				o->workers = rv_server_default_workers();
+			else
+				r = rv_server_parse_uint("--workers", optarg, 1, RV_WORKERS_MAX,
+							 &o->workers);
 			break;
 		case 'v':
 			o->verbose++;

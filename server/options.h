@@ -59,6 +59,7 @@ struct rv_server_opts {
 	uint16_t pool_ports[RV_POOL_MAX_PORTS]; /* --pool-ports; none given: 80,443 */
 	size_t n_pool_ports;
 	int pool_ports_none;         /* --pool-ports none: no pool */
+	uint32_t workers;            /* processes serving (--workers; 1: no supervisor) */
 	int verbose;
 	/* live status (status.c): --control PATH (NULL: default, "none": off),
 	 * --metrics ADDR:PORT (NULL: off; parsed into metrics_sa), --metrics-any */

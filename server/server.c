@@ -17,6 +17,7 @@
 #include "server_int.h"
 #include "status.h"
 #include "udp.h"
+#include "worker.h"
 
 static volatile sig_atomic_t rv_server_sig_term, rv_server_sig_hup;
 static struct lws_context *rv_server_sig_ctx;
@@ -75,21 +76,70 @@ static void rv_server_reload_keys(struct rv_server *srv)
 		rv_log_info("ending %u session(s) of removed key(s)", n);
 }
 
+static void rv_server_start_drain(struct rv_server *srv)
+{
+	srv->state = RV_SERVER_DRAINING;
+	rv_log_info("shutting down: GOAWAY to %u client(s), draining for up to %u s",
+		    srv->n_sessions, srv->opts->drain_timeout_s);
+	rv_server_conns_goaway(srv);
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_drain_timeout,
+			 (lws_usec_t)srv->opts->drain_timeout_s * LWS_US_PER_SEC);
+	rv_server_conns_check_drained(srv);
+}
+
+/* A worker: what the supervisor asked for (worker.h), also when the
+ * messages arrived while a handshake waited for its answer. */
+static void rv_server_worker_poll(struct rv_server *srv)
+{
+	struct rv_worker *w = srv->worker;
+
+	if (w == NULL)
+		return;
+	if (w->want_snap) {
+		w->want_snap = 0;
+		rv_server_status_collect(srv, &w->shm->snaps[w->index]);
+		rv_worker_send(w, RV_WMSG_SNAP_DONE, w->snap_seq);
+	}
+	if (w->want_reload) {
+		w->want_reload = 0;
+		rv_server_reload_keys(srv);
+	}
+	if (w->want_drain) {
+		w->want_drain = 0;
+		if (srv->state == RV_SERVER_RUNNING)
+			rv_server_start_drain(srv);
+	}
+	if (w->want_stop) {
+		w->want_stop = 0;
+		srv->state = RV_SERVER_STOPPING;
+	}
+}
+
+static void rv_server_on_worker_chan(struct rv_loop_fd *lw, int fd, unsigned revents, void *arg)
+{
+	struct rv_server *srv = arg;
+
+	(void)lw;
+	(void)fd;
+	(void)revents;
+	rv_worker_on_readable(srv->worker);
+	rv_server_worker_poll(srv);
+}
+
 static void rv_server_handle_signals(struct rv_server *srv)
 {
+	rv_server_worker_poll(srv);
 	if (rv_server_sig_hup) {
 		rv_server_sig_hup = 0;
-		rv_server_reload_keys(srv);
+		/* The supervisor reloads, then tells every worker to. */
+		if (srv->worker != NULL)
+			rv_worker_send(srv->worker, RV_WMSG_RELOAD_REQ, 0);
+		else
+			rv_server_reload_keys(srv);
 	}
 	if (rv_server_sig_term && srv->state == RV_SERVER_RUNNING) {
 		rv_server_sig_term = 0;
-		srv->state = RV_SERVER_DRAINING;
-		rv_log_info("shutting down: GOAWAY to %u client(s), draining for up to %u s",
-			    srv->n_sessions, srv->opts->drain_timeout_s);
-		rv_server_conns_goaway(srv);
-		lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, rv_server_on_drain_timeout,
-				 (lws_usec_t)srv->opts->drain_timeout_s * LWS_US_PER_SEC);
-		rv_server_conns_check_drained(srv);
+		rv_server_start_drain(srv);
 	} else if (rv_server_sig_term && srv->state == RV_SERVER_DRAINING) {
 		rv_server_sig_term = 0;
 		rv_log_info("second signal: exiting now");
@@ -153,18 +203,18 @@ static void rv_server_free_sessions(struct rv_server *srv)
 }
 
 /* --state-dir: replay floors survive restarts (see PROTOCOL.md). */
-static int rv_server_setup_replay_state(struct rv_server *srv)
+int rv_server_setup_replay_state(const struct rv_server_opts *opts, struct rv_authkeys *ak)
 {
 	char path[RV_SERVER_STATE_DIR_MAX + 32], err[512];
 	int r;
 
-	if (srv->opts->state_dir == NULL) {
+	if (opts->state_dir == NULL) {
 		rv_log_warn("no --state-dir: replay protection is in memory only and does not "
 			    "survive a restart");
 		return RV_OK;
 	}
-	snprintf(path, sizeof(path), "%s/replay-state", srv->opts->state_dir);
-	r = rv_authkeys_set_state_file(srv->authkeys, path, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/replay-state", opts->state_dir);
+	r = rv_authkeys_set_state_file(ak, path, err, sizeof(err));
 	if (r != RV_OK)
 		rv_log_error("%s", err);
 	return r;
@@ -188,9 +238,12 @@ static int rv_server_setup_shared(struct rv_server *srv)
 		rv_log_error("%s", err);
 		return r;
 	}
-	r = rv_server_setup_replay_state(srv);
-	if (r != RV_OK)
-		return r;
+	/* Workers: the supervisor checks timestamps and keeps the state. */
+	if (srv->worker == NULL) {
+		r = rv_server_setup_replay_state(o, srv->authkeys);
+		if (r != RV_OK)
+			return r;
+	}
 	memset(&dcfg, 0, sizeof(dcfg));
 	for (i = 0; i < o->n_dns; i++)
 		dcfg.servers[i] = o->dns_servers[i];
@@ -247,6 +300,13 @@ static int rv_server_edge_open(struct rv_server *srv)
 
 int rv_server_run(struct rv_server_opts *opts)
 {
+	if (opts->workers > 1)
+		return rv_server_supervise(opts);
+	return rv_server_run_worker(opts, NULL);
+}
+
+int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
+{
 	static const struct lws_protocols *pprotocols[] = {
 		&rv_server_http_protocol, &rv_server_ws_protocol, &rv_server_misc_protocol,
 		&rv_server_loop_protocol, &rv_server_http_raw_protocol, NULL,
@@ -259,6 +319,7 @@ int rv_server_run(struct rv_server_opts *opts)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.opts = opts;
+	srv.worker = w;
 	srv.state = RV_SERVER_RUNNING;
 	lws_set_log_level(opts->verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
 			  rv_server_lws_log);
@@ -311,12 +372,22 @@ int rv_server_run(struct rv_server_opts *opts)
 	r = rv_server_setup_shared(&srv);
 	if (r != RV_OK)
 		goto out;
-	r = rv_server_status_open(&srv, &status);
-	if (r != RV_OK)
-		goto out;
+	/* Workers: the supervisor answers on the control socket. */
+	if (w == NULL) {
+		r = rv_server_status_open(&srv, &status);
+		if (r != RV_OK)
+			goto out;
+	}
 	r = rv_server_edge_open(&srv);
 	if (r != RV_OK)
 		goto out;
+	if (w != NULL) {
+		r = rv_loop_fd_add(srv.loop, w->chan, RV_LOOP_READ, rv_server_on_worker_chan, &srv,
+				   &srv.worker_w);
+		if (r != RV_OK)
+			goto out;
+		rv_worker_send(w, RV_WMSG_READY, 0);
+	}
 
 	rv_server_sig_ctx = srv.ctx;
 	signal(SIGTERM, rv_server_on_signal);
@@ -324,15 +395,17 @@ int rv_server_run(struct rv_server_opts *opts)
 	signal(SIGHUP, rv_server_on_signal);
 
 	rv_key_to_base64(srv.key.pub, pub);
-	rv_log_info("serving %s, client URL path %s%s, %s; public key %s; %zu authorized key(s)",
-		    opts->listen, opts->path,
-		    opts->path == srv.default_path ? " (derived from the key; --path overrides)" : "",
-		    opts->cert_file ? "TLS (wss://)" :
-		    "plain ws:// without TLS (put a TLS-terminating proxy in front)",
-		    pub, rv_authkeys_count(srv.authkeys));
+	rv_log(w != NULL && w->index > 0 ? RV_LOG_DEBUG : RV_LOG_INFO,
+	       "serving %s, client URL path %s%s, %s; public key %s; %zu authorized key(s)",
+	       opts->listen, opts->path,
+	       opts->path == srv.default_path ? " (derived from the key; --path overrides)" : "",
+	       opts->cert_file ? "TLS (wss://)" :
+	       "plain ws:// without TLS (put a TLS-terminating proxy in front)",
+	       pub, rv_authkeys_count(srv.authkeys));
 	while (srv.state != RV_SERVER_STOPPING) {
 		if (lws_service(srv.ctx, 0) < 0)
 			break;
+		rv_server_worker_poll(&srv);
 	}
 	r = RV_OK;
 out:
@@ -353,6 +426,7 @@ out:
 	/* Sessions first (their dials use DNS and the pool), then everything
 	 * watching fds through the loop, then the loop, then lws itself. */
 	rv_server_free_sessions(&srv);
+	rv_loop_fd_del(srv.worker_w);
 	rv_server_listen_close(&srv);
 	rv_pool_free(srv.pool);
 	rv_dns_free(srv.dns);
@@ -368,7 +442,10 @@ out:
 	rv_keypair_wipe(&srv.key);
 	if (opts->path == srv.default_path)
 		opts->path = NULL; /* pointed into srv */
-	if (r == RV_OK)
+	if (r == RV_OK && w != NULL)
+		rv_log_debug("worker %u stopped after %llu session(s)", w->index,
+			     (unsigned long long)srv.sessions_total);
+	else if (r == RV_OK)
 		rv_log_info("stopped after %llu session(s)", (unsigned long long)srv.sessions_total);
 	return r;
 }

@@ -36,6 +36,7 @@ enum rv_conn_state {
 
 struct rv_server;
 struct rv_rfwd;
+struct rv_worker;
 
 /* The server's edge: what a stranger can make us hold before it proves it
  * has an authorized key (see preauth.c, listen.c). */
@@ -97,6 +98,9 @@ struct rv_conn {
 	lws_sorted_usec_list_t sul_end; /* revocation grace */
 	struct rv_rfwd *rfwd;          /* remote forwards (rfwd.c); NULL if not agreed */
 	struct rv_udp *udp;            /* datagrams agreed: associations (udp.c) */
+	int slot_held;                 /* workers: the supervisor counts one
+					* session of the key in key_slot */
+	uint32_t key_slot;
 };
 
 struct rv_server {
@@ -126,6 +130,8 @@ struct rv_server {
 	struct rv_preauth *preauth_old, *preauth_new; /* in accept order */
 	uint32_t n_preauth;
 	char default_path[32];            /* derived from the key (rv_keypath) */
+	struct rv_worker *worker;         /* --workers > 1: this worker; NULL: alone */
+	struct rv_loop_fd *worker_w;      /* its channel on the loop */
 };
 
 #define RV_SERVER_HTTP_RAW_PROTOCOL "http-fallback"
@@ -178,6 +184,11 @@ void rv_server_conns_shutdown(struct rv_server *srv);
 /* 1 if one more descriptor (a stream's target, a UDP socket) fits in the
  * descriptor limit with the reserve kept. */
 int rv_conn_fd_room(struct rv_server *srv);
+/* The streams and UDP associations of the connection's key after adding
+ * delta (+1, -1 or 0): with workers, in every worker (the shared counter;
+ * the caller still updates its rv_perkey); alone, pk->streams +
+ * pk->udp_assocs as the caller left them (delta ignored). */
+uint32_t rv_conn_key_count(struct rv_conn *c, int delta);
 
 enum rv_server_end_limits {
 	RV_SERVER_REVOKE_GRACE_S = 2,  /* revoked session: GOAWAY to close */

@@ -140,8 +140,10 @@ static void rv_udp_assoc_close(struct rv_udp_assoc *a, uint8_t send_reason)
 	}
 	u->n--;
 	rv_udp_ctr(u)->assocs_active--;
-	if (u->c->pk != NULL)
+	if (u->c->pk != NULL) {
 		u->c->pk->udp_assocs--;
+		(void)rv_conn_key_count(u->c, -1);
+	}
 	while ((p = a->pending) != NULL) {
 		a->pending = p->next;
 		rv_dns_cancel(p->q);
@@ -445,7 +447,7 @@ static struct rv_udp_assoc *rv_udp_assoc_new(struct rv_udp *u, uint32_t id)
 	u->max_seen = id;
 	if (u->n >= srv->opts->udp_max_assoc)
 		why = "association limit (--udp-max-assoc)";
-	else if (pk != NULL && pk->streams + pk->udp_assocs >= srv->opts->max_streams_per_key)
+	else if (pk != NULL && rv_conn_key_count(u->c, 0) >= srv->opts->max_streams_per_key)
 		why = "per-key limit (--max-streams-per-key)";
 	else if (!rv_conn_fd_room(srv))
 		why = "descriptor budget";
@@ -466,8 +468,10 @@ static struct rv_udp_assoc *rv_udp_assoc_new(struct rv_udp *u, uint32_t id)
 	a->next = u->assocs;
 	u->assocs = a;
 	u->n++;
-	if (pk != NULL)
+	if (pk != NULL) {
 		pk->udp_assocs++;
+		(void)rv_conn_key_count(u->c, 1);
+	}
 	srv->udp.assocs_active++;
 	srv->udp.assocs_total++;
 	rv_log_debug("client %s: udp association %u opened", u->c->name, id);

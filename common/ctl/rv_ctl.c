@@ -51,6 +51,7 @@ struct rv_ctl {
 	char path[RV_CTL_PATH_MAX];   /* Unix: the file we bound, "" if none */
 	dev_t dev;
 	ino_t ino;
+	pid_t pid;                    /* the process that bound it */
 	struct rv_ctl_client clients[RV_CTL_MAX_CLIENTS];
 	uint32_t n_clients;
 };
@@ -317,6 +318,7 @@ static int rv_ctl_new(struct rv_loop *loop, enum rv_ctl_kind kind, rv_ctl_answer
 	c->cb = cb;
 	c->arg = arg;
 	c->owner = geteuid();
+	c->pid = getpid();
 	for (i = 0; i < RV_CTL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	*out = c;
@@ -509,8 +511,9 @@ void rv_ctl_free(struct rv_ctl *c)
 	rv_loop_fd_del(c->lw);
 	if (c->lfd >= 0)
 		close(c->lfd);
-	/* Only our own file: another instance may have replaced it. */
-	if (c->path[0] != '\0' && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
+	/* Only our own file: another instance may have replaced it, and a
+	 * forked child (rvpn-server's workers) closes its copy but leaves it. */
+	if (c->path[0] != '\0' && c->pid == getpid() && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
 	    st.st_ino == c->ino)
 		(void)unlink(c->path);
 	free(c);

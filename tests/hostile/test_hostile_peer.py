@@ -141,8 +141,8 @@ def attack_with_bounds(world, name, popen, hold_s, rss_bound_mib, p99_bound_s):
     """While popen runs: sample the server, measure honest round trips.
     Then check bounds during and after."""
     srv = world.server
-    rss0 = it.read_rss_kib(srv.pid)
-    fd0 = fd_count(srv.pid)
+    rss0 = srv.rss_kib()
+    fd0 = srv.fd_count()
     rtts = []
     peak_fd = fd0
     with it.RssSampler([srv], interval=0.05) as smp:
@@ -151,7 +151,7 @@ def attack_with_bounds(world, name, popen, hold_s, rss_bound_mib, p99_bound_s):
             if time.monotonic() > t_end or popen.poll() is not None:
                 break
             rtts += honest_rtts(world, 20, t_end)
-            peak_fd = max(peak_fd, fd_count(srv.pid) or 0)
+            peak_fd = max(peak_fd, srv.fd_count() or 0)
         try:
             out, _ = popen.communicate(timeout=hold_s + 60)
         except subprocess.TimeoutExpired:
@@ -173,14 +173,14 @@ def attack_with_bounds(world, name, popen, hold_s, rss_bound_mib, p99_bound_s):
     it.check(pct(rtts, 99) <= p99_bound_s, "%s: honest p99 round trip %.3f s (bound %.1f s)"
              % (name, pct(rtts, 99), p99_bound_s))
     # After: the attacker's descriptors are all given back.
-    it.wait_until(lambda: (fd_count(srv.pid) or 1 << 30) <= fd0 + 4, 20,
+    it.wait_until(lambda: (srv.fd_count() or 1 << 30) <= fd0 + 4, 20,
                   "%s: server descriptors back to baseline (%d)" % (name, fd0))
     world.assert_works()
     return res
 
 
-def server_kernel_mem_kib(pid):
-    """Kernel memory of the TCP sockets `pid` holds (send queue + receive
+def server_kernel_mem_kib(pids):
+    """Kernel memory of the TCP sockets the processes `pids` hold (send queue + receive
     queue + write queue, from ss -tmp), in KiB; None if ss is missing."""
     try:
         out = subprocess.run(["ss", "-tmpnH"], capture_output=True, text=True, timeout=20).stdout
@@ -189,7 +189,7 @@ def server_kernel_mem_kib(pid):
     total = 0
     lines = out.splitlines()
     for i, line in enumerate(lines):
-        if "pid=%d," % pid not in line:
+        if not any("pid=%d," % pid in line for pid in pids):
             continue
         sk = line if "skmem:(" in line else (lines[i + 1] if i + 1 < len(lines) else "")
         m = re.search(r"skmem:\(([^)]*)\)", sk)
@@ -226,7 +226,7 @@ def stall_upload(world):
     world.targets.pause_sinks()
     n = 100 if world.sanitize else 200
     p = run_peer(world, "stall-upload", n, "127.0.0.1", world.targets.ports["sink"], 8)
-    k0 = server_kernel_mem_kib(world.server.pid)
+    k0 = server_kernel_mem_kib(world.server.tree_pids())
     peak_k = [0]
     stop = threading.Event()
 
@@ -234,7 +234,7 @@ def stall_upload(world):
         for _ in range(400):
             if stop.wait(0.1):
                 return
-            v = server_kernel_mem_kib(world.server.pid)
+            v = server_kernel_mem_kib(world.server.tree_pids())
             if v is not None:
                 peak_k[0] = max(peak_k[0], v)
     t = threading.Thread(target=sample, daemon=True)
@@ -334,7 +334,7 @@ def descriptor_budget(world):
     finally:
         for r in socks:
             r.close()
-    fd_after = lambda: fd_count(world.server.pid) or 1 << 30  # noqa: E731
+    fd_after = lambda: world.server.fd_count() or 1 << 30  # noqa: E731
     it.wait_until(lambda: fd_after() < 100, 30, "the server's descriptors to be released")
     world.assert_works()
 

@@ -262,7 +262,7 @@ def upgraded(buf):
 @R.test(timeout=120)
 def idle_preauth_connections_hold_no_session_slot(w):
     srv = w.server
-    fd0, rss0, log0 = fd_count(srv.pid), srv.rss_kib(), srv.log_size()
+    fd0, rss0, log0 = srv.fd_count(), srv.rss_kib(), srv.log_size()
     # 10 sources x 12 idle WebSocket upgrades on the secret path, never
     # sending Noise message 1: 120 pre-auth connections, --max-sessions 2.
     conns = []
@@ -277,7 +277,7 @@ def idle_preauth_connections_hold_no_session_slot(w):
                 raise TestFailure("an upgrade under the caps was refused: %r" % bytes(b[:100]))
         return all(upgraded(bytes(b)) for b in bufs)
     wait_until(all_upgraded, 20, "all 120 upgrades to get 101")
-    fd1 = fd_count(srv.pid)
+    fd1 = srv.fd_count()
     # An authorized client gets a session while 120 upgraded idle connections are held.
     c, port = w.start_extra_client(w.client_key)
     try:
@@ -302,7 +302,7 @@ def idle_preauth_connections_hold_no_session_slot(w):
     check(open_flood <= PREAUTH_PER_SOURCE,
           "%d idle connections from one source kept open (cap %d)" % (open_flood,
                                                                        PREAUTH_PER_SOURCE))
-    fd2, rss2 = fd_count(srv.pid), srv.rss_kib()
+    fd2, rss2 = srv.fd_count(), srv.rss_kib()
     # Every idle connection is closed by its deadline (5 s + slack).
     wait_until(lambda: all(closed_by_peer(s, b) for s, b in zip(conns + flood, bufs + fbufs)),
                PREAUTH_TIMEOUT_S + 6, "the server to close every idle pre-auth connection")
@@ -312,8 +312,8 @@ def idle_preauth_connections_hold_no_session_slot(w):
         s.close()
     w.stop_proc(c, "extra client")
     w.extra_clients.remove(c)
-    wait_until(lambda: fd_count(srv.pid) <= fd0 + 4, 10,
-               "server descriptors back to %d (now %s)" % (fd0, fd_count(srv.pid)))
+    wait_until(lambda: srv.fd_count() <= fd0 + 4, 10,
+               "server descriptors back to %d (now %s)" % (fd0, srv.fd_count()))
     lines = srv.log_since(log0).count("\n")
     log("server fds: %d before, %d with 120 upgraded, %d during flood; rss %s -> %s KiB; "
         "%d log lines" % (fd0, fd1, fd2, rss0, rss2, lines))
@@ -327,7 +327,7 @@ def idle_preauth_connections_hold_no_session_slot(w):
 @R.test(timeout=120)
 def global_preauth_cap_drops_oldest(w):
     srv = w.server
-    fd0, log0 = fd_count(srv.pid), srv.log_size()
+    fd0, log0 = srv.fd_count(), srv.log_size()
     # 40 sources x 14 idle connections = 560 > RV_PREAUTH_MAX (512): the
     # oldest are dropped, so a newcomer (an honest client) still gets in.
     conns = []
@@ -348,8 +348,8 @@ def global_preauth_cap_drops_oldest(w):
     w.assert_works()
     for s in conns:
         s.close()
-    wait_until(lambda: fd_count(srv.pid) <= fd0 + 4, 15,
-               "server descriptors back to %d (now %s)" % (fd0, fd_count(srv.pid)))
+    wait_until(lambda: srv.fd_count() <= fd0 + 4, 15,
+               "server descriptors back to %d (now %s)" % (fd0, srv.fd_count()))
     lines = srv.log_since(log0).count("\n")
     check(lines < 30, "%d log lines for a pre-auth flood:\n%s" % (lines, srv.tail(30)))
 

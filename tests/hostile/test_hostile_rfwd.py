@@ -185,7 +185,7 @@ def flood_round(world, key, n_over, check_ports):
     srv = world.server
     pe = start(world, key, "rfwd", 1)
     try:
-        fd0 = fd_count(srv.pid)
+        fd0 = srv.fd_count()
         pe.cmd("listen 1 1 10.0.0.1 0",          # not loopback: outside the policy
                "listen 2 1 0.0.0.0 4444",        # every interface: outside the policy
                "listen 3 2 2001:db8::1 0",       # IPv6, not loopback
@@ -207,7 +207,7 @@ def flood_round(world, key, n_over, check_ports):
                  "the first %d loopback LISTENs granted: %r" % (LISTENERS_MAX, ports))
         over = [by_req[100 + i]["status"] for i in range(n_over)]
         it.check(set(over) == {ST_LIMIT}, "LISTEN past the limit: statuses %r" % set(over))
-        fd1 = fd_count(srv.pid)
+        fd1 = srv.fd_count()
         it.check(fd1 - fd0 <= LISTENERS_MAX + 2,
                  "server descriptors grew by %d for %d listeners" % (fd1 - fd0, LISTENERS_MAX))
         if check_ports:
@@ -226,7 +226,7 @@ def flood_round(world, key, n_over, check_ports):
         ended_by_protocol_error(world, pe, off, "repeated LISTEN id")
     finally:
         pe.close()
-    it.wait_until(lambda: (fd_count(srv.pid) or 1 << 30) <= fd0 - 1, 20,
+    it.wait_until(lambda: (srv.fd_count() or 1 << 30) <= fd0 - 1, 20,
                   "server descriptors back below %d after the session" % fd0)
     return ports
 
@@ -237,20 +237,20 @@ def listen_flood_bounded(world):
     srv = world.server
     rounds = 3 if world.sanitize else 8
     n_over = 40 if world.sanitize else 200
-    fd_base = fd_count(srv.pid)
+    fd_base = srv.fd_count()
     ports = flood_round(world, key, n_over, check_ports=True)
     for p in ports:
         it.check(not it.port_accepts("127.0.0.1", p),
                  "listener 127.0.0.1:%d still open after its session ended" % p)
     it.check(listeners(world) == 0, "server status: listeners left after the session")
-    rss0 = it.read_rss_kib(srv.pid)
+    rss0 = srv.rss_kib()
     for _ in range(rounds):
         flood_round(world, key, n_over, check_ports=False)
-    grow = (it.read_rss_kib(srv.pid) - rss0) / 1024.0
+    grow = (srv.rss_kib() - rss0) / 1024.0
     it.metric("rfwd_flood.server_rss_growth", round(grow, 2), "MiB over %d rounds" % rounds)
     it.check(grow <= (24 if world.sanitize else 4),
              "server RSS grew %.1f MiB over %d flood rounds" % (grow, rounds))
-    it.wait_until(lambda: (fd_count(srv.pid) or 1 << 30) <= fd_base, 20,
+    it.wait_until(lambda: (srv.fd_count() or 1 << 30) <= fd_base, 20,
                   "server descriptors back to the baseline %d" % fd_base)
     # A decreasing request id is a protocol error as well.
     pe = start(world, key, "rfwd", 1)
@@ -291,7 +291,7 @@ def wrong_direction_and_not_agreed(world):
     permit = add_key(world, "rfwd-attacker", 'permit-listen="localhost:*"')
     noperm = add_key(world, "rfwd-noperm")
     srv = world.server
-    fd0 = fd_count(srv.pid)
+    fd0 = srv.fd_count()
     cases = (
         ("LISTEN_RESPONSE from the client", permit, "rfwd", 1, "lresp 1 0 8080"),
         ("REMOTE_CONNECT from the client", permit, "rfwd", 1,
@@ -310,7 +310,7 @@ def wrong_direction_and_not_agreed(world):
             pe.close()
         it.check(srv.alive(), "%s: the server exited" % what)
     it.check(listeners(world) == 0, "a listener from a refused session")
-    it.wait_until(lambda: (fd_count(srv.pid) or 1 << 30) <= fd0, 20,
+    it.wait_until(lambda: (srv.fd_count() or 1 << 30) <= fd0, 20,
                   "server descriptors back to %d" % fd0)
     world.assert_works()
 

@@ -206,8 +206,33 @@ class Proc:
     def alive(self):
         return self.popen.poll() is None
 
+    def tree_pids(self):
+        """This process and its children (rvpn-server's workers), by PID."""
+        pids = [self.pid]
+        try:
+            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+                pids += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            pass
+        return pids
+
+    def fd_count(self):
+        """Open descriptors of the process and its children, or None."""
+        n = None
+        for p in self.tree_pids():
+            try:
+                n = (n or 0) + len(os.listdir("/proc/%d/fd" % p))
+            except OSError:
+                pass
+        return n
+
     def rss_kib(self):
-        return read_rss_kib(self.pid) if self.alive() else None
+        """VmRSS of the process and its children (a server's workers)."""
+        if not self.alive():
+            return None
+        vals = [read_rss_kib(p) for p in self.tree_pids()]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) if vals else None
 
     def log_text(self):
         try:
@@ -240,6 +265,16 @@ class Proc:
     def send_signal(self, sig):
         if self.alive():
             os.kill(self.pid, sig)
+
+    def send_signal_tree(self, sig):
+        """sig to the process and its children (SIGSTOP/SIGCONT of a whole
+        server: its workers serve on their own)."""
+        if self.alive():
+            for p in self.tree_pids():
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
 
     def wait(self, timeout):
         try:

@@ -362,14 +362,14 @@ def server_down_for_a_while_then_back(w):
 def stopped_server_noticed_by_keepalive(w):
     before = tcp_conns_to(w.client.pid, w.server_port)
     check(before, "client has no connection to the server port")
-    w.server.send_signal(signal.SIGSTOP)
+    w.server.send_signal_tree(signal.SIGSTOP)
     t0 = time.monotonic()
     try:
         wait_until(lambda: not (tcp_conns_to(w.client.pid, w.server_port) & before), 60,
                    "the client to drop its tunnel to the stopped server", interval=0.2)
         secs = time.monotonic() - t0
     finally:
-        w.server.send_signal(signal.SIGCONT)
+        w.server.send_signal_tree(signal.SIGCONT)
     metric("dead_tunnel_noticed_s", secs, "s")
     check(secs <= 35, "dead tunnel noticed after %.1fs (at most 30 s expected)" % secs)
     wait_until(lambda: (w.assert_works() or True), 60, "the tunnel to work again", interval=0.5)

@@ -92,7 +92,7 @@ def check_nodelay(w):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         echo_round_trips(s, 1, 3)  # the stream is open end to end
         for who, proc, least in (("client", w.client, 2), ("server", w.server, 2)):
-            socks = established_nodelay(proc.pid)
+            socks = [x for pid in proc.tree_pids() for x in established_nodelay(pid)]
             log("%s: established TCP sockets (fd, nodelay): %s" % (who, socks))
             check(len(socks) >= least, "%s: %d established TCP sockets, expected >= %d"
                   % (who, len(socks), least))

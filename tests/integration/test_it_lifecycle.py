@@ -149,7 +149,7 @@ def many_sequential_connections_no_fd_leak(w):
     def nfds(pid):
         return len(os.listdir("/proc/%d/fd" % pid))
     w.assert_works()
-    c0, s0 = nfds(w.client.pid), nfds(w.server.pid)
+    c0, s0 = nfds(w.client.pid), w.server.fd_count()
     for i in range(300):
         r = socks_connect(w.socks_port, "127.0.0.1", w.targets.ports["echo"])
         try:
@@ -160,12 +160,12 @@ def many_sequential_connections_no_fd_leak(w):
             r.close()
     # Closing is asynchronous in the tunnel: poll until the counts settle.
     def settled():
-        return nfds(w.client.pid) <= c0 + 8 and nfds(w.server.pid) <= s0 + 16
+        return nfds(w.client.pid) <= c0 + 8 and w.server.fd_count() <= s0 + 16
     try:
         wait_until(settled, 30, "file descriptor counts to settle")
     finally:
         metric("fd_growth_client", nfds(w.client.pid) - c0)
-        metric("fd_growth_server", nfds(w.server.pid) - s0)
+        metric("fd_growth_server", w.server.fd_count() - s0)
 
 
 if __name__ == "__main__":

@@ -113,14 +113,14 @@ def make_world(args):
 @R.test(timeout=240, world=make_world)
 def many_idle_streams_one_fd_each(w):
     n = stream_count(w)
-    cp, sp = w.client.pid, w.server.pid
-    base_c, base_s = fd_count(cp), fd_count(sp)
+    cp = w.client.pid
+    base_c, base_s = fd_count(cp), w.server.fd_count()
     t0 = time.monotonic()
     socks = open_streams(w.socks_port, w.targets.ports["echo"], n)
     secs = time.monotonic() - t0
     try:
         round_trip_all(socks)
-        dc, ds = fd_count(cp) - base_c, fd_count(sp) - base_s
+        dc, ds = fd_count(cp) - base_c, w.server.fd_count() - base_s
         rss_c, rss_s = w.client.rss_kib(), w.server.rss_kib()
         log("%d streams open in %.2f s; descriptors +%d client, +%d server; RSS %d + %d KiB" %
             (n, secs, dc, ds, rss_c, rss_s))
@@ -137,7 +137,7 @@ def many_idle_streams_one_fd_each(w):
         for s in socks:
             s.close()
     # Every stream's descriptor comes back.
-    wait_until(lambda: fd_count(cp) <= base_c + 4 and fd_count(sp) <= base_s + 4, 30,
+    wait_until(lambda: fd_count(cp) <= base_c + 4 and w.server.fd_count() <= base_s + 4, 30,
                "descriptors back to the baseline (client %d, server %d)" % (base_c, base_s))
     w.assert_works()
 
