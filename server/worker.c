@@ -104,6 +104,30 @@ void rv_worker_send(struct rv_worker *w, enum rv_worker_msg_type type, uint32_t 
 	rv_buf_cleanup(&b);
 }
 
+/* Parses an ADMIT_R (exact length).  RV_OK or RV_ERR_MALFORMED. */
+static int rv_worker_parse_admit_r(const uint8_t *p, size_t len, uint32_t *seq, uint32_t *res,
+				   uint8_t *what, uint32_t *slot, uint32_t *count)
+{
+	struct rv_buf b;
+	uint8_t type;
+
+	rv_buf_init_view(&b, p, len);
+	if (len != RV_WMSG_ADMIT_R_LEN || rv_buf_get_u8(&b, &type) != RV_OK ||
+	    type != RV_WMSG_ADMIT_R || rv_buf_get_u32(&b, seq) != RV_OK ||
+	    rv_buf_get_u32(&b, res) != RV_OK || rv_buf_get_u8(&b, what) != RV_OK ||
+	    rv_buf_get_u32(&b, slot) != RV_OK || rv_buf_get_u32(&b, count) != RV_OK)
+		return RV_ERR_MALFORMED;
+	return RV_OK;
+}
+
+/* An answer to an ADMIT we stopped waiting for: a session the supervisor
+ * counted that will never exist, so give it back. */
+static void rv_worker_late_admit(struct rv_worker *w, uint32_t res, uint32_t slot)
+{
+	if (res == 0 && slot < w->shm->n_keys)
+		rv_worker_release(w, slot);
+}
+
 /* One message from the supervisor (other than ADMIT_R): sets flags. */
 static void rv_worker_dispatch(struct rv_worker *w, const uint8_t *p, size_t len)
 {
@@ -136,6 +160,15 @@ static void rv_worker_dispatch(struct rv_worker *w, const uint8_t *p, size_t len
 			break;
 		w->want_stop = 1;
 		return;
+	case RV_WMSG_ADMIT_R: {
+		uint32_t res, slot, count;
+		uint8_t what;
+
+		if (rv_worker_parse_admit_r(p, len, &seq, &res, &what, &slot, &count) != RV_OK)
+			break;
+		rv_worker_late_admit(w, res, slot);
+		return;
+	}
 	default:
 		break;
 	}
@@ -193,7 +226,7 @@ int rv_worker_admit(struct rv_worker *w, const uint8_t pub[RV_KEY_LEN],
 	struct rv_buf b;
 	uint64_t deadline;
 	uint32_t seq, rseq, res, rslot, rcount;
-	uint8_t type, rwhat;
+	uint8_t rwhat;
 	size_t len;
 	int r;
 
@@ -240,16 +273,14 @@ int rv_worker_admit(struct rv_worker *w, const uint8_t pub[RV_KEY_LEN],
 			rv_worker_dispatch(w, msg, len);
 			continue;
 		}
-		rv_buf_init_view(&b, msg, len);
-		if (len != RV_WMSG_ADMIT_R_LEN || rv_buf_get_u8(&b, &type) != RV_OK ||
-		    rv_buf_get_u32(&b, &rseq) != RV_OK || rv_buf_get_u32(&b, &res) != RV_OK ||
-		    rv_buf_get_u8(&b, &rwhat) != RV_OK || rv_buf_get_u32(&b, &rslot) != RV_OK ||
-		    rv_buf_get_u32(&b, &rcount) != RV_OK) {
+		if (rv_worker_parse_admit_r(msg, len, &rseq, &res, &rwhat, &rslot, &rcount) != RV_OK) {
 			rv_log_error("worker %u: malformed answer from the supervisor", w->index);
 			return RV_ERR_INTERNAL;
 		}
-		if (rseq != seq)
-			continue; /* an answer to a request that timed out */
+		if (rseq != seq) {
+			rv_worker_late_admit(w, res, rslot); /* a request that timed out */
+			continue;
+		}
 		r = -(int)res;
 		if (r > 0 || r <= RV_ERR_MIN_ || rwhat > RV_ADMIT_SLOTS ||
 		    (r == RV_OK && rslot >= w->shm->n_keys))

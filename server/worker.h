@@ -43,7 +43,7 @@ enum rv_worker_limits {
 	RV_WORKER_RESPAWN_MAX_MS = 30000, /* doubled while it keeps dying */
 	RV_WORKER_STABLE_MS = 10000,      /* up this long: delay back to min */
 	RV_WORKER_MSG_MAX = 64,
-	RV_WORKER_DEFER_MS = 2,           /* a busier worker leaves a new
+	RV_WORKER_DEFER_MS = 5,           /* a busier worker leaves a new
 					   * connection to an idler one this long */
 };
 

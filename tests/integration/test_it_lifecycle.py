@@ -62,9 +62,13 @@ def pool_repeated_destination_hit_rate(w):
     w.client = None
     rc, secs = w.stop_proc(w.server, "rvpn-server")
     check(rc == 0, "server exit %s after SIGTERM" % rc)
-    counts = parse_pool_counts(w.server.log_text())
-    check(counts is not None, "no pool hit/miss line in the server's log at shutdown")
-    hits, misses, line = counts
+    # One summary line per worker process: sum them.
+    found = [parse_pool_counts(l) for l in w.server.log_text().splitlines()
+             if "pool: " in l and "requests" in l]
+    found = [c for c in found if c is not None]
+    check(found, "no pool hit/miss line in the server's log at shutdown")
+    hits, misses = sum(c[0] for c in found), sum(c[1] for c in found)
+    line = " | ".join(c[2] for c in found)
     log("server: %s" % line)
     total = hits + misses
     metric("pool_hits", hits)

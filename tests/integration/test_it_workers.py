@@ -99,6 +99,22 @@ def wait_sessions(w, n, what):
                interval=0.2)
 
 
+def second_client_on_other_worker(w):
+    """An extra client of the same key whose session is on the worker
+    without the main client's (the idler worker takes a connection only
+    within a few ms: under ASan it may not; retry, bounded)."""
+    for _ in range(10):
+        p, port = w.start_extra_client(w.client_key, wait=True)
+        wait_until(lambda: socks_ok(port, w), 30, "second client's tunnel")
+        spread = per_worker(w)
+        if sorted(spread.values()) == [1, 1]:
+            return p, port
+        w.stop_proc(p, "extra client")
+        w.extra_clients.remove(p)
+        wait_until(lambda: sum(per_worker(w).values()) == 1, 20, "the extra session gone")
+    raise TestFailure("10 second clients all landed on the main client's worker")
+
+
 @R.test(timeout=200, fresh=True, world=workers_world())
 def sessions_spread_and_summed(w):
     check(len(worker_pids(w)) == 2, "expected 2 workers, got %r" % worker_pids(w))
@@ -115,16 +131,15 @@ def sessions_spread_and_summed(w):
     check(len(keys) == 4, "session list of both workers: %r" % keys)
     spread = per_worker(w)
     log("sessions per worker: %r" % spread)
-    check(sorted(spread.values()) == [2, 2], "4 sessions not spread 2 + 2: %r" % spread)
+    # Usually 2 + 2; a loaded machine (CI, ASan) may let one worker take a
+    # connection meant for the other, but never all four.
+    check(min(spread.values()) >= 1, "4 sessions all on one worker: %r" % spread)
     w.assert_works()
 
 
 @R.test(timeout=200, fresh=True, world=workers_world("--max-sessions-per-key", "2"))
 def key_session_cap_spans_workers(w):
-    _p, port = w.start_extra_client(w.client_key, wait=True)
-    wait_until(lambda: socks_ok(port, w), 30, "second client's tunnel")
-    spread = per_worker(w)
-    check(sorted(spread.values()) == [1, 1], "the two sessions share a worker: %r" % spread)
+    second_client_on_other_worker(w)
     off = w.server.log_size()
     p3, port3 = w.start_extra_client(w.client_key, wait=True)
     wait_until(lambda: "sessions for this key already" in w.server.log_since(off), 30,
@@ -166,13 +181,21 @@ def replay_to_the_other_worker_refused(w):
     first = [pid for pid, n in per_worker(w).items() if n > 0]
     check(len(first) == 1, "the client's session is on one worker: %r" % per_worker(w))
     off = w.server.log_size()
-    s, st = ws_handshake(w.server_port, w.path)
-    try:
+    # The idler worker takes new connections, but only within 2 ms (a slow
+    # one, under ASan, may leave it to the other): upgrade until one lands
+    # on the worker without the session (bounded).
+    s = None
+    for _ in range(20):
+        s, st = ws_handshake(w.server_port, w.path)
         check(st and " 101 " in st + " ", "upgrade: %r" % st)
-        mine = socket.socket.getsockname(s)[1]
+        mine = s.getsockname()[1]
         owner = [pid for pid in worker_pids(w) if accepted(pid, w.server_port, mine)]
-        check(owner and owner[0] != first[0],
-              "the replay landed on the client's worker (%r), not the other one" % owner)
+        if owner and owner[0] != first[0]:
+            break
+        s.close()
+        s = None
+    check(s is not None, "20 connections all landed on the client's worker")
+    try:
         s.sendall(ws_frame(msg1))
         s.settimeout(10)
         buf, got = b"", False
@@ -201,11 +224,8 @@ def replay_to_the_other_worker_refused(w):
 
 @R.test(timeout=240, fresh=True, world=workers_world("--max-sessions-per-key", "2"))
 def killed_worker_restarted_and_released(w):
-    p2, port2 = w.start_extra_client(w.client_key, wait=True)
-    wait_until(lambda: socks_ok(port2, w), 30, "second client's tunnel")
+    p2, port2 = second_client_on_other_worker(w)
     wait_sessions(w, 2, "two clients")
-    spread = per_worker(w)
-    check(sorted(spread.values()) == [1, 1], "the two sessions share a worker: %r" % spread)
     # The worker that does not hold the main client's connection dies.
     client_socks = tcp_conns_to(w.client.pid, w.server_port)
     check(client_socks, "the main client has no connection to the server")
