@@ -141,6 +141,9 @@ static void sup_send(int fd, const struct msg *m)
 
 /* The child's whole life: wait (bounded) for the ADMIT, check every byte,
  * send the script, exit (closing its end).  Exit codes say what was wrong. */
+/* >= 0: after its script the child expects a RELEASE of this slot. */
+static long child_expect_release = -1;
+
 static void child_run(int fd, uint32_t seq, const struct msg *script, size_t n)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -163,6 +166,14 @@ static void child_run(int fd, uint32_t seq, const struct msg *script, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (send(fd, script[i].b, script[i].len, MSG_NOSIGNAL) != (ssize_t)script[i].len)
 			_exit(16);
+	if (child_expect_release >= 0) {
+		if (poll(&pfd, 1, CHILD_WAIT_MS) != 1)
+			_exit(17);
+		len = recv(fd, b, sizeof(b), MSG_TRUNC);
+		if (len != RV_WMSG_SLOT_LEN || b[0] != RV_WMSG_RELEASE ||
+		    get_be32(b + 1) != (uint32_t)child_expect_release)
+			_exit(18);
+	}
 	_exit(0);
 }
 
@@ -260,9 +271,28 @@ static void test_admit_stale_seq_skipped(void **state)
 	s[0] = admit_r(41, RV_OK, RV_ADMIT_AUTHKEYS, 3, 1);       /* earlier request */
 	s[1] = admit_r(40, RV_ERR_REPLAY, RV_ADMIT_AUTHKEYS, 0, 0);
 	s[2] = admit_r(42, RV_OK, RV_ADMIT_AUTHKEYS, 1, 2);
+	/* The stale RV_OK counted a session nobody will use: the child
+	 * checks it is given back (slot 3; the stale refusal gives nothing). */
+	child_expect_release = 3;
 	assert_int_equal(admit_with(f, s, 3, &slot, &what, &count), RV_OK);
+	child_expect_release = -1;
 	assert_int_equal(slot, 1);
 	assert_int_equal(count, 2);
+}
+
+/* An answer that arrives after admit gave up (read by on_readable). */
+static void test_late_answer_released(void **state)
+{
+	struct fix *f = *state;
+	struct msg m = admit_r(7, RV_OK, RV_ADMIT_AUTHKEYS, 2, 1);
+	uint8_t got[16];
+
+	sup_send(f->sup, &m);
+	rv_worker_on_readable(&f->w);
+	assert_int_equal(recv(f->sup, got, sizeof(got), MSG_DONTWAIT), RV_WMSG_SLOT_LEN);
+	assert_int_equal(got[0], RV_WMSG_RELEASE);
+	assert_int_equal(get_be32(got + 1), 2);
+	assert_false(f->w.want_stop || f->w.want_snap || f->w.want_reload || f->w.want_drain);
 }
 
 static void test_admit_malformed(void **state)
@@ -676,6 +706,7 @@ int main(void)
 		T(test_admit_limit_per_key),
 		T(test_admit_limit_slots),
 		T(test_admit_stale_seq_skipped),
+		T(test_late_answer_released),
 		T(test_admit_malformed),
 		T(test_admit_too_long),
 		T(test_admit_slot_out_of_range),
