@@ -14,10 +14,19 @@
 #include "rv_err.h"
 #include "rv_log.h"
 #include "server_int.h"
+#include "worker.h"
 
 int rv_preauth_init(struct rv_server *srv)
 {
-	srv->preauth = calloc(RV_PREAUTH_MAX, sizeof(*srv->preauth));
+	/* Workers share the global cap: each holds its part (the least busy
+	 * worker takes each connection, so a flood fills them evenly). */
+	srv->preauth_max = RV_PREAUTH_MAX;
+	if (srv->worker != NULL) {
+		srv->preauth_max = RV_PREAUTH_MAX / srv->worker->shm->n_workers;
+		if (srv->preauth_max < RV_PREAUTH_WORKER_MIN)
+			srv->preauth_max = RV_PREAUTH_WORKER_MIN;
+	}
+	srv->preauth = calloc(srv->preauth_max, sizeof(*srv->preauth));
 	return srv->preauth != NULL ? RV_OK : RV_ERR_NOMEM;
 }
 
@@ -27,7 +36,7 @@ void rv_preauth_cleanup(struct rv_server *srv)
 
 	if (srv->preauth == NULL)
 		return;
-	for (i = 0; i < RV_PREAUTH_MAX; i++)
+	for (i = 0; i < srv->preauth_max; i++)
 		rv_preauth_release(&srv->preauth[i]);
 	free(srv->preauth);
 	srv->preauth = NULL;
@@ -109,7 +118,7 @@ struct rv_preauth *rv_preauth_of(struct rv_server *srv, struct lws *wsi)
 
 	/* The loop's raw-file wsis carry their own opaque pointers. */
 	if (srv == NULL || srv->preauth == NULL || p < srv->preauth ||
-	    p >= srv->preauth + RV_PREAUTH_MAX || p->state == RV_PREAUTH_FREE || p->wsi != wsi)
+	    p >= srv->preauth + srv->preauth_max || p->state == RV_PREAUTH_FREE || p->wsi != wsi)
 		return NULL;
 	return p;
 }
@@ -122,7 +131,7 @@ struct rv_preauth *rv_preauth_admit(struct rv_server *srv, const struct sockaddr
 	size_t i;
 
 	rv_preauth_src(sa, src);
-	for (i = 0; i < RV_PREAUTH_MAX; i++) {
+	for (i = 0; i < srv->preauth_max; i++) {
 		p = &srv->preauth[i];
 		if (p->state == RV_PREAUTH_FREE) {
 			if (free_slot == NULL)
@@ -135,7 +144,7 @@ struct rv_preauth *rv_preauth_admit(struct rv_server *srv, const struct sockaddr
 		return NULL;
 	if (free_slot == NULL) {
 		rv_log_rl(RV_LOG_WARN, "%u connections waiting to authenticate: dropping the "
-			  "oldest for a new one", (unsigned)RV_PREAUTH_MAX);
+			  "oldest for a new one", srv->preauth_max);
 		free_slot = srv->preauth_old;
 		rv_preauth_drop(free_slot);
 	}

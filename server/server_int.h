@@ -42,7 +42,8 @@ struct rv_worker;
  * has an authorized key (see preauth.c, listen.c). */
 enum rv_server_edge_limits {
 	RV_PREAUTH_MAX = 512,          /* pre-auth connections in all */
-	RV_PREAUTH_PER_SOURCE = 16,    /* per IPv4 address / IPv6 /64 */
+	RV_PREAUTH_PER_SOURCE = 16,    /* per IPv4 address / IPv6 /64 (per worker) */
+	RV_PREAUTH_WORKER_MIN = 64,    /* a worker's share of RV_PREAUTH_MAX, at least */
 	RV_PREAUTH_HTTP_TIMEOUT_S = 5, /* TLS + HTTP request (upgrade) */
 	RV_PREAUTH_MSG1_TIMEOUT_S = 5, /* upgraded, waiting for Noise message 1 */
 	RV_ACCEPT_BATCH = 32,          /* accepts per readiness event */
@@ -126,7 +127,8 @@ struct rv_server {
 	lws_sorted_usec_list_t sul_drain;
 	/* edge (listen.c, preauth.c) */
 	struct rv_listener *listener;
-	struct rv_preauth *preauth;       /* RV_PREAUTH_MAX slots */
+	struct rv_preauth *preauth;       /* preauth_max slots */
+	uint32_t preauth_max;             /* RV_PREAUTH_MAX, or a worker's share */
 	struct rv_preauth *preauth_old, *preauth_new; /* in accept order */
 	uint32_t n_preauth;
 	char default_path[32];            /* derived from the key (rv_keypath) */

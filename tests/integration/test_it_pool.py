@@ -150,13 +150,32 @@ def stream(w, port, line):
         r.close()
 
 
+POOL_LINE = re.compile(
+    r"pool: (\d+) requests, (\d+) hits \(([0-9.]+)%\), (\d+) misses, ([0-9.]+) ms saved per hit "
+    r"\(miss connect ([0-9.]+) ms avg\), (\d+) pre-connects \((\d+) failed\), (\d+) evictions "
+    r"\((\d+) dead, (\d+) touched by target\), (\d+) blacklisted, (\d+) spares now")
+
+
 def pool_stats(w):
-    """Stop the server; its last pool line (the shutdown stats)."""
+    """Stop the server; its shutdown pool stats, one line per worker process
+    summed into one line of the same format (the ms figures weighted)."""
     w.stop_proc(w.server, "rvpn-server")
     lines = [l for l in w.server.log_text().splitlines() if "pool: " in l and "requests" in l]
     check(lines, "no pool stats line in the server log")
-    log(lines[-1])
-    return lines[-1]
+    found = [POOL_LINE.search(l) for l in lines]
+    check(all(found), "pool stats line format: %r" % lines)
+    n = [[float(x) for x in m.groups()] for m in found]
+    tot = [sum(v[i] for v in n) for i in range(len(n[0]))]
+    hits, misses = tot[1], tot[3]
+    saved = sum(v[4] * v[1] for v in n) / hits if hits else 0.0
+    miss_ms = sum(v[5] * v[3] for v in n) / misses if misses else 0.0
+    line = ("pool: %d requests, %d hits (%.1f%%), %d misses, %.2f ms saved per hit (miss connect "
+            "%.2f ms avg), %d pre-connects (%d failed), %d evictions (%d dead, %d touched by "
+            "target), %d blacklisted, %d spares now" %
+            (tot[0], hits, 100.0 * hits / tot[0] if tot[0] else 0.0, misses, saved, miss_ms,
+             tot[6], tot[7], tot[8], tot[9], tot[10], tot[11], tot[12]))
+    log(line + ("  (%d processes)" % len(lines) if len(lines) > 1 else ""))
+    return line
 
 
 def forced_world(kind):
