@@ -218,6 +218,13 @@ int rv_server_listen_bind(const struct rv_server_opts *o, int *out)
 		rv_log_error("cannot listen on %s: %s", o->listen, strerror(errno));
 		goto out;
 	}
+	memset(&sa, 0, sizeof(sa));
+	sa.len = sizeof(sa.u);
+	if (getsockname(fd, &sa.u.sa, &sa.len) != 0) {
+		rv_log_error("getsockname: %s", strerror(errno));
+		goto out;
+	}
+	rv_log_info("listening on %s (bound to %s)", o->listen, rv_sockaddr_str(&sa, 1, ip));
 	*out = fd;
 	fd = -1;
 	r = RV_OK;
@@ -230,8 +237,6 @@ out:
 int rv_server_listen_open(struct rv_server *srv)
 {
 	struct rv_listener *l;
-	struct rv_sockaddr bound;
-	char where[RV_SOCKADDR_STRLEN];
 	int r;
 
 	l = calloc(1, sizeof(*l));
@@ -251,12 +256,6 @@ int rv_server_listen_open(struct rv_server *srv)
 		if (r != RV_OK)
 			return r;
 	}
-	memset(&bound, 0, sizeof(bound));
-	bound.len = sizeof(bound.u);
-	if (getsockname(l->fd, &bound.u.sa, &bound.len) != 0) {
-		rv_log_error("getsockname: %s", strerror(errno));
-		return RV_ERR_IO;
-	}
 	r = rv_loop_timer_new(srv->loop, rv_listen_on_resume, l, &l->resume);
 	if (r != RV_OK)
 		return r;
@@ -264,10 +263,6 @@ int rv_server_listen_open(struct rv_server *srv)
 	if (r != RV_OK)
 		return r;
 	l->state = RV_LISTENER_ACCEPTING;
-	/* Once, not once per worker. */
-	rv_log(srv->worker != NULL && srv->worker->index > 0 ? RV_LOG_DEBUG : RV_LOG_INFO,
-	       "listening on %s (bound to %s)", srv->opts->listen,
-	       rv_sockaddr_str(&bound, 1, where));
 	return RV_OK;
 }
 

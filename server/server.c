@@ -337,6 +337,12 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 		rv_log_error("could not create the libwebsockets context");
 		goto out;
 	}
+	/* Before the socket is bound (single process): from then on a SIGTERM
+	 * must drain, not kill.  Flags set early are handled before the loop. */
+	rv_server_sig_ctx = srv.ctx;
+	signal(SIGTERM, rv_server_on_signal);
+	signal(SIGINT, rv_server_on_signal);
+	signal(SIGHUP, rv_server_on_signal);
 
 	if (opts->cert_file != NULL &&
 	    rv_server_tls_check(opts->cert_file, opts->cert_key_file) != RV_OK) {
@@ -389,10 +395,6 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 		rv_worker_send(w, RV_WMSG_READY, 0);
 	}
 
-	rv_server_sig_ctx = srv.ctx;
-	signal(SIGTERM, rv_server_on_signal);
-	signal(SIGINT, rv_server_on_signal);
-	signal(SIGHUP, rv_server_on_signal);
 
 	rv_key_to_base64(srv.key.pub, pub);
 	rv_log(w != NULL && w->index > 0 ? RV_LOG_DEBUG : RV_LOG_INFO,
@@ -402,6 +404,7 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 	       opts->cert_file ? "TLS (wss://)" :
 	       "plain ws:// without TLS (put a TLS-terminating proxy in front)",
 	       pub, rv_authkeys_count(srv.authkeys));
+	rv_server_handle_signals(&srv);
 	while (srv.state != RV_SERVER_STOPPING) {
 		if (lws_service(srv.ctx, 0) < 0)
 			break;

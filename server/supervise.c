@@ -622,6 +622,20 @@ int rv_server_supervise(struct rv_server_opts *opts)
 	r = rv_loop_poll_new(&sup->loop);
 	if (r != RV_OK)
 		goto out;
+	/* Signals first: once the socket is bound, a SIGTERM must drain, not
+	 * kill (the byte waits in the pipe until the loop runs). */
+	if (pipe2(sup->sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		r = RV_ERR_IO;
+		goto out;
+	}
+	r = rv_loop_fd_add(sup->loop, sup->sig_pipe[0], RV_LOOP_READ, rv_sup_on_sig, sup,
+			   &sup->sig_w);
+	if (r != RV_OK)
+		goto out;
+	rv_sup_sig_fd = sup->sig_pipe[1];
+	signal(SIGTERM, rv_sup_on_signal);
+	signal(SIGINT, rv_sup_on_signal);
+	signal(SIGHUP, rv_sup_on_signal);
 	r = rv_server_listen_bind(opts, &sup->listen_fd);
 	if (r != RV_OK)
 		goto out;
@@ -650,18 +664,6 @@ int rv_server_supervise(struct rv_server_opts *opts)
 					 &sup->status);
 	if (r != RV_OK)
 		goto out;
-	if (pipe2(sup->sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		r = RV_ERR_IO;
-		goto out;
-	}
-	r = rv_loop_fd_add(sup->loop, sup->sig_pipe[0], RV_LOOP_READ, rv_sup_on_sig, sup,
-			   &sup->sig_w);
-	if (r != RV_OK)
-		goto out;
-	rv_sup_sig_fd = sup->sig_pipe[1];
-	signal(SIGTERM, rv_sup_on_signal);
-	signal(SIGINT, rv_sup_on_signal);
-	signal(SIGHUP, rv_sup_on_signal);
 	for (uint32_t i = 0; i < sup->n; i++) {
 		r = rv_loop_timer_new(sup->loop, rv_sup_on_respawn, &sup->workers[i],
 				      &sup->workers[i].respawn);
