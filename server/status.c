@@ -275,8 +275,24 @@ static void rv_server_status_text(const struct rv_server_opts *o,
 			rv_ctl_fmt_duration(h->uptime_ms / 1000, d1, sizeof(d1)));
 	rv_ctl_w_printf(w, "listening on %s, %s\n", o->listen,
 			o->cert_file != NULL ? "TLS (wss://)" : "plain ws://");
-	if (h->workers > 0)
+	if (h->workers > 0) {
+		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
+			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+
 		rv_ctl_w_printf(w, "workers: %u\n", h->workers);
+		for (uint32_t i = 0; i < nw; i++) {
+			const struct rv_server_status_worker *x = &h->worker_rows[i];
+
+			if (x->running)
+				rv_ctl_w_printf(w, "  worker %u: pid %d, up %s, %u sessions, %u "
+						"restarts\n", x->index, (int)x->pid,
+						rv_ctl_fmt_duration(x->up_ms / 1000, d1, sizeof(d1)),
+						x->sessions, x->restarts);
+			else
+				rv_ctl_w_printf(w, "  worker %u: %s, %u restarts\n", x->index,
+						x->pid > 0 ? "starting" : "restarting", x->restarts);
+		}
+	}
 	rv_ctl_w_printf(w, "sessions: %llu open (max %u), %llu since start, %llu handshakes "
 			"failed, %llu pre-auth connections\n", (unsigned long long)t.n_sessions,
 			o->max_sessions, (unsigned long long)t.sessions_total,
@@ -358,8 +374,22 @@ static void rv_server_status_json(const struct rv_server_opts *o,
 			rv_server_state_name(h->state), (unsigned long long)(h->uptime_ms / 1000));
 	rv_ctl_w_json_str(w, o->listen);
 	rv_ctl_w_printf(w, ",\"tls\":%s", o->cert_file != NULL ? "true" : "false");
-	if (h->workers > 0)
-		rv_ctl_w_printf(w, ",\"workers\":%u", h->workers);
+	if (h->workers > 0) {
+		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
+			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+
+		rv_ctl_w_printf(w, ",\"workers\":%u,\"worker_list\":[", h->workers);
+		for (uint32_t i = 0; i < nw; i++) {
+			const struct rv_server_status_worker *x = &h->worker_rows[i];
+
+			rv_ctl_w_printf(w, "%s{\"index\":%u,\"pid\":%d,\"running\":%s,"
+					"\"uptime_s\":%llu,\"sessions\":%u,\"restarts\":%u}",
+					i ? "," : "", x->index, (int)x->pid,
+					x->running ? "true" : "false",
+					(unsigned long long)(x->up_ms / 1000), x->sessions, x->restarts);
+		}
+		rv_ctl_w_printf(w, "]");
+	}
 	rv_ctl_w_printf(w, ",\"sessions\":%llu,\"sessions_max\":%u,"
 			"\"sessions_total\":%llu,\"handshakes_failed\":%llu,\"preauth\":%llu,"
 			"\"streams_open\":%llu,\"streams_refused_fds\":%llu,"
@@ -455,9 +485,27 @@ static void rv_server_status_prom(const struct rv_server_status_head *h,
 	rv_ctl_w_prom_val(w, "rvpn_info", "program=\"rvpn-server\",version=\"" RVPN_VERSION "\"", 1);
 	rv_ctl_w_prom_meta(w, "rvpn_uptime_seconds", "gauge", "Seconds since the server started.");
 	rv_ctl_w_prom_val_ms(w, "rvpn_uptime_seconds", NULL, h->uptime_ms);
-	if (h->workers > 0)
+	if (h->workers > 0) {
+		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
+			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+		char lab[32];
+
 		rv_ctl_w_prom(w, "rvpn_workers", "gauge", "Worker processes answering.",
 			      h->workers);
+		rv_ctl_w_prom_meta(w, "rvpn_worker_sessions", "gauge",
+				   "Authenticated sessions per worker process.");
+		for (uint32_t i = 0; i < nw; i++) {
+			snprintf(lab, sizeof(lab), "worker=\"%u\"", h->worker_rows[i].index);
+			rv_ctl_w_prom_val(w, "rvpn_worker_sessions", lab, h->worker_rows[i].sessions);
+		}
+		rv_ctl_w_prom_meta(w, "rvpn_worker_restarts_total", "counter",
+				   "Times each worker process died and was started again.");
+		for (uint32_t i = 0; i < nw; i++) {
+			snprintf(lab, sizeof(lab), "worker=\"%u\"", h->worker_rows[i].index);
+			rv_ctl_w_prom_val(w, "rvpn_worker_restarts_total", lab,
+					  h->worker_rows[i].restarts);
+		}
+	}
 	rv_ctl_w_prom(w, "rvpn_sessions", "gauge", "Authenticated sessions open.",
 		      t.n_sessions);
 	rv_ctl_w_prom(w, "rvpn_sessions_total", "counter", "Sessions established since start.",

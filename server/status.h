@@ -24,10 +24,24 @@ struct rv_server_opts;
 struct rv_server_status;
 
 /* What the answer says beside the snapshots. */
+/* One worker process, as the supervisor sees it. */
+struct rv_server_status_worker {
+	uint32_t index;
+	int32_t pid;               /* 0 while it is being restarted */
+	uint8_t running;           /* started and ready */
+	uint64_t up_ms;            /* since its (re)start */
+	uint32_t sessions;         /* authenticated sessions it holds */
+	uint32_t restarts;         /* times it died and was started again */
+};
+
+enum { RV_SERVER_STATUS_HEAD_WORKERS = 64 };
+
 struct rv_server_status_head {
 	enum rv_server_state state;
 	uint64_t uptime_ms;
 	uint32_t workers;          /* 0 = single process */
+	uint32_t n_worker_rows;    /* <= RV_SERVER_STATUS_HEAD_WORKERS */
+	struct rv_server_status_worker worker_rows[RV_SERVER_STATUS_HEAD_WORKERS];
 };
 
 /* Fills *out from srv's live state (srv is only read).  out is large

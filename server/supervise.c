@@ -60,6 +60,7 @@ struct rv_sup_worker {
 	uint64_t started_ms;
 	uint32_t backoff_ms;
 	uint32_t snap_done;          /* seq of its last SNAP_DONE */
+	uint32_t restarts;           /* died and started again (status) */
 };
 
 /* A client key with sessions somewhere (handshaken, until they close). */
@@ -455,6 +456,7 @@ static void rv_sup_worker_gone(struct rv_sup_worker *sw)
 	else if (sw->backoff_ms < RV_WORKER_RESPAWN_MAX_MS)
 		sw->backoff_ms = sw->backoff_ms * 2 > RV_WORKER_RESPAWN_MAX_MS ?
 			RV_WORKER_RESPAWN_MAX_MS : sw->backoff_ms * 2;
+	sw->restarts++;
 	rv_log_info("restarting worker %u in %u ms", sw->index, sw->backoff_ms);
 	rv_loop_timer_set(sw->respawn, sw->backoff_ms);
 }
@@ -527,6 +529,17 @@ static int rv_sup_gather(void *arg, struct rv_server_status_head *h, struct rv_s
 	h->state = sup->state == RV_SUP_DRAINING ? RV_SERVER_DRAINING : RV_SERVER_RUNNING;
 	h->uptime_ms = rv_sup_now_ms() - sup->start_ms;
 	h->workers = sup->n;
+	for (uint32_t i = 0; i < sup->n && i < RV_SERVER_STATUS_HEAD_WORKERS; i++) {
+		struct rv_sup_worker *sw = &sup->workers[i];
+		struct rv_server_status_worker *x = &h->worker_rows[h->n_worker_rows++];
+
+		x->index = i;
+		x->pid = sw->state != RV_SUPW_FREE ? (int32_t)sw->pid : 0;
+		x->running = sw->state == RV_SUPW_RUNNING;
+		x->up_ms = sw->state != RV_SUPW_FREE ? rv_sup_now_ms() - sw->started_ms : 0;
+		x->sessions = sup->shm->sessions_w[i];
+		x->restarts = sw->restarts;
+	}
 	return *n > 0 ? RV_OK : RV_ERR_TIMEOUT;
 }
 

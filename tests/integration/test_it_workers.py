@@ -252,6 +252,15 @@ def killed_worker_restarted_and_released(w):
     wait_until(lambda: len(worker_pids(w)) == 2 and victim not in worker_pids(w), 20,
                "the worker restarted")
     check(set(worker_pids(w)) - before, "no new worker pid")
+    # Status names every worker: the restarted one with its new pid and one
+    # restart, the other with none.
+    def rows():
+        lst = status(w).get("worker_list") or []
+        return lst if all(x["running"] for x in lst) and len(lst) == 2 else None
+    lst = wait_until(rows, 20, "both workers running in status", interval=0.2)
+    check(sorted(x["pid"] for x in lst) == sorted(worker_pids(w)),
+          "status worker pids %r, processes %r" % (lst, worker_pids(w)))
+    check(sorted(x["restarts"] for x in lst) == [0, 1], "restarts in status: %r" % lst)
     # The dead worker's session of the key was given back: the second
     # client gets back in under --max-sessions-per-key 2.
     wait_until(lambda: socks_ok(port2, w), 60, "the second client back after the restart")

@@ -82,7 +82,8 @@ static struct rv_server_snap *snaps_new(size_t n)
 /* Two workers: every number summed, rows of both, workers shown. */
 static void test_merge_two(void **state)
 {
-	struct rv_server_status_head h = { RV_SERVER_RUNNING, 65000, 2 };
+	struct rv_server_status_head h = { .state = RV_SERVER_RUNNING, .uptime_ms = 65000,
+					    .workers = 2 };
 	struct rv_server_snap *s = snaps_new(2);
 	char *t;
 
@@ -114,7 +115,7 @@ static void test_merge_two(void **state)
 	free(t);
 
 	t = format(&h, s, 2, RV_CTL_REQ_STATUS_JSON);
-	assert_non_null(strstr(t, "\"tls\":false,\"workers\":2,\"sessions\":5,"));
+	assert_non_null(strstr(t, "\"tls\":false,\"workers\":2,\"worker_list\":[],\"sessions\":5,"));
 	assert_non_null(strstr(t, "\"pool\":{\"requests\":7,"));
 	assert_int_equal(count(t, "{\"key\":"), 5);
 	free(t);
@@ -130,7 +131,8 @@ static void test_merge_two(void **state)
 /* A single process shows no worker count; no pool anywhere: off / null. */
 static void test_single_no_workers(void **state)
 {
-	struct rv_server_status_head h = { RV_SERVER_DRAINING, 0, 0 };
+	struct rv_server_status_head h = { .state = RV_SERVER_DRAINING, .uptime_ms = 0,
+					    .workers = 0 };
 	struct rv_server_snap *s = snaps_new(1);
 	char *t;
 
@@ -156,7 +158,8 @@ static void test_single_no_workers(void **state)
 /* 700 + 700 sessions: 1000 listed in all, 400 counted. */
 static void test_list_bound_across_workers(void **state)
 {
-	struct rv_server_status_head h = { RV_SERVER_RUNNING, 0, 2 };
+	struct rv_server_status_head h = { .state = RV_SERVER_RUNNING, .uptime_ms = 0,
+					    .workers = 2 };
 	struct rv_server_snap *s = snaps_new(2);
 	char *t;
 
@@ -179,7 +182,9 @@ static void test_list_bound_across_workers(void **state)
  * than rows.  Bounded output, no over-read (ASan), no "more" underflow. */
 static void test_untrusted_fields(void **state)
 {
-	struct rv_server_status_head h = { (enum rv_server_state)77, UINT64_MAX, 3 };
+	struct rv_server_status_head h = { .state = (enum rv_server_state)77,
+					    .uptime_ms = UINT64_MAX, .workers = 3,
+					    .n_worker_rows = UINT32_MAX };
 	struct rv_server_snap *s = snaps_new(3);
 	char want[32 + RV_AUTHKEY_NAME_MAX * 6];
 	char *t;
@@ -215,18 +220,49 @@ static void test_untrusted_fields(void **state)
 /* Zero snapshots (no live worker): zeros, no rows; a bad request fails. */
 static void test_none_and_bad_request(void **state)
 {
-	struct rv_server_status_head h = { RV_SERVER_RUNNING, 0, 1 };
+	struct rv_server_status_head h = { .state = RV_SERVER_RUNNING, .uptime_ms = 0,
+					    .workers = 1 };
 	struct rv_buf *b = rv_buf_new(1024);
 	char *t;
 
 	(void)state;
 	t = format(&h, NULL, 0, RV_CTL_REQ_STATUS_JSON);
-	assert_non_null(strstr(t, "\"workers\":1,\"sessions\":0,"));
+	assert_non_null(strstr(t, "\"workers\":1,\"worker_list\":[],\"sessions\":0,"));
 	free(t);
 	assert_non_null(b);
 	assert_int_equal(rv_server_status_format(&opts, &h, NULL, 0, (enum rv_ctl_request)99, b),
 			 RV_ERR_INVALID_ARG);
 	rv_buf_free(b);
+}
+
+/* The supervisor's rows: one line per worker, a JSON list, two metrics. */
+static void test_worker_rows(void **state)
+{
+	struct rv_server_status_head h = { .state = RV_SERVER_RUNNING, .uptime_ms = 1000,
+					    .workers = 2, .n_worker_rows = 2 };
+	struct rv_server_snap *s = snaps_new(1);
+	char *t;
+
+	(void)state;
+	h.worker_rows[0] = (struct rv_server_status_worker){ .index = 0, .pid = 4242,
+		.running = 1, .up_ms = 61000, .sessions = 3, .restarts = 0 };
+	h.worker_rows[1] = (struct rv_server_status_worker){ .index = 1, .pid = 0,
+		.running = 0, .restarts = 2 };
+	t = format(&h, s, 1, RV_CTL_REQ_STATUS);
+	assert_non_null(strstr(t, "  worker 0: pid 4242, up 1m01s, 3 sessions, 0 restarts\n"));
+	assert_non_null(strstr(t, "  worker 1: restarting, 2 restarts\n"));
+	free(t);
+	t = format(&h, s, 1, RV_CTL_REQ_STATUS_JSON);
+	assert_non_null(strstr(t, "\"worker_list\":[{\"index\":0,\"pid\":4242,\"running\":true,"
+				  "\"uptime_s\":61,\"sessions\":3,\"restarts\":0},{\"index\":1,"
+				  "\"pid\":0,\"running\":false,\"uptime_s\":0,\"sessions\":0,"
+				  "\"restarts\":2}]"));
+	free(t);
+	t = format(&h, s, 1, RV_CTL_REQ_METRICS);
+	assert_non_null(strstr(t, "rvpn_worker_sessions{worker=\"0\"} 3\n"));
+	assert_non_null(strstr(t, "rvpn_worker_restarts_total{worker=\"1\"} 2\n"));
+	free(t);
+	free(s);
 }
 
 int main(void)
@@ -237,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_list_bound_across_workers),
 		cmocka_unit_test(test_untrusted_fields),
 		cmocka_unit_test(test_none_and_bad_request),
+		cmocka_unit_test(test_worker_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
