@@ -260,6 +260,13 @@ static const char *rv_server_status_pool_str(const struct rv_pool_stats *st, cha
 	return out;
 }
 
+/* The head's worker rows, clamped: it is filled by the supervisor. */
+static uint32_t rv_server_status_worker_rows(const struct rv_server_status_head *h)
+{
+	return h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ? h->n_worker_rows :
+	       RV_SERVER_STATUS_HEAD_WORKERS;
+}
+
 static void rv_server_status_text(const struct rv_server_opts *o,
 				  const struct rv_server_status_head *h,
 				  const struct rv_server_snap *snaps, size_t n, struct rv_ctl_w *w)
@@ -276,8 +283,7 @@ static void rv_server_status_text(const struct rv_server_opts *o,
 	rv_ctl_w_printf(w, "listening on %s, %s\n", o->listen,
 			o->cert_file != NULL ? "TLS (wss://)" : "plain ws://");
 	if (h->workers > 0) {
-		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
-			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+		uint32_t nw = rv_server_status_worker_rows(h);
 
 		rv_ctl_w_printf(w, "workers: %u\n", h->workers);
 		for (uint32_t i = 0; i < nw; i++) {
@@ -375,8 +381,7 @@ static void rv_server_status_json(const struct rv_server_opts *o,
 	rv_ctl_w_json_str(w, o->listen);
 	rv_ctl_w_printf(w, ",\"tls\":%s", o->cert_file != NULL ? "true" : "false");
 	if (h->workers > 0) {
-		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
-			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+		uint32_t nw = rv_server_status_worker_rows(h);
 
 		rv_ctl_w_printf(w, ",\"workers\":%u,\"worker_list\":[", h->workers);
 		for (uint32_t i = 0; i < nw; i++) {
@@ -486,8 +491,7 @@ static void rv_server_status_prom(const struct rv_server_status_head *h,
 	rv_ctl_w_prom_meta(w, "rvpn_uptime_seconds", "gauge", "Seconds since the server started.");
 	rv_ctl_w_prom_val_ms(w, "rvpn_uptime_seconds", NULL, h->uptime_ms);
 	if (h->workers > 0) {
-		uint32_t nw = h->n_worker_rows < RV_SERVER_STATUS_HEAD_WORKERS ?
-			      h->n_worker_rows : RV_SERVER_STATUS_HEAD_WORKERS;
+		uint32_t nw = rv_server_status_worker_rows(h);
 		char lab[32];
 
 		rv_ctl_w_prom(w, "rvpn_workers", "gauge", "Worker processes answering.",

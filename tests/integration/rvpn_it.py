@@ -804,9 +804,9 @@ class Relay:
                 pass
 
 
-def tcp_conns_to(pid, port):
-    """Socket inodes of pid's established TCP connections to local port
-    `port` (IPv4 or IPv6), from /proc."""
+def socket_inodes(pid):
+    """Inodes (as strings) of the sockets pid holds, from /proc; empty if
+    it is gone."""
     inodes = set()
     try:
         for fd in os.listdir("/proc/%d/fd" % pid):
@@ -817,6 +817,15 @@ def tcp_conns_to(pid, port):
             if t.startswith("socket:["):
                 inodes.add(t[8:-1])
     except OSError:
+        pass
+    return inodes
+
+
+def tcp_conns_to(pid, port):
+    """Socket inodes of pid's established TCP connections to local port
+    `port` (IPv4 or IPv6), from /proc."""
+    inodes = socket_inodes(pid)
+    if not inodes:
         return set()
     found = set()
     for f in ("/proc/net/tcp", "/proc/net/tcp6"):

@@ -15,8 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (Relay, Runner, TestFailure, World, check, log, socks_connect,  # noqa: E402
-                     tcp_conns_to, wait_until, ws_frame, ws_handshake, ws_parse_frame)
+from rvpn_it import (Relay, Runner, TestFailure, World, check, log, socket_inodes,  # noqa: E402
+                     socks_connect, tcp_conns_to, wait_until, ws_frame, ws_handshake, ws_parse_frame)
 
 R = Runner("workers")
 
@@ -40,25 +40,10 @@ def running(pid):
         return False
 
 
-def inodes_of(pid):
-    out = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if t.startswith("socket:["):
-                out.add(t[8:-1])
-    except OSError:
-        pass
-    return out
-
-
 def accepted(pid, port, peer_port=None):
     """Established TCP connections pid accepted on local port (optionally
     from peer_port), as socket inodes."""
-    mine = inodes_of(pid)
+    mine = socket_inodes(pid)
     found = set()
     for f in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
