@@ -953,6 +953,7 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 	cfg.peer_window = p.stream_window;
 	cfg.max_streams = p.max_streams;
 	cfg.window_growth = p.window_growth; /* both ends agreed: PROTOCOL.md §8.1 */
+	cfg.window_large = p.window_large;
 	cfg.keepalive_interval_ms = ka;
 	cfg.keepalive_timeout_ms = RV_TUNNEL_DEAD_AFTER_MS;
 	cfg.headroom = LWS_PRE;

@@ -449,6 +449,7 @@ static int rv_conn_handshake(struct rv_conn *c, const uint8_t *msg, size_t len)
 	pk->window_pool.budget = srv->opts->window_budget < srv->opts->max_buffer_per_key
 					 ? srv->opts->window_budget : srv->opts->max_buffer_per_key;
 	cfg.window_growth = params.window_growth;
+	cfg.window_large = params.window_large;
 	cfg.window_pool = &pk->window_pool;
 	cfg.idle_timeout_ms = srv->opts->idle_timeout_s * 1000u;
 	cfg.headroom = LWS_PRE;

@@ -131,7 +131,7 @@ int rv_handshake_client_start(struct rv_handshake *hs, const struct rv_keypair *
 		goto out;
 	memcpy(t.peer_static, server_pub, RV_KEY_LEN);
 	t.client_caps = (uint8_t)((rv_aesgcm_hw_available() ? RV_CAP_AESGCM_HW : 0) |
-				  RV_CAP_WINDOW_GROWTH | features);
+				  RV_CAP_WINDOW_GROWTH | RV_CAP_WINDOW_LARGE | features);
 	rv_tai64n_now(t.tai64n);
 	payload[0] = RV_PROTOCOL_VERSION;
 	payload[1] = t.client_caps;
@@ -176,9 +176,13 @@ static int rv_hs_parse_resp_payload(const uint8_t *p, size_t len, uint8_t client
 	params->window_growth = (aead & RV_HS_WINDOW_GROWTH) != 0;
 	if (params->window_growth && !(client_caps & RV_CAP_WINDOW_GROWTH))
 		return RV_ERR_MALFORMED; /* answered what we did not offer */
+	params->window_large = (aead & RV_HS_WINDOW_LARGE) != 0;
+	if (params->window_large &&
+	    (!params->window_growth || !(client_caps & RV_CAP_WINDOW_LARGE)))
+		return RV_ERR_MALFORMED;
 	params->features = (uint8_t)(((aead & RV_HS_DATAGRAM) ? RV_CAP_DATAGRAM : 0) |
 				     ((aead & RV_HS_REMOTE_FWD) ? RV_CAP_REMOTE_FWD : 0));
-	if ((params->features & ~client_caps) != 0 || (aead & RV_HS_RESERVED) != 0)
+	if ((params->features & ~client_caps) != 0)
 		return RV_ERR_MALFORMED; /* agreed to what we did not offer */
 	aead &= RV_HS_AEAD_MASK;
 	if (aead == RV_AEAD_AES256GCM) {
@@ -317,6 +321,8 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 		       RV_AEAD_AES256GCM :
 		       RV_AEAD_CHACHA20POLY1305;
 	growth = (hs->client_caps & RV_CAP_WINDOW_GROWTH) ? RV_HS_WINDOW_GROWTH : 0;
+	if (growth && (hs->client_caps & RV_CAP_WINDOW_LARGE))
+		growth |= RV_HS_WINDOW_LARGE;
 	features = (uint8_t)(params->features & hs->client_caps & RV_CAP_FEATURES_);
 	flags = growth | ((features & RV_CAP_DATAGRAM) ? RV_HS_DATAGRAM : 0) |
 		((features & RV_CAP_REMOTE_FWD) ? RV_HS_REMOTE_FWD : 0);
@@ -352,6 +358,7 @@ int rv_handshake_server_respond(struct rv_handshake *hs, struct rv_hs_server_par
 	memcpy(hs, &t, sizeof(t));
 	params->aead = aead;
 	params->window_growth = growth != 0;
+	params->window_large = (growth & RV_HS_WINDOW_LARGE) != 0;
 	params->features = features;
 	*ratchet = rt;
 out:

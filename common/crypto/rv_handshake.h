@@ -37,6 +37,9 @@ struct rv_hs_server_params {
 	/* Both ends let receivers grow stream windows (RV_CAP_WINDOW_GROWTH
 	 * offered and RV_HS_WINDOW_GROWTH answered); set by respond/finish. */
 	uint8_t window_growth;
+	/* Also large windows (RV_CAP_WINDOW_LARGE / RV_HS_WINDOW_LARGE):
+	 * credit up to RV_STREAM_WINDOW_LARGE_MAX.  Only with window_growth. */
+	uint8_t window_large;
 	/* Optional features (PROTOCOL.md §4.7), as RV_CAP_DATAGRAM |
 	 * RV_CAP_REMOTE_FWD bits.  Server: set by the caller to what it offers
 	 * this client; respond narrows it to what was also offered.  Client:

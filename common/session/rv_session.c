@@ -247,6 +247,13 @@ static uint32_t rv_session_tick_ms(const struct rv_session_config *c)
 	return ms < 5 ? 5 : ms;
 }
 
+uint32_t rv_session_credit_bound(const struct rv_session_config *c)
+{
+	if (!c->window_growth)
+		return RV_STREAM_WINDOW_MAX; /* per stream: its own window is less */
+	return c->window_large ? RV_STREAM_WINDOW_LARGE_MAX : RV_STREAM_WINDOW_MAX;
+}
+
 static void rv_session_config_defaults(struct rv_session_config *c)
 {
 	if (c->local_window == 0)
@@ -267,8 +274,10 @@ static void rv_session_config_defaults(struct rv_session_config *c)
 		c->keepalive_timeout_ms = RV_KEEPALIVE_TIMEOUT_DEFAULT_S * 1000u;
 	if (c->idle_timeout_ms == 0)
 		c->idle_timeout_ms = RV_STREAM_IDLE_TIMEOUT_DEFAULT_S * 1000u;
-	if (c->max_window == 0 || c->max_window > RV_STREAM_WINDOW_MAX)
-		c->max_window = RV_STREAM_WINDOW_MAX;
+	if (!c->window_growth)
+		c->window_large = 0;
+	if (c->max_window == 0 || c->max_window > rv_session_credit_bound(c))
+		c->max_window = rv_session_credit_bound(c);
 	if (c->window_budget == 0)
 		c->window_budget = RV_SESSION_WINDOW_BUDGET_DEFAULT;
 	if (c->max_message == 0 || c->max_message > RV_MSG_MAX)

@@ -194,7 +194,11 @@ struct rv_session_config {
 	 * local reader kept up; as a sender, credit up to RV_STREAM_WINDOW_MAX
 	 * is accepted.  0: fixed windows, as with older peers. */
 	int window_growth;
-	uint32_t max_window;  /* [RV_STREAM_WINDOW_MAX] */
+	/* Large windows agreed too (only with window_growth): both bounds
+	 * above are RV_STREAM_WINDOW_LARGE_MAX instead. */
+	int window_large;
+	/* Cap on our own receive windows [the credit bound above]. */
+	uint32_t max_window;
 	/* Growth is paid from *window_pool if set, else from a pool of the
 	 * session's own of window_budget bytes [RV_SESSION_WINDOW_BUDGET_DEFAULT]. */
 	struct rv_window_pool *window_pool;
@@ -332,6 +336,10 @@ int rv_session_datagram_close(struct rv_session *s, uint32_t assoc, uint8_t reas
 /* Smallest config.max_message a session works with: the outer overhead
  * plus the largest control frame (a CONNECT to a 255-byte name). */
 size_t rv_session_min_message(void);
+/* The most credit a sender may hold on one stream under cfg (PROTOCOL.md
+ * §8, §8.1): RV_STREAM_WINDOW_MAX, or RV_STREAM_WINDOW_LARGE_MAX with
+ * large windows agreed. */
+uint32_t rv_session_credit_bound(const struct rv_session_config *cfg);
 
 enum rv_session_state rv_session_get_state(const struct rv_session *s);
 enum rv_session_role rv_session_get_role(const struct rv_session *s);

@@ -269,6 +269,12 @@ static uint32_t rv_stream_growth(struct rv_stream *st, uint64_t now)
 		grow = s->cfg.max_window - st->local_window;
 	if (grow > left)
 		grow = (uint32_t)left;
+	/* One WINDOW_UPDATE carries at most RV_STREAM_WINDOW_MAX: a large
+	 * window grows by that much per epoch at most. */
+	if (st->consumed >= RV_STREAM_WINDOW_MAX)
+		return 0;
+	if (grow > RV_STREAM_WINDOW_MAX - st->consumed)
+		grow = RV_STREAM_WINDOW_MAX - st->consumed;
 	return grow;
 }
 
@@ -281,7 +287,7 @@ static void rv_stream_maybe_grant(struct rv_stream *st)
 {
 	struct rv_session *s = st->sess;
 	uint64_t now;
-	uint32_t grow;
+	uint32_t grow, give;
 	struct rv_frame f;
 
 	if (st->ostate != RV_STREAM_DIR_OPEN || st->consumed == 0 ||
@@ -292,11 +298,13 @@ static void rv_stream_maybe_grant(struct rv_stream *st)
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_WINDOW_UPDATE;
 	f.stream_id = st->id;
-	f.u.window_update.credit = st->consumed + grow;
+	/* A large window may have more returned than one update carries. */
+	give = st->consumed < RV_STREAM_WINDOW_MAX ? st->consumed : RV_STREAM_WINDOW_MAX;
+	f.u.window_update.credit = give + grow;
 	if (rv_session_queue_frame(s, &f, 1) < 0)
 		return;
-	st->recv_credit += st->consumed + grow;
-	st->consumed = 0;
+	st->recv_credit += give + grow;
+	st->consumed -= give;
 	if (grow > 0) {
 		st->local_window += grow;
 		s->pool->used += grow;
@@ -604,7 +612,8 @@ int rv_stream_on_window_update(struct rv_stream *st, uint32_t credit)
 {
 	/* With window growth the receiver may raise our credit past the
 	 * window it announced, never past the largest window. */
-	uint32_t cap = st->sess->cfg.window_growth ? RV_STREAM_WINDOW_MAX : st->peer_window;
+	uint32_t cap = st->sess->cfg.window_growth ? rv_session_credit_bound(&st->sess->cfg)
+						   : st->peer_window;
 
 	if ((uint64_t)st->send_credit + credit > cap)
 		return rv_stream_violation(st, RV_RESET_FLOW_CONTROL, "credit beyond the window");

@@ -73,16 +73,20 @@ enum rv_caps {
 	 * §4.7); each is used only once the response's matching flag is set. */
 	RV_CAP_DATAGRAM = 0x04,   /* UDP datagram frames (§6.11) */
 	RV_CAP_REMOTE_FWD = 0x08, /* server-side listeners, server-opened streams (§6.13) */
+	/* client accepts, and grants, windows up to RV_STREAM_WINDOW_LARGE_MAX
+	 * (§8.1); meaningful only together with RV_CAP_WINDOW_GROWTH */
+	RV_CAP_WINDOW_LARGE = 0x10,
 	RV_CAP_FEATURES_ = RV_CAP_DATAGRAM | RV_CAP_REMOTE_FWD,
 };
 
 /* The response payload's aead byte: the AEAD in the low 4 bits, and flags
- * the server sets only for what the client offered (bit 0x40 reserved, 0). */
+ * the server sets only for what the client offered. */
 enum rv_hs_aead_byte {
 	RV_HS_AEAD_MASK = 0x0f,
 	RV_HS_DATAGRAM = 0x10,   /* answers RV_CAP_DATAGRAM */
 	RV_HS_REMOTE_FWD = 0x20, /* answers RV_CAP_REMOTE_FWD */
-	RV_HS_RESERVED = 0x40,
+	/* answers RV_CAP_WINDOW_LARGE; only with RV_HS_WINDOW_GROWTH */
+	RV_HS_WINDOW_LARGE = 0x40,
 	RV_HS_WINDOW_GROWTH = 0x80, /* answers RV_CAP_WINDOW_GROWTH */
 };
 
@@ -280,7 +284,13 @@ enum rv_socks5_wire {
 
 enum rv_limits {
 	RV_STREAM_WINDOW_DEFAULT = 512 * 1024, /* initial credit, each direction */
+	/* Largest announced window and largest single WINDOW_UPDATE credit;
+	 * with window growth, also the bound on a sender's credit. */
 	RV_STREAM_WINDOW_MAX = 16 * 1024 * 1024,
+	/* The bound on a sender's credit with large windows agreed (§8.1): a
+	 * path of 1 Gbit/s x 100 ms holds 12.5 MB, and a window only just
+	 * above that stalls the stream on every loss the TCP below repairs. */
+	RV_STREAM_WINDOW_LARGE_MAX = 64 * 1024 * 1024,
 	/* Window growth (PROTOCOL.md §8.1): window bytes granted beyond the
 	 * announced windows, summed over a session's streams. */
 	RV_SESSION_WINDOW_BUDGET_DEFAULT = 64 * 1024 * 1024,

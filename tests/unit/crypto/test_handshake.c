@@ -134,6 +134,9 @@ static void run_e2e(struct fx *f, int force_chacha)
 	 * caps were cleared (as an older client's). */
 	assert_true(f->chs.client_caps & RV_CAP_WINDOW_GROWTH);
 	assert_int_equal(sp.window_growth, !force_chacha);
+	/* Large windows likewise (revision 4), and only with growth. */
+	assert_true(f->chs.client_caps & RV_CAP_WINDOW_LARGE);
+	assert_int_equal(sp.window_large, !force_chacha);
 	assert_int_equal(rv_buf_len(&out), RV_HS_RESP_MSG_LEN);
 	assert_int_equal(rv_buf_ptr(&out)[0], RV_MSG_HANDSHAKE_RESP);
 	assert_int_equal(rv_buf_ptr(&out)[1], RV_PROTOCOL_VERSION);
@@ -158,6 +161,7 @@ static void run_e2e(struct fx *f, int force_chacha)
 	assert_non_null(alice);
 	assert_int_equal(got.aead, want);
 	assert_int_equal(got.window_growth, sp.window_growth);
+	assert_int_equal(got.window_large, sp.window_large);
 	assert_int_equal(got.keepalive_s, f->params.keepalive_s);
 	assert_int_equal(got.max_streams, f->params.max_streams);
 	assert_int_equal(got.stream_window, f->params.stream_window);
@@ -704,10 +708,29 @@ static void test_resp_bad_fields(void **state)
 		memcpy(&f->chs, &saved, sizeof(saved));
 	}
 
-	/* Features the client did not offer (fx offers none), and the
-	 * reserved flag. */
+	/* Large windows answered to a client that offered growth only, and
+	 * large windows without growth (offered both). */
 	{
-		const uint8_t bad[] = { RV_HS_DATAGRAM, RV_HS_REMOTE_FWD, RV_HS_RESERVED };
+		struct rv_handshake saved;
+
+		memcpy(&saved, &f->chs, sizeof(saved));
+		f->chs.client_caps &= (uint8_t)~RV_CAP_WINDOW_LARGE;
+		make_resp_payload(p, RV_AEAD_CHACHA20POLY1305 | RV_HS_WINDOW_GROWTH |
+					     RV_HS_WINDOW_LARGE);
+		build_resp(&f->shs, hdr, p, RV_HS_RESP_PAYLOAD_LEN, &m);
+		assert_int_equal(client_reject(f, rv_buf_ptr(&m), rv_buf_len(&m)),
+				 RV_ERR_MALFORMED);
+		memcpy(&f->chs, &saved, sizeof(saved));
+		make_resp_payload(p, RV_AEAD_CHACHA20POLY1305 | RV_HS_WINDOW_LARGE);
+		build_resp(&f->shs, hdr, p, RV_HS_RESP_PAYLOAD_LEN, &m);
+		assert_int_equal(client_reject(f, rv_buf_ptr(&m), rv_buf_len(&m)),
+				 RV_ERR_MALFORMED);
+		memcpy(&f->chs, &saved, sizeof(saved));
+	}
+
+	/* Features the client did not offer (fx offers none). */
+	{
+		const uint8_t bad[] = { RV_HS_DATAGRAM, RV_HS_REMOTE_FWD };
 
 		for (size_t i = 0; i < sizeof(bad); i++) {
 			make_resp_payload(p, (uint8_t)(RV_AEAD_CHACHA20POLY1305 | bad[i]));

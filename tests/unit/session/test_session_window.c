@@ -270,6 +270,62 @@ static void test_fixed_windows_without_agreement(void **state)
 	free(g_big);
 }
 
+/* Large windows agreed (revision 4): a fast reader's window grows past
+ * RV_STREAM_WINDOW_MAX, each update within it, and the sender accepts it. */
+static void test_large_windows_grow_past_max(void **state)
+{
+	struct rv_session_config cc = { .window_growth = 1, .window_large = 1,
+					.window_budget = 48 * 1024 * 1024 };
+	struct rv_session_config sc = { .window_growth = 1, .window_large = 1 };
+	struct rv_session_stats cs, ss;
+	struct h h;
+
+	(void)state;
+	big_init(64 * 1024 * 1024);
+	h_init(&h, &cc, &sc);
+	download(&h, &cs);
+	rv_session_get_stats(h.srv, &ss);
+	print_message("large: %llu grows, grown %llu bytes\n", (unsigned long long)cs.window_grows,
+		      (unsigned long long)cs.window_grown_bytes);
+	assert_true(cs.window_grown_bytes + RV_STREAM_WINDOW_DEFAULT > RV_STREAM_WINDOW_MAX);
+	assert_true(cs.window_grown_bytes + RV_STREAM_WINDOW_DEFAULT <= RV_STREAM_WINDOW_LARGE_MAX);
+	assert_int_equal(ss.streams_reset_sent, 0);
+	assert_int_equal(cs.streams_reset_received, 0);
+	h_free(&h);
+	free(g_big);
+}
+
+static int pred_cli_reset(struct h *h)
+{
+	struct rv_session_stats cs;
+
+	rv_session_get_stats(h->cli, &cs);
+	return cs.streams_reset_received > 0;
+}
+
+/* A receiver that grows past RV_STREAM_WINDOW_MAX without large windows
+ * agreed by its peer gets the stream reset (FLOW_CONTROL). */
+static void test_large_credit_needs_agreement(void **state)
+{
+	struct rv_session_config cc = { .window_growth = 1, .window_large = 1,
+					.window_budget = 48 * 1024 * 1024 };
+	struct rv_session_config sc = { .window_growth = 1 };
+	struct rv_session_stats ss;
+	struct h h;
+
+	(void)state;
+	big_init(64 * 1024 * 1024);
+	h_init(&h, &cc, &sc);
+	open_one(&h);
+	sh_ep_send(&h.tgt[0], g_big, g_total);
+	assert_true(run(&h, pred_cli_reset, WAIT_MS));
+	rv_session_get_stats(h.srv, &ss);
+	assert_int_equal(ss.streams_reset_sent, 1);
+	assert_true(h.app[0].got > RV_STREAM_WINDOW_MAX / 2);
+	h_free(&h);
+	free(g_big);
+}
+
 static void quota_cb(struct rv_loop_timer *t, void *arg)
 {
 	struct sh_ep *e = arg;
@@ -322,6 +378,8 @@ int main(void)
 		cmocka_unit_test(test_grows_for_fast_reader),
 		cmocka_unit_test(test_fixed_windows_without_agreement),
 		cmocka_unit_test(test_no_growth_for_slow_or_idle),
+		cmocka_unit_test(test_large_windows_grow_past_max),
+		cmocka_unit_test(test_large_credit_needs_agreement),
 	};
 
 	if (sodium_init() < 0)
