@@ -15,6 +15,7 @@
 #include "rv_stream.h"
 #include "rv_wire.h"
 #include "tls_ip.h"
+#include "tls_suite.h"
 
 /* Backoff base delays; lws adds up to jitter_percent on top.  The last
  * entry repeats forever (conceal_count: never give up).  Stays below
@@ -95,6 +96,7 @@ struct rv_tunnel_link {
 	uint64_t hs_sent_us;         /* lws_now_usecs() when message 1 left */
 	uint64_t connect_ms;         /* loop ms of the connect */
 	uint8_t features;            /* agreed in the handshake (RV_CAP_ bits) */
+	const char *tls_suite;       /* wss: mbedTLS's suite name (static); ws: NULL */
 	lws_sorted_usec_list_t sul_hs_timeout;
 };
 
@@ -982,6 +984,8 @@ static int rv_tunnel_on_hs_response(struct rv_tunnel_link *l, const uint8_t *msg
 		    "bytes)", t->n_srv > 1 ? "tunnel: handshake done with " : "tunnel up",
 		    t->n_srv > 1 ? l->srv->cfg->text : "", rv_tunnel_aead_str(p.aead),
 		    p.max_streams, p.stream_window, p.max_message);
+	if (l->tls_suite != NULL)
+		rv_log_info("tunnel: TLS suite %s (%s)", l->tls_suite, l->srv->cfg->text);
 	rv_tunnel_link_up(l);
 	return 0;
 }
@@ -1216,6 +1220,7 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		 * replies (rv_sockopt.h).  Not fatal: only latency suffers. */
 		if (rv_sockopt_set_notsent_lowat(lws_get_socket_fd(wsi), RV_WS_NOTSENT_LOWAT) != RV_OK)
 			rv_log_debug("tunnel: cannot set TCP_NOTSENT_LOWAT on the WebSocket");
+		l->tls_suite = lws_is_ssl(wsi) ? rv_tls_suite_take(lws_get_socket_fd(wsi)) : NULL;
 		return rv_tunnel_on_established(l);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (l == NULL)
