@@ -1057,12 +1057,15 @@ static int rv_tunnel_on_writeable(struct rv_tunnel_link *l)
 			return -1;
 		}
 		rv_session_message_sent(l->session);
-		if (l->session == NULL || l->wsi != wsi || lws_send_pipe_choked(wsi))
+		/* Poll for room only when there is more to write: a round
+		 * trip's one message then costs no extra syscall. */
+		if (l->session == NULL || l->wsi != wsi || !rv_session_wants_write(l->session) ||
+		    lws_send_pipe_choked(wsi))
 			break;
 	}
 	if (l->wsi != wsi)
 		return -1;
-	if (l->session != NULL && rv_session_send_queue_bytes(l->session) > 0)
+	if (l->session != NULL && rv_session_wants_write(l->session))
 		lws_callback_on_writable(wsi);
 	return 0;
 }

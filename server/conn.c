@@ -757,7 +757,10 @@ static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 	if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
 		return -1;
 	rv_session_message_sent(c->sess);
-	lws_callback_on_writable(wsi);
+	/* Only while more is queued: a WRITEABLE with nothing to send costs a
+	 * service pass (the next frame queued asks again). */
+	if (c->sess == NULL || rv_session_wants_write(c->sess) || c->state == RV_CONN_CLOSING)
+		lws_callback_on_writable(wsi);
 	return 0;
 }
 

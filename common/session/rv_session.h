@@ -275,6 +275,10 @@ int rv_session_next_message(struct rv_session *s, uint8_t **msg, size_t *len);
 void rv_session_message_sent(struct rv_session *s);
 /* Plaintext and sealed bytes not yet written (the watermark quantity). */
 size_t rv_session_send_queue_bytes(const struct rv_session *s);
+/* 1 while the owner must keep asking for WRITEABLE (something is queued
+ * since the last on_want_write); 0 once next_message or message_sent found
+ * every queue empty: the next frame queued calls on_want_write again. */
+int rv_session_wants_write(const struct rv_session *s);
 /* Everything this session holds in user space for its peer and its local
  * sockets: the send queue plus data waiting for slow local fds. */
 size_t rv_session_buffered_bytes(const struct rv_session *s);

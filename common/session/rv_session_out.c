@@ -21,6 +21,11 @@ size_t rv_session_send_queue_bytes(const struct rv_session *s)
 	       (s->wire_ready ? rv_buf_len(&s->wire) : 0);
 }
 
+int rv_session_wants_write(const struct rv_session *s)
+{
+	return s != NULL && s->want_write_signalled;
+}
+
 void rv_session_signal_write(struct rv_session *s)
 {
 	/* Signal on the empty -> non-empty edge; the owner keeps asking for

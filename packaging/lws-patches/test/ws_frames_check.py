@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TX_LENS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 125, 126, 127, 128, 1000, 4095, 4096,
            65535, 65536, 100001]
 R = random.Random(6455)
+MASKS = []  # every mask key the client used, per connection (serve resets it)
 
 
 def data(n):
@@ -78,6 +79,8 @@ def read_frame(s):
     elif n == 127:
         n = struct.unpack(">Q", read_exact(s, 8))[0]
     mask = read_exact(s, 4) if b1 & 0x80 else None
+    if mask:
+        MASKS.append(mask)
     p = read_exact(s, n)
     if mask:
         p = bytes(b ^ mask[i & 3] for i, b in enumerate(p)) if n < 4096 else \
@@ -102,6 +105,7 @@ def send_chunked(s, stream, chunking, rnd):
 
 def serve(ls, frames, chunking, report):
     s, _ = ls.accept()
+    del MASKS[:]
     s.settimeout(20)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     req = b""
@@ -125,6 +129,9 @@ def serve(ls, frames, chunking, report):
                 if op == 2:
                     got.append(p)
                     if len(got) == len(TX_LENS):
+                        # 0004 draws keys from a pool: each frame its own
+                        if len(set(MASKS)) != len(MASKS) or b"\0\0\0\0" in MASKS:
+                            report.append("server: a mask key repeated or zero")
                         all_in.set()
                 elif op == 10:
                     report.append("server: pong %r" % p)
