@@ -1078,6 +1078,17 @@ static int rv_tunnel_on_receive(struct rv_tunnel_link *l, const void *in, size_t
 		rv_tunnel_link_fail(l, "protocol error: the server sent a text message");
 		return -1;
 	}
+	if (rv_buf_len(&l->rx) == 0 && l->state != RV_LINK_HANDSHAKING &&
+	    lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0 &&
+	    len <= RV_MSG_MAX) {
+		/* A whole message in one callback (the usual case: the rx
+		 * buffer holds RV_MSG_MAX): open it where lws put it, without
+		 * a copy into l->rx. */
+		l->rx_partial = 0;
+		if (l->session != NULL)
+			(void)rv_session_on_message(l->session, in, len);
+		return l->wsi == wsi ? 0 : -1;
+	}
 	if (rv_buf_put(&l->rx, in, len) != RV_OK) {
 		rv_tunnel_link_fail(l, "protocol error: message larger than the protocol allows");
 		return -1;
