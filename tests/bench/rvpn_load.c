@@ -15,7 +15,8 @@
  *              B per stream, stopped after S seconds if not done by then)
  *       conn   --concurrency C (--requests R | --seconds S) --size N
  *              a new stream per request: connect, header 'D' n=N, read N
- *       ping   --size N --count M   one kept stream, M requests of 1 byte,
+ *       ping   --size N --count M [--seconds S]   one kept stream, M requests of 1 byte
+ *              (or fewer: stopped after S seconds; "count" says how many),
  *              each answered by N bytes; latency percentiles
  *       idle   --streams N   open N 'P' streams, each answers one ping, then
  *              hold them; stdin "check" pings them all again, EOF ends
@@ -410,7 +411,8 @@ static void ping_answered(struct conn *c)
 		J.answered++;
 		if (J.answered > J.count / 20) /* the first 5% warm up */
 			lat_add(t - c->t_ping);
-		if (J.answered >= J.count + J.count / 20) {
+		if (J.answered >= J.count + J.count / 20 ||
+		    (J.seconds > 0 && t - J.t0 >= (uint64_t)(J.seconds * 1e9))) {
 			J.stop = true;
 			return;
 		}
