@@ -177,6 +177,17 @@ def start_load(w, n_echo):
     return stop, echos, news
 
 
+def tunnel_port(pid, ports):
+    """The one port among `ports` to which pid (the load balancer) holds the
+    same connection 0.3 s apart: the tunnel, not a health check (HAProxy
+    checks every 200 ms, each a short connection of its own).  None unless
+    exactly one port has one."""
+    first = {p: tcp_conns_to(pid, p) for p in ports}
+    time.sleep(0.3)
+    kept = [p for p, inodes in first.items() if inodes & tcp_conns_to(pid, p)]
+    return kept[0] if len(kept) == 1 else None
+
+
 def check_streams_ended(echos, t_kill, what):
     for e in echos:
         e.join(STREAM_END_BOUND_S + 5)
@@ -515,10 +526,7 @@ class HaproxyWorld(FleetWorld):
 
     def carrying_port(self):
         """The server HAProxy's connection for the tunnel goes to."""
-        for p in self.ports:
-            if p in self.procs and tcp_conns_to(self.haproxy.pid, p):
-                return p
-        return None
+        return tunnel_port(self.haproxy.pid, [p for p in self.ports if p in self.procs])
 
     def teardown(self, check_exit=True):
         super().teardown(check_exit)
@@ -639,10 +647,7 @@ class NginxFleetWorld(FleetWorld):
         return ["ws://127.0.0.1:%d%s" % (self.front, self.path)]
 
     def carrying_port(self):
-        for p in self.ports:
-            if p in self.procs and tcp_conns_to(self.nginx.pid, p):
-                return p
-        return None
+        return tunnel_port(self.nginx.pid, [p for p in self.ports if p in self.procs])
 
     def teardown(self, check_exit=True):
         super().teardown(check_exit)
