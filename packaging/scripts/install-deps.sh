@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # private instance in tests/integration/test_it_failover.py (no service).
 pkgs="
 build-essential cmake ninja-build pkg-config git
-libsodium-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev libqrencode-dev
+libsodium-dev libssl-dev libmbedtls-dev libcmocka-dev libc-ares-dev libinih-dev libjansson-dev libqrencode-dev
 clang libclang-rt-14-dev
 dnsmasq-base curl netcat-openbsd python3 ca-certificates procps openssl nginx-light haproxy
 openssh-client openssh-server
