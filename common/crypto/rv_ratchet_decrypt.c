@@ -96,7 +96,9 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		if (ret != RV_OK)
 			goto out;
 	}
-	rv_ratchet_kdf_ck(ckr, mk, ckr);
+	ret = rv_ratchet_kdf_ck(ckr, mk, ckr);
+	if (ret != RV_OK)
+		goto out;
 	ret = rv_ratchet_kdf_msg(key, nonce, mk);
 	if (ret != RV_OK)
 		goto out;

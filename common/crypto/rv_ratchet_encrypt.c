@@ -97,7 +97,9 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		ret = RV_ERR_LIMIT;
 		goto out;
 	}
-	rv_ratchet_kdf_ck(cks, mk, cks);
+	ret = rv_ratchet_kdf_ck(cks, mk, cks);
+	if (ret != RV_OK)
+		goto out;
 	ret = rv_ratchet_kdf_msg(key, nonce, mk);
 	if (ret != RV_OK)
 		goto out;

@@ -53,9 +53,10 @@ struct rv_ratchet {
 int rv_ratchet_kdf_rk(uint8_t rk_out[RV_KEY_LEN], uint8_t ck_out[RV_KEY_LEN],
 		      const uint8_t rk_in[RV_KEY_LEN], const uint8_t priv[RV_KEY_LEN],
 		      const uint8_t pub[RV_KEY_LEN]);
-/* KDF_CK: mk = HMAC(ck, 0x01), ck' = HMAC(ck, 0x02); ck_out may alias ck_in. */
-void rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
-		       const uint8_t ck_in[RV_KEY_LEN]);
+/* KDF_CK: mk = HMAC(ck, 0x01), ck' = HMAC(ck, 0x02); ck_out may alias ck_in
+ * (unchanged on failure: RV_ERR_NOMEM / RV_ERR_CRYPTO from libcrypto). */
+int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
+		      const uint8_t ck_in[RV_KEY_LEN]);
 /* AEAD key and nonce = HKDF(salt=zeros, ikm=mk, info=MESSAGE), 32 + 12. */
 int rv_ratchet_kdf_msg(uint8_t key[RV_KEY_LEN], uint8_t nonce[12],
 		       const uint8_t mk[RV_KEY_LEN]);

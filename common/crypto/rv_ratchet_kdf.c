@@ -34,16 +34,20 @@ out:
 	return r;
 }
 
-void rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
-		       const uint8_t ck_in[RV_KEY_LEN])
+int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
+		      const uint8_t ck_in[RV_KEY_LEN])
 {
 	const uint8_t c_msg = RV_KDF_CK_MESSAGE, c_chain = RV_KDF_CK_CHAIN;
-	uint8_t next[crypto_auth_hmacsha256_BYTES];
+	uint8_t next[RV_HMAC_SHA256_LEN];
+	int r;
 
-	crypto_auth_hmacsha256(mk, &c_msg, 1, ck_in);
-	crypto_auth_hmacsha256(next, &c_chain, 1, ck_in);
-	memcpy(ck_out, next, RV_KEY_LEN);
+	r = rv_hmac_sha256(mk, ck_in, RV_KEY_LEN, &c_msg, 1, NULL, 0);
+	if (r == RV_OK)
+		r = rv_hmac_sha256(next, ck_in, RV_KEY_LEN, &c_chain, 1, NULL, 0);
+	if (r == RV_OK)
+		memcpy(ck_out, next, RV_KEY_LEN);
 	sodium_memzero(next, sizeof(next));
+	return r;
 }
 
 int rv_ratchet_kdf_msg(uint8_t key[RV_KEY_LEN], uint8_t nonce[12],

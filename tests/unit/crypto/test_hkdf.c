@@ -1,4 +1,7 @@
-/* test_hkdf.c - HKDF-SHA256 against RFC 5869 appendix A (cases 1-3). */
+/* test_hkdf.c - HMAC-SHA256 against RFC 4231 (cases 1, 2, 6, 7) and against
+ * libsodium's HMAC (an independent implementation: every key length 0..200,
+ * message lengths and split points); HKDF-SHA256 against RFC 5869 appendix A
+ * (cases 1-3) and against HKDF built on libsodium's HMAC (long info). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "rv_err.h"
 #include "rv_hkdf.h"
@@ -41,7 +45,7 @@ static void run_case(const struct rfc_case *c)
 	want_len = hex_decode(c->okm_hex, want_okm, sizeof(want_okm));
 	assert_int_equal(want_len, c->okm_len);
 
-	rv_hkdf_sha256_extract(prk, c->salt, c->salt_len, c->ikm, c->ikm_len);
+	assert_int_equal(rv_hkdf_sha256_extract(prk, c->salt, c->salt_len, c->ikm, c->ikm_len), RV_OK);
 	assert_memory_equal(prk, want_prk, 32);
 
 	memset(okm, 0xaa, sizeof(okm));
@@ -139,6 +143,107 @@ static void test_hkdf_limits(void **state)
 	assert_int_equal(rv_hkdf_sha256_expand(first, 0, prk, NULL, 0), RV_OK);
 }
 
+/* RFC 4231: cases 1, 2 (short keys), 6 and 7 (a 131-byte key, hashed first). */
+static void test_hmac_rfc4231(void **state)
+{
+	static const struct {
+		const char *key_hex, *data, *mac_hex;
+	} cases[] = {
+		{ "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
+		  "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+		{ "4a656665", "what do ya want for nothing?",
+		  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+		{ NULL, "Test Using Larger Than Block-Size Key - Hash Key First",
+		  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+		{ NULL,
+		  "This is a test using a larger than block-size key and a larger than "
+		  "block-size data. The key needs to be hashed before being used by the "
+		  "HMAC algorithm.",
+		  "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+	};
+	uint8_t key[131], want[32], got[32];
+	size_t i, klen, dlen;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].key_hex != NULL) {
+			klen = hex_decode(cases[i].key_hex, key, sizeof(key));
+		} else {
+			memset(key, 0xaa, sizeof(key));
+			klen = sizeof(key);
+		}
+		assert_int_equal(hex_decode(cases[i].mac_hex, want, sizeof(want)), 32);
+		dlen = strlen(cases[i].data);
+		/* Whole, and split in two at every point. */
+		assert_int_equal(rv_hmac_sha256(got, key, klen, (const uint8_t *)cases[i].data, dlen,
+						NULL, 0), RV_OK);
+		assert_memory_equal(got, want, 32);
+		for (size_t cut = 0; cut <= dlen; cut++) {
+			memset(got, 0, sizeof(got));
+			assert_int_equal(rv_hmac_sha256(got, key, klen, (const uint8_t *)cases[i].data,
+							cut, (const uint8_t *)cases[i].data + cut,
+							dlen - cut), RV_OK);
+			assert_memory_equal(got, want, 32);
+		}
+	}
+}
+
+/* Against libsodium's HMAC-SHA256 for every key length 0..200 (around
+ * the 64-byte block) and message lengths 0..300. */
+static void test_hmac_matches_libsodium(void **state)
+{
+	uint8_t key[200], msg[300], want[32], got[32];
+	crypto_auth_hmacsha256_state st;
+	size_t klen, mlen, cut;
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(msg, sizeof(msg));
+	for (klen = 0; klen <= sizeof(key); klen++) {
+		mlen = (klen * 37) % (sizeof(msg) + 1);
+		cut = mlen == 0 ? 0 : (klen * 11) % (mlen + 1);
+		crypto_auth_hmacsha256_init(&st, key, klen);
+		crypto_auth_hmacsha256_update(&st, msg, mlen);
+		crypto_auth_hmacsha256_final(&st, want);
+		assert_int_equal(rv_hmac_sha256(got, key, klen, msg, cut, msg + cut, mlen - cut),
+				 RV_OK);
+		assert_memory_equal(got, want, 32);
+		/* A changed key byte or message byte changes the MAC. */
+		if (klen > 0) {
+			key[klen / 2] ^= 0x80;
+			assert_int_equal(rv_hmac_sha256(got, key, klen, msg, mlen, NULL, 0), RV_OK);
+			assert_memory_not_equal(got, want, 32);
+			key[klen / 2] ^= 0x80;
+		}
+	}
+}
+
+/* HKDF with an info longer than a block, against RFC 5869 on libsodium. */
+static void test_hkdf_long_info(void **state)
+{
+	uint8_t prk[32], info[150], want[96], got[96], t[32];
+	crypto_auth_hmacsha256_state st;
+	size_t done = 0;
+	uint8_t ctr;
+
+	(void)state;
+	randombytes_buf(prk, sizeof(prk));
+	randombytes_buf(info, sizeof(info));
+	for (ctr = 1; done < sizeof(want); ctr++) {
+		crypto_auth_hmacsha256_init(&st, prk, sizeof(prk));
+		if (ctr > 1)
+			crypto_auth_hmacsha256_update(&st, t, sizeof(t));
+		crypto_auth_hmacsha256_update(&st, info, sizeof(info));
+		crypto_auth_hmacsha256_update(&st, &ctr, 1);
+		crypto_auth_hmacsha256_final(&st, t);
+		memcpy(want + done, t, 32);
+		done += 32;
+	}
+	assert_int_equal(rv_hkdf_sha256_expand(got, sizeof(got), prk, info, sizeof(info)), RV_OK);
+	assert_memory_equal(got, want, sizeof(want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +251,9 @@ int main(void)
 		cmocka_unit_test(test_rfc5869_case2),
 		cmocka_unit_test(test_rfc5869_case3),
 		cmocka_unit_test(test_hkdf_limits),
+		cmocka_unit_test(test_hmac_rfc4231),
+		cmocka_unit_test(test_hmac_matches_libsodium),
+		cmocka_unit_test(test_hkdf_long_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
