@@ -387,6 +387,15 @@ void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
 		rv_conn_free(c);
 		return;
 	}
+	if (c->replied) {
+		/* The program was told "connected": a reset, so it does not
+		 * take the close for an empty answer. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		rv_conn_free(c);
+		return;
+	}
 	if (status != RV_STATUS_OK &&
 	    (c->state == RV_CONN_WAITING || c->state == RV_CONN_CONNECTING))
 		(void)rv_mixed_build_reply(c, status, NULL, c->state == RV_CONN_WAITING, &c->out);
@@ -455,6 +464,29 @@ static void rv_conn_wait(struct rv_conn *c)
 	}
 }
 
+/* --optimistic (PROTOCOL.md §7.2): a -D request is answered now, with
+ * 0.0.0.0:0 as the bound address, and the stream sends what the program
+ * writes before PROXY_RESPONSE; a -L stream sends early too.  HTTP relay
+ * legs wait for the response (the relay answers per request). */
+static void rv_conn_go_optimistic(struct rv_conn *c)
+{
+	static const uint8_t any4[4];
+	struct rv_addr none;
+	struct rv_buf rb;
+
+	if (!c->cl->opts->optimistic || (c->kind != RV_CONN_SOCKS && c->kind != RV_CONN_FORWARD))
+		return;
+	if (rv_stream_set_optimistic(c->st) != RV_OK || c->kind != RV_CONN_SOCKS || c->replied)
+		return;
+	rv_addr_set_ipv4(&none, any4, 0);
+	rv_buf_init(&rb, RV_CONN_OUT_MAX);
+	/* Failing here leaves the reply to on_stream_response. */
+	if (rv_mixed_build_reply(c, RV_STATUS_OK, &none, 0, &rb) == RV_OK &&
+	    rv_stream_write_local(c->st, rv_buf_ptr(&rb), rv_buf_len(&rb)) == RV_OK)
+		c->replied = 1;
+	rv_buf_cleanup(&rb);
+}
+
 /* 1 if the stream is open (or the conn is gone), 0 if it must keep waiting. */
 static int rv_conn_try_open(struct rv_conn *c)
 {
@@ -479,6 +511,7 @@ static int rv_conn_try_open(struct rv_conn *c)
 	rv_conn_dst_str(c, dst, sizeof(dst));
 	rv_log_debug("stream %u: %s %s -> %s: connecting", rv_stream_id(c->st),
 		     rv_conn_kind_str(c), c->peer, dst);
+	rv_conn_go_optimistic(c);
 	return 1;
 }
 
@@ -563,7 +596,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 				rv_http_relay_leg_response(c->leg_of, RV_STATUS_OK, 0);
 			return;
 		}
-		if (c->kind != RV_CONN_SOCKS)
+		if (c->kind != RV_CONN_SOCKS || c->replied)
 			return;
 		rv_buf_init(&rb, sizeof(reply));
 		if (rv_mixed_build_reply(c, RV_STATUS_OK, bound, 0, &rb) != RV_OK ||

@@ -78,6 +78,9 @@ struct rv_conn {
 	struct rv_http_relay *relay;  /* RELAY: the relay this conn runs */
 	struct rv_http_relay *leg_of; /* HTTP_LEG: its relay (NULL: dropped) */
 	int counted_open;             /* counted in cl->n_open */
+	/* --optimistic: the success reply is out before PROXY_RESPONSE; a
+	 * failure now resets the connection (no second reply). */
+	int replied;
 	struct rv_buf in;         /* SOCKS input; afterwards early data */
 	struct rv_buf out;        /* replies we write ourselves */
 	struct rv_addr dst;

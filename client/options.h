@@ -86,6 +86,8 @@ struct rv_client_opts {
 	unsigned udp_idle_s;     /* --udp-timeout */
 	const char *ca_file;     /* NULL: system CA bundle */
 	int insecure_tls;
+	/* --optimistic (conn.c): reply and send before PROXY_RESPONSE. */
+	int optimistic;
 	int verbose;             /* -v: debug; -vv: also libwebsockets' log */
 	/* --socks-auth FILE ("user:password"): RFC 1929 required on -D ports. */
 	char socks_user[RV_CLIENT_SOCKS_USER_MAX + 1];

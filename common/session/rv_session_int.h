@@ -68,6 +68,10 @@ struct rv_stream {
 
 	enum rv_reset_reason reset_reason;
 	int retryable;
+	/* Client: may send before the response (rv_stream_set_optimistic);
+	 * read_early: it read fd then, so a retry would lose those bytes. */
+	int optimistic;
+	int read_early;
 	int response_done;               /* opener: on_stream_response ran */
 	int local_open;                  /* we opened it (CONNECT / REMOTE_CONNECT sent) */
 	int in_final_cb;                 /* detach allowed */

@@ -139,6 +139,14 @@ static void rv_stream_buf_release(struct rv_buf *b)
 	rv_buf_init(b, max);
 }
 
+/* Does this stream relay now (read fd into DATA, write its local bytes):
+ * once open, or before the response when optimistic (a client's;
+ * PROTOCOL.md §7.2).  The peer's DATA still waits for the response. */
+static int rv_stream_live(const struct rv_stream *st)
+{
+	return st->state == RV_STREAM_OPEN || (st->state == RV_STREAM_CONNECTING && st->optimistic);
+}
+
 /* The session pauses lazily (rv_session_out.c): a stream that would read
  * but for the high water mark drops its READ interest here and waits on
  * the session's paused list, the only streams visited on resume. */
@@ -148,7 +156,7 @@ void rv_stream_update_events(struct rv_stream *st)
 	unsigned want = 0, wwant;
 	int could_send = 0;
 
-	if (st->w != NULL && st->state == RV_STREAM_OPEN) {
+	if (st->w != NULL && rv_stream_live(st)) {
 		could_send = st->istate == RV_STREAM_DIR_OPEN && st->send_credit > 0 &&
 			     s->state != RV_SESSION_CLOSED;
 		if (could_send && !s->paused && rv_buf_len(&st->early) == 0)
@@ -218,7 +226,7 @@ static void rv_stream_connect_failed(struct rv_stream *st, enum rv_status status
 {
 	struct rv_session *s = st->sess;
 
-	st->retryable = retryable;
+	st->retryable = retryable && !st->read_early;
 	if (!st->response_done) {
 		st->response_done = 1;
 		st->in_final_cb = 1;
@@ -423,7 +431,7 @@ static void rv_stream_read(struct rv_stream *st)
 	int i, k;
 
 	for (i = 0; i < RV_STREAM_READS_PER_EVENT; i++) {
-		if (st->state != RV_STREAM_OPEN || st->istate != RV_STREAM_DIR_OPEN ||
+		if (!rv_stream_live(st) || st->istate != RV_STREAM_DIR_OPEN ||
 		    st->send_credit == 0 || s->paused || s->state == RV_SESSION_CLOSED)
 			return;
 		max = st->send_credit;
@@ -435,6 +443,8 @@ static void rv_stream_read(struct rv_stream *st)
 		n = k == 1 ? read(st->fd, iov[0].iov_base, iov[0].iov_len) : readv(st->fd, iov, k);
 		rv_session_data_commit_v(s, iov, k, n > 0 ? (size_t)n : 0);
 		if (n > 0) {
+			if (st->state == RV_STREAM_CONNECTING)
+				st->read_early = 1;
 			st->send_credit -= (uint32_t)n;
 			st->up += (uint64_t)n;
 			rv_session_stream_touch(s, st);
@@ -464,7 +474,7 @@ void rv_stream_pump_early(struct rv_stream *st)
 	uint8_t *body;
 	size_t n;
 
-	while (rv_buf_len(&st->early) > 0 && st->state == RV_STREAM_OPEN &&
+	while (rv_buf_len(&st->early) > 0 && rv_stream_live(st) &&
 	       st->send_credit > 0 && !s->paused && s->state != RV_SESSION_CLOSED) {
 		n = rv_buf_len(&st->early);
 		if (n > st->send_credit)
@@ -489,9 +499,9 @@ static void rv_stream_io_cb(struct rv_loop_fd *w, int fd, unsigned ev, void *arg
 	(void)w;
 	(void)fd;
 	rv_session_enter(s);
-	if (st->state == RV_STREAM_OPEN && (ev & RV_LOOP_WRITE) != 0)
+	if (rv_stream_live(st) && (ev & RV_LOOP_WRITE) != 0)
 		rv_stream_flush(st);
-	if (st->state == RV_STREAM_OPEN && (ev & RV_LOOP_READ) != 0)
+	if (rv_stream_live(st) && (ev & RV_LOOP_READ) != 0)
 		rv_stream_read(st);
 	if (st->state != RV_STREAM_CLOSED)
 		rv_stream_update_events(st);
@@ -764,7 +774,7 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 		return rc;
 	st->sess->held_local += len;
 	st->local_pending += len;
-	if (st->state != RV_STREAM_OPEN)
+	if (!rv_stream_live(st))
 		return RV_OK;
 	/* Try the write first: WRITE interest (and the epoll_ctl pair to set
 	 * and clear it) only for what the fd did not take.  An error is left
@@ -824,6 +834,26 @@ int rv_stream_set_write_fd(struct rv_stream *st, int wfd)
 	st->wfd = wfd;
 	st->wfd_sock = S_ISSOCK(sb.st_mode);
 	st->wevents = 0;
+	return RV_OK;
+}
+
+int rv_stream_set_optimistic(struct rv_stream *st)
+{
+	struct rv_session *s;
+
+	if (st == NULL || !rv_stream_is_client(st) || st->state != RV_STREAM_CONNECTING ||
+	    st->sess->cfg.role != RV_SESSION_CLIENT)
+		return RV_ERR_STATE;
+	s = st->sess;
+	rv_session_enter(s);
+	st->optimistic = 1;
+	rv_stream_pump_early(st);
+	/* What the app already wrote goes in the CONNECT's message. */
+	if (rv_buf_len(&st->early) == 0)
+		rv_stream_read(st);
+	if (st->state == RV_STREAM_CONNECTING)
+		rv_stream_update_events(st);
+	rv_session_leave(s);
 	return RV_OK;
 }
 

@@ -72,8 +72,17 @@ int rv_stream_set_write_fd(struct rv_stream *st, int wfd);
  * on_stream_closed): the session will not close it.  Returns the fd or -1
  * (also for a split stream: see rv_stream_set_write_fd). */
 int rv_stream_detach_fd(struct rv_stream *st);
+/* Client, right after rv_session_stream_open (still CONNECTING): optimistic
+ * data (PROTOCOL.md §7.2).  The early bytes and whatever fd yields go out at
+ * once, within the initial credit, instead of after PROXY_RESPONSE: one
+ * round trip less for a client that speaks first.  Once fd has been read
+ * before the response a failure is no longer retryable (those bytes are
+ * gone); the early bytes alone stay the owner's to resend.  RV_ERR_STATE
+ * unless a client stream still connecting. */
+int rv_stream_set_optimistic(struct rv_stream *st);
 /* 1 if the peer never processed this stream (refused after GOAWAY, or the
- * session died before a response): safe to retry elsewhere. */
+ * session died before a response) and nothing was read from fd before the
+ * response: safe to retry elsewhere. */
 int rv_stream_retryable(const struct rv_stream *st);
 
 uint32_t rv_stream_id(const struct rv_stream *st);

@@ -200,5 +200,61 @@ def denied_by_explicit_rule_reply_2(w):
     w.assert_works()
 
 
+def optimistic_world(args):
+    return World(args, forwards=False, client_extra=("--optimistic",))
+
+
+@R.test(timeout=90, world=optimistic_world)
+def optimistic_refused_is_a_reset(w):
+    """--optimistic: the reply comes at once (bound 0.0.0.0:0), so a refused
+    destination shows as a reset of the connection, not as reply 5."""
+    r = socks_connect(w.socks_port, "127.0.0.1", free_port(), timeout=20)
+    try:
+        check(r.rep == 0, "optimistic CONNECT to a closed port: reply %s, expected 0" % r.rep)
+        check(r.bound == ("0.0.0.0", 0), "optimistic bound address %r" % (r.bound,))
+        r.sock.settimeout(20)
+        try:
+            d = r.sock.recv(100)
+            raise TestFailure("expected a reset, got %r" % d)
+        except ConnectionResetError:
+            pass
+    finally:
+        r.close()
+    w.assert_works()
+
+
+@R.test(timeout=90, world=optimistic_world)
+def optimistic_data_goes_early(w):
+    """--optimistic: data sent right behind the request (one segment with the
+    greeting and the request, as a pipelining client does) arrives in order,
+    and the echo comes back; many in a row keep working."""
+    echo = w.targets.ports["echo"]
+    for i in range(20):
+        s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=20)
+        try:
+            s.settimeout(20)
+            msg = b"hello %d " % i + os.urandom(3000)
+            req = b"\x05\x01\x00" + b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + \
+                echo.to_bytes(2, "big")
+            s.sendall(req + msg if i % 2 else req)
+            if i % 2 == 0:
+                s.sendall(msg)
+            got = bytearray()
+            deadline = time.monotonic() + 20
+            want = 2 + 10 + len(msg)
+            while len(got) < want and time.monotonic() < deadline:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+            check(bytes(got[:2]) == b"\x05\x00", "method reply %r" % bytes(got[:2]))
+            check(bytes(got[2:4]) == b"\x05\x00", "CONNECT reply %r" % bytes(got[2:12]))
+            check(bytes(got[12:]) == msg, "echo %d: %d of %d bytes, equal prefix %s" % (
+                i, len(got) - 12, len(msg), bytes(got[12:12 + 10]) == msg[:10]))
+        finally:
+            s.close()
+    w.assert_works()
+
+
 if __name__ == "__main__":
     R.main()

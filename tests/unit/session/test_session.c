@@ -816,6 +816,101 @@ static void test_deferred_accept_and_cancel(void **state)
 	h_free(&h);
 }
 
+/* Optimistic data (PROTOCOL.md §7.2): without it nothing leaves before the
+ * response; with it the early bytes and what the app writes reach the
+ * server while it is still connecting, and the target gets them in order
+ * once it accepts. */
+static void test_optimistic_data(void **state)
+{
+	static const uint8_t early[] = "hello ", more[] = "world", all[] = "hello world";
+	struct h h;
+	struct ep *app, *tgt;
+	struct rv_addr dst, bound;
+	struct rv_stream *st;
+	struct rv_session_stats cs, ss;
+	int sv[2];
+	const uint8_t z[4] = { 0 };
+
+	(void)state;
+	h_init(&h, NULL, NULL);
+	h.mode = SRV_DEFER;
+	dst_domain(&dst);
+	/* Not optimistic: nothing before the response. */
+	assert_int_equal(open_stream(&h, &dst, early, 6, &app, &st), RV_OK);
+	ep_send(app, more, 5, 0);
+	run(&h, pred_never, 50);
+	assert_non_null(h.deferred);
+	rv_session_get_stats(h.cli, &cs);
+	assert_int_equal(cs.data_out, 0);
+	rv_stream_reset(st, RV_RESET_CANCELED);
+	assert_true(run(&h, pred_no_streams, WAIT_MS));
+
+	/* Optimistic. */
+	assert_int_equal(open_stream(&h, &dst, early, 6, &app, &st), RV_OK);
+	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	ep_send(app, more, 5, 0);
+	run(&h, pred_never, 50);
+	assert_non_null(h.deferred);
+	assert_int_equal(h.resp_calls, 0);
+	rv_session_get_stats(h.cli, &cs);
+	rv_session_get_stats(h.srv, &ss);
+	assert_int_equal(cs.data_out, 11);
+	assert_int_equal(ss.data_in, 11); /* held by the server, counted */
+	sh_socketpair(sv, SOCK_NONBLOCK);
+	rv_addr_set_ipv4(&bound, z, 0);
+	tgt = ep_new(&h, sv[1]);
+	ep_expect(tgt, all, 11);
+	assert_int_equal(rv_stream_accept(h.deferred, sv[0], &bound), RV_OK);
+	assert_true(run(&h, pred_response, WAIT_MS));
+	assert_int_equal(h.last_status, RV_STATUS_OK);
+	assert_int_equal(rv_stream_get_state(st), RV_STREAM_OPEN);
+	assert_int_equal(rv_stream_set_optimistic(st), RV_ERR_STATE); /* open already */
+	g_b = tgt;
+	run(&h, pred_never, 50);
+	assert_int_equal(tgt->got, 11);
+	assert_false(tgt->mismatch);
+	/* Only a client's connecting stream. */
+	assert_int_equal(rv_stream_set_optimistic(h.deferred), RV_ERR_STATE);
+	assert_int_equal(rv_stream_set_optimistic(NULL), RV_ERR_STATE);
+	h_free(&h);
+}
+
+/* A refused optimistic stream is retryable only while nothing was read
+ * from its fd (early bytes are the owner's to resend; the rest is gone). */
+static void test_optimistic_retryable(void **state)
+{
+	static const uint8_t early[] = "GET", more[] = " / HTTP/1.0";
+	struct h h;
+	struct rv_session_config sc = { .max_streams = 1 };
+	struct ep *app;
+	struct rv_addr dst;
+	struct rv_stream *st;
+
+	(void)state;
+	h_init(&h, NULL, &sc);
+	dst_domain(&dst);
+	h.detach_on_fail = 1;
+	assert_int_equal(open_stream(&h, &dst, NULL, 0, &app, NULL), RV_OK);
+	assert_true(run(&h, pred_response, WAIT_MS));
+	/* Early bytes only: refused (the server's limit), still retryable. */
+	h.resp_calls = 0;
+	assert_int_equal(open_stream(&h, &dst, early, 3, &app, &st), RV_OK);
+	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	assert_true(run(&h, pred_response, WAIT_MS));
+	assert_int_equal(h.last_status, RV_STATUS_GENERAL_FAILURE);
+	assert_int_equal(h.resp_retryable, 1);
+	/* Read from the fd before the refusal: not retryable. */
+	h.resp_calls = 0;
+	assert_int_equal(open_stream(&h, &dst, early, 3, &app, &st), RV_OK);
+	/* In the socket already: set_optimistic reads it at once. */
+	assert_int_equal(send(app->fd, more, sizeof(more) - 1, 0), (ssize_t)(sizeof(more) - 1));
+	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	assert_true(run(&h, pred_response, WAIT_MS));
+	assert_int_equal(h.last_status, RV_STATUS_GENERAL_FAILURE);
+	assert_int_equal(h.resp_retryable, 0);
+	h_free(&h);
+}
+
 struct fc {
 	struct ep *app, *tgt;
 };
@@ -1503,6 +1598,8 @@ int main(void)
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_deferred_accept_and_cancel),
+		cmocka_unit_test(test_optimistic_data),
+		cmocka_unit_test(test_optimistic_retryable),
 		cmocka_unit_test(test_flow_control),
 		cmocka_unit_test(test_flow_control_violation),
 		cmocka_unit_test(test_data_before_accept),
