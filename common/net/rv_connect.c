@@ -225,6 +225,18 @@ static int start_next(struct rv_connect *c)
 			attempt_fail(a, errno);
 			continue;
 		}
+		/* A near target (loopback, this host) has usually answered by
+		 * the time connect() returns: asking again costs a syscall and
+		 * saves the watcher, a poll round and SO_ERROR.  0 (or EISCONN)
+		 * is connected; EALREADY is still in progress. */
+		if (connect(fd, &a->addr.u.sa, a->addr.len) == 0 || errno == EISCONN) {
+			win(c, a);
+			return 1;
+		}
+		if (errno != EALREADY && errno != EINPROGRESS && errno != EINTR) {
+			attempt_fail(a, errno);
+			continue;
+		}
 		if (rv_loop_fd_add(c->loop, fd, RV_LOOP_WRITE, attempt_cb, a, &a->w) != RV_OK) {
 			attempt_fail(a, ENOMEM);
 			continue;
