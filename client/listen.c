@@ -44,7 +44,7 @@ static void rv_listener_on_accept(struct rv_loop_fd *w, int fd, unsigned ev, voi
 	struct rv_listener *l = arg;
 	struct sockaddr_storage ss;
 	char peer[RV_CLI_ADDRSTR_MAX];
-	int i, one = 1;
+	int i;
 
 	(void)w;
 	(void)ev;
@@ -65,7 +65,6 @@ static void rv_listener_on_accept(struct rv_loop_fd *w, int fd, unsigned ev, voi
 			}
 			return;
 		}
-		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		rv_cli_sockaddr_str((struct sockaddr *)&ss, peer, sizeof(peer));
 		rv_conn_accept(l->cl, c, l->kind, l->kind == RV_CONN_FORWARD ? &l->target : NULL,
 			       peer, (const struct sockaddr *)&ss, len);
@@ -109,6 +108,8 @@ static int rv_listener_open(struct rv_client *cl, const struct rv_cli_sockaddr *
 		goto fail;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Accepted sockets inherit it (Linux): no setsockopt per connection. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (sa->ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, sa->wildcard ? &zero : &one,
 				 sizeof(int));

@@ -85,8 +85,17 @@ int rv_client_ratelog(struct rv_client *cl, struct rv_client_ratelog *rl, uint64
 
 int rv_mixed_start(struct rv_conn *c)
 {
+	int ret;
+
 	c->proto = RV_CONN_PROTO_NONE;
-	return rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_READ, rv_mixed_on_io, c, &c->w);
+	ret = rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_READ, rv_mixed_on_io, c, &c->w);
+	if (ret != RV_OK)
+		return ret;
+	/* A program sends its greeting right after connect(): by the time we
+	 * accept it has usually arrived, so read now instead of after one more
+	 * poll round (an empty socket costs one recv).  May free c. */
+	rv_mixed_on_io(c->w, c->fd, RV_LOOP_READ, c);
+	return RV_OK;
 }
 
 int rv_mixed_build_reply(const struct rv_conn *c, enum rv_status st,
