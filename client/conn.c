@@ -35,7 +35,10 @@ static const char *rv_conn_kind_str(const struct rv_conn *c)
 /* rv_addr_str escapes: a SOCKS domain may hold any byte. */
 static void rv_conn_dst_str(const struct rv_conn *c, char *out, size_t len)
 {
-	rv_addr_str(&c->dst, out, len);
+	if (c->nego != NULL)
+		rv_addr_str(&c->nego->dst, out, len);
+	else
+		snprintf(out, len, "?");
 }
 
 static const char *rv_conn_status_str(enum rv_status st)
@@ -142,6 +145,7 @@ void rv_conn_free(struct rv_conn *c)
 		rv_stream_set_user(c->st, NULL);
 	rv_buf_cleanup(&c->in);
 	rv_buf_cleanup(&c->out);
+	free(c->nego);
 	if (c->http != NULL) {
 		rv_http_request_wipe(c->http);
 		free(c->http);
@@ -222,8 +226,14 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 	c->kind = kind;
 	c->fd = fd;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	if (salen > 0 && salen <= sizeof(c->peer_sa))
-		memcpy(&c->peer_sa, sa, salen);
+	c->nego = calloc(1, sizeof(*c->nego));
+	if (c->nego == NULL) {
+		free(c);
+		close(fd);
+		return;
+	}
+	if (salen > 0 && salen <= sizeof(c->nego->peer_sa))
+		memcpy(&c->nego->peer_sa, sa, salen);
 	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
 	rv_buf_init(&c->out, RV_CONN_OUT_MAX);
 	c->next = cl->conns;
@@ -236,7 +246,7 @@ void rv_conn_accept(struct rv_client *cl, int fd, enum rv_conn_kind kind,
 		return;
 	}
 	if (kind == RV_CONN_FORWARD) {
-		c->dst = *target;
+		c->nego->dst = *target;
 		rv_conn_start_stream(c);
 		return;
 	}
@@ -274,7 +284,13 @@ int rv_conn_new_leg(struct rv_client *cl, int fd, const struct rv_addr *dst,
 	c->cl = cl;
 	c->kind = RV_CONN_HTTP_LEG;
 	c->fd = fd;
-	c->dst = *dst;
+	c->nego = calloc(1, sizeof(*c->nego));
+	if (c->nego == NULL) {
+		free(c);
+		close(fd);
+		return RV_ERR_NOMEM;
+	}
+	c->nego->dst = *dst;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	rv_buf_init(&c->in, RV_FRAME_DATA_MAX);
 	rv_buf_init(&c->out, RV_CONN_OUT_MAX);
@@ -367,7 +383,7 @@ void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
 
 	rv_conn_dst_str(c, dst, sizeof(dst));
 	rv_log_debug("%s %s -> %s: %s", rv_conn_kind_str(c), c->peer,
-		     c->dst.atyp != RV_ATYP_INVALID ? dst : "?", why);
+		     c->nego != NULL && c->nego->dst.atyp != RV_ATYP_INVALID ? dst : "?", why);
 	rv_conn_unwait(c);
 	rv_conn_nego_unlink(c);
 	rv_http_relay_free(c); /* a relay ends here: no more relaying */
@@ -496,7 +512,7 @@ static int rv_conn_try_open(struct rv_conn *c)
 
 	if (s == NULL)
 		return 0;
-	ret = rv_session_stream_open(s, c->fd, &c->dst, rv_buf_ptr(&c->in), rv_buf_len(&c->in),
+	ret = rv_session_stream_open(s, c->fd, &c->nego->dst, rv_buf_ptr(&c->in), rv_buf_len(&c->in),
 				     c, &c->st);
 	if (ret == RV_ERR_LIMIT || ret == RV_ERR_CLOSED)
 		return 0;
@@ -580,6 +596,12 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 	if (status == RV_STATUS_OK) {
 		c->state = RV_CONN_OPEN;
 		rv_conn_set_open(c, 1);
+		/* Open: neither is needed again (an open conn ends in
+		 * on_stream_closed), and 10,000 idle streams carry neither. */
+		free(c->nego);
+		c->nego = NULL;
+		rv_loop_timer_free(c->timer);
+		c->timer = NULL;
 		/* Early data now belongs to the stream; an open conn holds no
 		 * buffer memory (thousands of idle streams). */
 		rv_buf_cleanup(&c->in);

@@ -118,8 +118,9 @@ static int rv_http_auth_ok(struct rv_conn *c, const struct rv_http_request *req)
 		return 1;
 	/* No credentials is how browsers ask which scheme to use: not a
 	 * failed login.  Wrong or undecodable ones are. */
-	if (req->auth != RV_HTTP_AUTH_NONE)
-		rv_authlimit_failed(&c->cl->authlimit, (const struct sockaddr *)&c->peer_sa, c->peer);
+	if (req->auth != RV_HTTP_AUTH_NONE && c->nego != NULL)
+		rv_authlimit_failed(&c->cl->authlimit, (const struct sockaddr *)&c->nego->peer_sa,
+				    c->peer);
 	(void)rv_http_build_status(&c->out, 407, 0);
 	return 0;
 }
@@ -203,7 +204,7 @@ static void rv_http_dispatch(struct rv_conn *c)
 			return;
 		}
 		c->proto = RV_CONN_PROTO_CONNECT;
-		c->dst = req->dst;
+		c->nego->dst = req->dst;
 		rv_http_request_wipe(req);
 		free(req);
 		c->http = NULL;

@@ -17,13 +17,13 @@ static void rv_socks_done(struct rv_conn *c)
 	char peer[RV_CLI_ADDRSTR_MAX];
 	int fd;
 
-	if (c->socks.cmd != RV_SOCKS5_CMD_UDP_ASSOCIATE) {
+	if (c->nego->socks.cmd != RV_SOCKS5_CMD_UDP_ASSOCIATE) {
 		rv_conn_start_stream(c);
 		return;
 	}
 	fd = c->fd;
-	sa = c->peer_sa;
-	req = c->socks.dst;
+	sa = c->nego->peer_sa;
+	req = c->nego->socks.dst;
 	snprintf(peer, sizeof(peer), "%s", c->peer);
 	c->fd = -1; /* rv_conn_free leaves it open */
 	rv_conn_free(c);
@@ -37,7 +37,7 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 
 	(void)w;
 	(void)fd;
-	if (c->socks.state == RV_SOCKS5_DONE) {
+	if (c->nego->socks.state == RV_SOCKS5_DONE) {
 		/* Only the tail of our replies was left to write. */
 		r = rv_conn_flush(c);
 		if (r < 0)
@@ -50,12 +50,12 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		r = rv_conn_read(c);
 		if (r < 0) {
 			rv_log_debug("socks %s: closed during negotiation (%s)", c->peer,
-				     rv_socks5_state_str(c->socks.state));
+				     rv_socks5_state_str(c->nego->socks.state));
 			rv_conn_free(c);
 			return;
 		}
 	}
-	ret = rv_socks5_feed(&c->socks, &c->in, &c->out);
+	ret = rv_socks5_feed(&c->nego->socks, &c->in, &c->out);
 	r = rv_conn_flush(c);
 	if (r < 0) {
 		rv_conn_free(c);
@@ -65,15 +65,16 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		(void)rv_loop_fd_set_events(c->w, RV_LOOP_READ | (r == 0 ? RV_LOOP_WRITE : 0));
 		return;
 	}
-	if (ret == RV_ERR_DENIED && c->socks.method == RV_SOCKS5_METHOD_USERPASS)
-		rv_authlimit_failed(&c->cl->authlimit, (const struct sockaddr *)&c->peer_sa, c->peer);
+	if (ret == RV_ERR_DENIED && c->nego->socks.method == RV_SOCKS5_METHOD_USERPASS)
+		rv_authlimit_failed(&c->cl->authlimit, (const struct sockaddr *)&c->nego->peer_sa,
+				    c->peer);
 	if (ret != RV_OK) {
 		rv_conn_fail(c, RV_STATUS_OK, ret == RV_ERR_DENIED ? "SOCKS authentication refused" :
 					      ret == RV_ERR_UNSUPPORTED ? "SOCKS request not supported" :
 					      "not a valid SOCKS5 request");
 		return;
 	}
-	c->dst = c->socks.dst;
+	c->nego->dst = c->nego->socks.dst;
 	if (r == 0) {
 		/* Finish writing the method/auth reply before the session owns fd. */
 		(void)rv_loop_fd_set_events(c->w, RV_LOOP_WRITE);
@@ -84,5 +85,5 @@ void rv_socks_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 
 void rv_socks_init(struct rv_conn *c)
 {
-	rv_socks5_init(&c->socks, &c->cl->socks_cfg);
+	rv_socks5_init(&c->nego->socks, &c->cl->socks_cfg);
 }

@@ -44,6 +44,6 @@ void rv_socks4_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		rv_conn_fail(c, RV_STATUS_OK, why != NULL ? why : "not a valid SOCKS4 request");
 		return;
 	}
-	c->dst = req.dst;
+	c->nego->dst = req.dst;
 	rv_conn_start_stream(c);
 }

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -16,6 +17,10 @@ static EVP_CIPHER *aead_cipher[2]; /* [0] ChaCha20-Poly1305, [1] AES-256-GCM */
 
 static void aead_fetch_ciphers(void)
 {
+	/* No openssl.cnf: these two ciphers need no system policy, and
+	 * reading it costs 0.6 MB of RSS per process. */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		return;
 	aead_cipher[0] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	aead_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 }

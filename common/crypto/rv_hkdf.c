@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -16,6 +17,9 @@ static EVP_MD *hmac_md;
 
 static void hmac_fetch_md(void)
 {
+	/* As in rv_aead.c: no openssl.cnf. */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		return;
 	hmac_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 

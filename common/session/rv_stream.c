@@ -712,6 +712,10 @@ int rv_stream_accept(struct rv_stream *st, int fd, const struct rv_addr *bound)
 	rv_session_stream_touch(s, st);
 	rv_log_debug("%s: stream %u: target connected", s->name, st->id);
 	rv_stream_flush(st); /* DATA/FIN that arrived while connecting */
+	/* Most such data is gone at once: give its buffer back now rather
+	 * than at the next tick (optimistic clients send with every CONNECT). */
+	if (st->state == RV_STREAM_OPEN && rv_buf_len(&st->obuf) == 0)
+		rv_stream_trim(st);
 	if (st->state == RV_STREAM_OPEN)
 		rv_stream_update_events(st);
 out:
@@ -758,7 +762,7 @@ void rv_stream_reset(struct rv_stream *st, enum rv_reset_reason reason)
 
 int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 {
-	ssize_t n;
+	ssize_t n = 0;
 	int rc;
 
 	if (st == NULL || (data == NULL && len > 0))
@@ -769,28 +773,26 @@ int rv_stream_write_local(struct rv_stream *st, const void *data, size_t len)
 		return RV_ERR_STATE; /* relayed data already queued */
 	if (st->local_pending + len > RV_FRAME_DATA_MAX)
 		return RV_ERR_NO_SPACE;
-	rc = rv_buf_put(&st->obuf, data, len);
-	if (rc < 0)
-		return rc;
-	st->sess->held_local += len;
-	st->local_pending += len;
-	if (!rv_stream_live(st))
-		return RV_OK;
-	/* Try the write first: WRITE interest (and the epoll_ctl pair to set
-	 * and clear it) only for what the fd did not take.  An error is left
-	 * for the next flush to report. */
-	if (rv_stream_out_fd(st) >= 0 && rv_buf_len(&st->obuf) == st->local_pending) {
-		n = rv_stream_send(rv_stream_out_fd(st), rv_buf_ptr(&st->obuf),
-				   rv_buf_len(&st->obuf));
-		if (n > 0) {
-			(void)rv_buf_consume(&st->obuf, (size_t)n);
-			st->sess->held_local -= (size_t)n;
-			rv_stream_account_written(st, (size_t)n);
-		}
-		if (rv_buf_len(&st->obuf) == 0 && st->obuf.data != NULL)
-			rv_session_hold(st->sess, st); /* the tick frees it */
+	/* Nothing queued ahead: write straight to the fd, so a reply that
+	 * fits (nearly always) allocates no buffer and needs no WRITE
+	 * interest.  An error is left for the next flush to report. */
+	if (rv_stream_live(st) && rv_buf_len(&st->obuf) == 0 && rv_stream_out_fd(st) >= 0 &&
+	    len > 0) {
+		n = rv_stream_send(rv_stream_out_fd(st), data, len);
+		if (n < 0)
+			n = 0;
+		if (n > 0)
+			rv_session_stream_touch(st->sess, st);
 	}
-	rv_stream_update_events(st);
+	if ((size_t)n < len) {
+		rc = rv_buf_put(&st->obuf, (const uint8_t *)data + n, len - (size_t)n);
+		if (rc < 0)
+			return rc;
+		st->sess->held_local += len - (size_t)n;
+		st->local_pending += len - (size_t)n;
+	}
+	if (rv_stream_live(st))
+		rv_stream_update_events(st);
 	return RV_OK;
 }
 

@@ -55,16 +55,18 @@ static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct 
 	sh_accept_loopback(st, sv[0], 4242);
 }
 
-static int g_reply_first; /* stream 1 writes a local reply (as SOCKS does) */
+/* Stream 1 queues a local reply before its response: it waits in the fd
+ * buffer until the stream opens (an open stream's reply goes straight to
+ * the fd and holds no buffer). */
+static int g_reply_first;
 
 static void cb_response(struct rv_stream *st, enum rv_status status, const struct rv_addr *bound,
 			void *arg)
 {
 	struct h *h = arg;
 
+	(void)st;
 	(void)bound;
-	if (g_reply_first && rv_stream_id(st) == 1 && status == RV_STATUS_OK)
-		assert_int_equal(rv_stream_write_local(st, "ok", 2), RV_OK);
 	h->responses++;
 	if (status == RV_STATUS_OK)
 		h->ok++;
@@ -154,6 +156,8 @@ static void open_many(struct h *h, int n)
 		assert_int_equal(rv_session_stream_open(h->cli, sv[0], &dst, NULL, 0, NULL, &st),
 				 RV_OK);
 		assert_int_equal(rv_stream_id(st), (uint32_t)i + 1);
+		if (g_reply_first && i == 0)
+			assert_int_equal(rv_stream_write_local(st, "ok", 2), RV_OK);
 		sh_ep_init(h->loop, &h->app[i], sv[1]);
 		h->n++;
 	}
