@@ -51,6 +51,7 @@ struct h {
 	int responses, ok;
 	struct sh_ep app[N_MAX], tgt[N_MAX];
 	int ntgt;
+	uint32_t delay_ms;           /* one way; DELAY_MS unless a test says */
 };
 
 static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
@@ -93,6 +94,7 @@ static void h_init(struct h *h, const struct rv_session_config *ccfg,
 	struct rv_session_config cc = { 0 }, sc = { 0 };
 
 	memset(h, 0, sizeof(*h));
+	h->delay_ms = DELAY_MS;
 	assert_int_equal(rv_loop_poll_new(&h->loop), RV_OK);
 	if (ccfg != NULL)
 		cc = *ccfg;
@@ -135,7 +137,7 @@ static int pump_dir(struct h *h, struct pipe_q *pq, struct rv_session *from, str
 		assert_non_null(x->p);
 		memcpy(x->p, m, len);
 		x->len = len;
-		x->due = now + DELAY_MS;
+		x->due = now + h->delay_ms;
 		rv_session_message_sent(from);
 		n++;
 	}
@@ -285,6 +287,10 @@ static void test_large_windows_grow_past_max(void **state)
 	(void)state;
 	big_init(64 * 1024 * 1024);
 	h_init(&h, &cc, &sc);
+	/* A long path (200 ms round trip): its bandwidth-delay product is
+	 * past 16 MiB even for a slow (sanitized, loaded) build moving
+	 * 100 MB/s, so the window must grow past it whatever the speed. */
+	h.delay_ms = 100;
 	download(&h, &cs);
 	rv_session_get_stats(h.srv, &ss);
 	print_message("large: %llu grows, grown %llu bytes\n", (unsigned long long)cs.window_grows,
