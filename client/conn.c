@@ -480,6 +480,20 @@ static void rv_conn_wait(struct rv_conn *c)
 	}
 }
 
+/* The success reply for the conn's protocol, ahead of any relayed data. */
+static int rv_conn_reply_ok(struct rv_conn *c, const struct rv_addr *bound)
+{
+	struct rv_buf rb;
+	int r;
+
+	rv_buf_init(&rb, RV_CONN_OUT_MAX);
+	r = rv_mixed_build_reply(c, RV_STATUS_OK, bound, 0, &rb);
+	if (r == RV_OK)
+		r = rv_stream_write_local(c->st, rv_buf_ptr(&rb), rv_buf_len(&rb));
+	rv_buf_cleanup(&rb);
+	return r;
+}
+
 /* --optimistic (PROTOCOL.md §7.2): a -D request is answered now, with
  * 0.0.0.0:0 as the bound address, and the stream sends what the program
  * writes before PROXY_RESPONSE; a -L stream sends early too.  HTTP relay
@@ -488,19 +502,15 @@ static void rv_conn_go_optimistic(struct rv_conn *c)
 {
 	static const uint8_t any4[4];
 	struct rv_addr none;
-	struct rv_buf rb;
 
 	if (!c->cl->opts->optimistic || (c->kind != RV_CONN_SOCKS && c->kind != RV_CONN_FORWARD))
 		return;
 	if (rv_stream_set_optimistic(c->st) != RV_OK || c->kind != RV_CONN_SOCKS || c->replied)
 		return;
 	rv_addr_set_ipv4(&none, any4, 0);
-	rv_buf_init(&rb, RV_CONN_OUT_MAX);
 	/* Failing here leaves the reply to on_stream_response. */
-	if (rv_mixed_build_reply(c, RV_STATUS_OK, &none, 0, &rb) == RV_OK &&
-	    rv_stream_write_local(c->st, rv_buf_ptr(&rb), rv_buf_len(&rb)) == RV_OK)
+	if (rv_conn_reply_ok(c, &none) == RV_OK)
 		c->replied = 1;
-	rv_buf_cleanup(&rb);
 }
 
 /* 1 if the stream is open (or the conn is gone), 0 if it must keep waiting. */
@@ -585,9 +595,7 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 {
 	struct rv_conn *c = rv_stream_get_user(st);
 	char dst[RV_ADDR_STRLEN], bnd[RV_ADDR_STRLEN];
-	uint8_t reply[RV_CONN_OUT_MAX];
 	char why[96];
-	struct rv_buf rb;
 	int fd;
 
 	if (c == NULL)
@@ -620,11 +628,8 @@ void rv_conn_on_stream_response(struct rv_stream *st, enum rv_status status,
 		}
 		if (c->kind != RV_CONN_SOCKS || c->replied)
 			return;
-		rv_buf_init(&rb, sizeof(reply));
-		if (rv_mixed_build_reply(c, RV_STATUS_OK, bound, 0, &rb) != RV_OK ||
-		    rv_stream_write_local(st, rv_buf_ptr(&rb), rv_buf_len(&rb)) != RV_OK)
+		if (rv_conn_reply_ok(c, bound) != RV_OK)
 			rv_stream_reset(st, RV_RESET_LOCAL_ERROR);
-		rv_buf_cleanup(&rb);
 		return;
 	}
 	if (c->cl->stop != 0)
