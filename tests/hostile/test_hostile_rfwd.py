@@ -213,12 +213,19 @@ def flood_round(world, key, n_over, check_ports):
         if check_ports:
             it.check(listeners(world) == LISTENERS_MAX, "server status: %d listeners, "
                      "expected %d" % (listeners(world), LISTENERS_MAX))
-            # LISTEN_CLOSE frees a slot (an unknown req is ignored).
-            pe.cmd("lclose 10 1", "lclose 999999 1", "listen %d 1 127.0.0.1 0" % (100 + n_over))
+            # LISTEN_CLOSE frees a slot (an unknown req is ignored). A denied
+            # LISTEN behind the closes proves the server has handled them, so
+            # the port is probed before a new listener could take it again
+            # (the kernel may hand the same ephemeral port to the reopen).
+            pe.cmd("lclose 10 1", "lclose 999999 1", "listen %d 1 10.0.0.1 0" % (100 + n_over))
+            sync = events(pe.answers(1, "closesync"), "LRESP")
+            it.check(len(sync) == 1 and sync[0]["status"] == ST_DENIED,
+                     "LISTEN outside the policy after LISTEN_CLOSE: %r" % sync)
+            it.check(not it.port_accepts("127.0.0.1", ports[0]), "closed listener still open")
+            pe.cmd("listen %d 1 127.0.0.1 0" % (101 + n_over))
             again = events(pe.answers(1, "reopen"), "LRESP")
             it.check(len(again) == 1 and again[0]["status"] == ST_OK,
                      "LISTEN after LISTEN_CLOSE: %r" % again)
-            it.check(not it.port_accepts("127.0.0.1", ports[0]), "closed listener still open")
             ports[0] = again[0]["port"]
         # A request id not above the last: protocol error, session over.
         off = srv.log_size()
