@@ -97,6 +97,7 @@ struct rv_tunnel_link {
 	uint64_t connect_ms;         /* loop ms of the connect */
 	uint8_t features;            /* agreed in the handshake (RV_CAP_ bits) */
 	const char *tls_suite;       /* wss: mbedTLS's suite name (static); ws: NULL */
+	struct rv_sockopt_lowat lowat; /* the WebSocket's TCP_NOTSENT_LOWAT */
 	lws_sorted_usec_list_t sul_hs_timeout;
 };
 
@@ -1065,8 +1066,11 @@ static int rv_tunnel_on_writeable(struct rv_tunnel_link *l)
 	}
 	if (l->wsi != wsi)
 		return -1;
-	if (l->session != NULL && rv_session_wants_write(l->session))
+	if (l->session != NULL && rv_session_wants_write(l->session)) {
 		lws_callback_on_writable(wsi);
+		/* A sender with a backlog: the mark follows the path. */
+		(void)rv_sockopt_lowat_retune(lws_get_socket_fd(wsi), &l->lowat, lws_now_usecs());
+	}
 	return 0;
 }
 
@@ -1232,7 +1236,7 @@ int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			return -1;
 		/* Bulk data queued in the kernel delays datagrams and small
 		 * replies (rv_sockopt.h).  Not fatal: only latency suffers. */
-		if (rv_sockopt_set_notsent_lowat(lws_get_socket_fd(wsi), RV_WS_NOTSENT_LOWAT) != RV_OK)
+		if (rv_sockopt_lowat_init(lws_get_socket_fd(wsi), &l->lowat, lws_now_usecs()) != RV_OK)
 			rv_log_debug("tunnel: cannot set TCP_NOTSENT_LOWAT on the WebSocket");
 		l->tls_suite = lws_is_ssl(wsi) ? rv_tls_suite_take(lws_get_socket_fd(wsi)) : NULL;
 		return rv_tunnel_on_established(l);

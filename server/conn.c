@@ -601,7 +601,7 @@ static int rv_conn_on_established(struct rv_conn *c, struct lws *wsi)
 	if (rv_sockopt_set_nodelay(lws_get_socket_fd(wsi)) != RV_OK)
 		rv_log_debug("%s: cannot set TCP_NODELAY on the WebSocket", c->peer);
 	/* Bulk data queued in the kernel delays datagrams and small replies. */
-	if (rv_sockopt_set_notsent_lowat(lws_get_socket_fd(wsi), RV_WS_NOTSENT_LOWAT) != RV_OK)
+	if (rv_sockopt_lowat_init(lws_get_socket_fd(wsi), &c->lowat, lws_now_usecs()) != RV_OK)
 		rv_log_debug("%s: cannot set TCP_NOTSENT_LOWAT on the WebSocket", c->peer);
 	snprintf(c->name, sizeof(c->name), "?");
 	c->next = srv->conns;
@@ -761,6 +761,9 @@ static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 	 * service pass (the next frame queued asks again). */
 	if (c->sess == NULL || rv_session_wants_write(c->sess) || c->state == RV_CONN_CLOSING)
 		lws_callback_on_writable(wsi);
+	/* A sender with a backlog: the mark follows the path (rv_sockopt.h). */
+	if (c->sess != NULL && rv_session_wants_write(c->sess))
+		(void)rv_sockopt_lowat_retune(lws_get_socket_fd(wsi), &c->lowat, lws_now_usecs());
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "rv_loop.h"
 #include "rv_pool.h"
 #include "rv_session.h"
+#include "rv_sockopt.h"
 #include "udp.h"
 
 enum rv_server_state {
@@ -90,6 +91,7 @@ struct rv_conn {
 	struct rv_conn *pk_next, *pk_prev; /* pk->conns */
 	int rx_enabled;                /* what we last told lws_rx_flow_control */
 	int budget_stopped;            /* the key holds more than its buffer budget */
+	struct rv_sockopt_lowat lowat; /* the WebSocket's TCP_NOTSENT_LOWAT */
 	lws_sorted_usec_list_t sul_budget;
 	/* Session end (conn.c: revocation, shutdown, summary). */
 	uint8_t pub[RV_KEY_LEN];       /* the key it authenticated with */
