@@ -64,9 +64,10 @@ static void rv_mixed_on_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
 		c->proto = RV_CONN_PROTO_HTTP;
 		break;
 	}
-	/* The bytes are in c->in already: the handler's read finds nothing
-	 * new and parses them. */
-	rv_mixed_on_io(w, fd, ev, arg);
+	/* The bytes are in c->in already: the handler parses them without a
+	 * read of its own (a recv that would find the socket empty); anything
+	 * sent later wakes it as usual (level-triggered). */
+	rv_mixed_on_io(w, fd, 0, arg);
 }
 
 int rv_client_ratelog(struct rv_client *cl, struct rv_client_ratelog *rl, uint64_t *suppressed)
