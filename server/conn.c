@@ -732,7 +732,7 @@ static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 {
 	uint8_t *msg;
 	size_t len;
-	int r;
+	int r, more;
 
 	if (rv_buf_len(&c->hs_reply) > 0) {
 		uint8_t frame[LWS_PRE + RV_HS_RESP_MSG_LEN];
@@ -759,10 +759,11 @@ static int rv_conn_on_writeable(struct rv_conn *c, struct lws *wsi)
 	rv_session_message_sent(c->sess);
 	/* Only while more is queued: a WRITEABLE with nothing to send costs a
 	 * service pass (the next frame queued asks again). */
-	if (c->sess == NULL || rv_session_wants_write(c->sess) || c->state == RV_CONN_CLOSING)
+	more = c->sess != NULL && rv_session_wants_write(c->sess);
+	if (c->sess == NULL || more || c->state == RV_CONN_CLOSING)
 		lws_callback_on_writable(wsi);
 	/* A sender with a backlog: the mark follows the path (rv_sockopt.h). */
-	if (c->sess != NULL && rv_session_wants_write(c->sess))
+	if (more)
 		(void)rv_sockopt_lowat_retune(lws_get_socket_fd(wsi), &c->lowat, lws_now_usecs());
 	return 0;
 }
