@@ -105,7 +105,7 @@ static void rv_client_on_signal(struct rv_loop_fd *w, int fd, unsigned ev, void 
 			cl->stop = 1;
 		}
 	}
-	lws_cancel_service(cl->ctx);
+	rv_lws_loop_wake(cl->loop);
 }
 
 /* Draining is over when no stream is left (and our last messages are
@@ -131,7 +131,7 @@ static void rv_client_on_drain_tick(struct rv_loop_timer *t, void *arg)
 	struct rv_client *cl = arg;
 
 	/* Only wakes the loop, which checks rv_client_drain_done. */
-	lws_cancel_service(cl->ctx);
+	rv_lws_loop_wake(cl->loop);
 	rv_loop_timer_set(t, RV_CLIENT_DRAIN_TICK_MS);
 }
 
@@ -149,8 +149,7 @@ static int rv_client_signals(sigset_t *set)
 static int rv_client_context(struct rv_client *cl)
 {
 	static const struct lws_protocols protocols[] = {
-		RV_TUNNEL_PROTOCOL,
-		RV_LWS_LOOP_PROTOCOL,
+		RV_TUNNEL_PROTOCOL, /* [0]: passes lws's socket reports to the loop */
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	struct lws_context_creation_info info;
@@ -241,12 +240,14 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 		rv_log_error("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}
-	if ((ret = rv_client_context(&cl)) != RV_OK)
-		goto out;
-	if ((ret = rv_lws_loop_new(cl.ctx, cl.vh, &cl.loop)) != RV_OK) {
+	/* Before the context: lws reports its sockets to the loop. */
+	if ((ret = rv_lws_loop_new(&cl.loop)) != RV_OK) {
 		rv_log_error("cannot create the event loop: %s", rv_err_str(ret));
 		goto out;
 	}
+	if ((ret = rv_client_context(&cl)) != RV_OK ||
+	    (ret = rv_lws_loop_attach(cl.loop, cl.ctx)) != RV_OK)
+		goto out;
 	if ((ret = rv_loop_fd_add(cl.loop, sfd, RV_LOOP_READ, rv_client_on_signal, &cl, &sigw)) !=
 	    RV_OK ||
 	    (ret = rv_loop_timer_new(cl.loop, rv_client_on_drain_tick, &cl,
@@ -275,7 +276,7 @@ static int rv_client_run_mode(const struct rv_client_opts *opts, int *stdio_code
 				 &cl.tunnel)) != RV_OK)
 		goto out;
 	while (cl.stop == 0) {
-		if (lws_service(cl.ctx, 0) < 0)
+		if (rv_lws_loop_service(cl.loop, -1) < 0)
 			break;
 		if (cl.draining && rv_client_drain_done(&cl))
 			break;

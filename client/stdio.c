@@ -30,6 +30,7 @@
 
 #include <libwebsockets.h>
 
+#include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_log.h"
 #include "rv_stream.h"
@@ -63,8 +64,7 @@ struct rv_stdio {
 static void rv_stdio_stop(struct rv_client *cl)
 {
 	cl->stop = 1;
-	if (cl->ctx != NULL)
-		lws_cancel_service(cl->ctx);
+	rv_lws_loop_wake(cl->loop);
 }
 
 /* The one failure line; later failures (the fallout) say nothing. */
@@ -141,7 +141,7 @@ static void rv_stdio_done(struct rv_stdio *sd)
 	cl->drain_deadline = rv_loop_now_ms(cl->loop) + RV_CLIENT_DRAIN_MS;
 	rv_tunnel_shutdown(cl->tunnel);
 	rv_loop_timer_set(cl->drain_tick, RV_STDIO_DRAIN_TICK_MS);
-	lws_cancel_service(cl->ctx);
+	rv_lws_loop_wake(cl->loop);
 }
 
 static void rv_stdio_on_deadline(struct rv_loop_timer *t, void *arg)

@@ -8,6 +8,7 @@
 
 #include <libwebsockets.h>
 
+#include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_handshake.h"
 #include "rv_log.h"
@@ -1217,12 +1218,18 @@ static struct rv_tunnel_link *rv_tunnel_link_of(struct rv_tunnel *t, struct lws 
 int rv_tunnel_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			      void *in, size_t len)
 {
-	struct rv_client *cl = lws_context_user(lws_get_context(wsi));
-	struct rv_tunnel *t = cl != NULL ? cl->tunnel : NULL;
-	struct rv_tunnel_link *l = rv_tunnel_link_of(t, wsi);
+	struct rv_client *cl;
+	struct rv_tunnel *t;
+	struct rv_tunnel_link *l;
 	char why[sizeof(l->close_reason) + 1400];
 
 	(void)user;
+	/* protocols[0]: lws reports its sockets here */
+	if (RV_LWS_LOOP_IS_POLL_REASON(reason))
+		return rv_lws_loop_poll_reason(wsi, reason, in);
+	cl = lws_context_user(lws_get_context(wsi));
+	t = cl != NULL ? cl->tunnel : NULL;
+	l = rv_tunnel_link_of(t, wsi);
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (l == NULL)

@@ -345,9 +345,8 @@ static int rv_conn_admit(struct rv_conn *c, const char **name,
 	if (r != RV_OK)
 		return r;
 	r = rv_worker_admit(w, c->hs.peer_static, c->hs.tai64n, &c->key_slot, what, count);
-	/* Messages that came in meanwhile: the loop handles them. */
-	if (w->want_snap || w->want_reload || w->want_drain || w->want_stop)
-		lws_cancel_service(lws_get_context(c->wsi));
+	/* Messages that came in meanwhile: the main loop handles them after
+	 * this pass. */
 	if (r == RV_OK)
 		c->slot_held = 1;
 	return r;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_httpreq.h"
 #include "rv_log.h"
@@ -186,6 +187,9 @@ static int rv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 {
 	struct rv_server *srv;
 
+	/* protocols[0]: lws reports its sockets here */
+	if (RV_LWS_LOOP_IS_POLL_REASON(reason))
+		return rv_lws_loop_poll_reason(wsi, reason, in);
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		if (rv_log_get_level() >= RV_LOG_DEBUG)

@@ -20,7 +20,7 @@
 #include "worker.h"
 
 static volatile sig_atomic_t rv_server_sig_term, rv_server_sig_hup;
-static struct lws_context *rv_server_sig_ctx;
+static struct rv_loop *rv_server_sig_loop;
 
 static void rv_server_on_signal(int sig)
 {
@@ -28,9 +28,8 @@ static void rv_server_on_signal(int sig)
 		rv_server_sig_hup = 1;
 	else
 		rv_server_sig_term = 1;
-	/* Wakes lws_service(); EVENT_WAIT_CANCELLED handles the flags. */
-	if (rv_server_sig_ctx != NULL)
-		lws_cancel_service(rv_server_sig_ctx);
+	/* Ends the loop's wait; the main loop handles the flags. */
+	rv_lws_loop_wake(rv_server_sig_loop);
 }
 
 static void rv_server_on_flush_timeout(lws_sorted_usec_list_t *sul)
@@ -146,29 +145,6 @@ static void rv_server_handle_signals(struct rv_server *srv)
 		srv->state = RV_SERVER_STOPPING;
 	}
 }
-
-static const struct lws_protocols rv_server_loop_protocol = RV_LWS_LOOP_PROTOCOL;
-
-static int rv_server_misc_callback(struct lws *wsi, enum lws_callback_reasons reason,
-				   void *user, void *in, size_t len)
-{
-	struct rv_server *srv;
-
-	(void)user;
-	(void)in;
-	(void)len;
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-		srv = lws_get_vhost_user(lws_get_vhost(wsi));
-		if (srv != NULL)
-			rv_server_handle_signals(srv);
-	}
-	return 0;
-}
-
-static const struct lws_protocols rv_server_misc_protocol = {
-	.name = "rvpn-server-misc",
-	.callback = rv_server_misc_callback,
-};
 
 static void rv_server_lws_log(int level, const char *line)
 {
@@ -308,8 +284,8 @@ int rv_server_run(struct rv_server_opts *opts)
 int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 {
 	static const struct lws_protocols *pprotocols[] = {
-		&rv_server_http_protocol, &rv_server_ws_protocol, &rv_server_misc_protocol,
-		&rv_server_loop_protocol, &rv_server_http_raw_protocol, NULL,
+		/* [0] passes lws's socket reports to the loop (http.c) */
+		&rv_server_http_protocol, &rv_server_ws_protocol, &rv_server_http_raw_protocol, NULL,
 	};
 	struct lws_context_creation_info info;
 	struct rv_server srv;
@@ -332,14 +308,23 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 	if (opts->cert_file != NULL)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.pt_serv_buf_size = 64 * 1024;
+	/* Before the context: lws reports its sockets to the loop. */
+	r = rv_lws_loop_new(&srv.loop);
+	if (r != RV_OK)
+		goto out;
 	srv.ctx = lws_create_context(&info);
 	if (srv.ctx == NULL) {
 		rv_log_error("could not create the libwebsockets context");
+		r = RV_ERR_INTERNAL;
 		goto out;
 	}
+	r = rv_lws_loop_attach(srv.loop, srv.ctx);
+	if (r != RV_OK)
+		goto out;
+	r = RV_ERR_INTERNAL;
 	/* Before the socket is bound (single process): from then on a SIGTERM
 	 * must drain, not kill.  Flags set early are handled before the loop. */
-	rv_server_sig_ctx = srv.ctx;
+	rv_server_sig_loop = srv.loop;
 	signal(SIGTERM, rv_server_on_signal);
 	signal(SIGINT, rv_server_on_signal);
 	signal(SIGHUP, rv_server_on_signal);
@@ -372,9 +357,6 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 			     opts->cert_file ? " (the certificate or its key could not be loaded)" : "");
 		goto out;
 	}
-	r = rv_lws_loop_new(srv.ctx, srv.vh, &srv.loop);
-	if (r != RV_OK)
-		goto out;
 	r = rv_server_setup_shared(&srv);
 	if (r != RV_OK)
 		goto out;
@@ -406,9 +388,9 @@ int rv_server_run_worker(struct rv_server_opts *opts, struct rv_worker *w)
 	       pub, rv_authkeys_count(srv.authkeys));
 	rv_server_handle_signals(&srv);
 	while (srv.state != RV_SERVER_STOPPING) {
-		if (lws_service(srv.ctx, 0) < 0)
+		if (rv_lws_loop_service(srv.loop, -1) < 0)
 			break;
-		rv_server_worker_poll(&srv);
+		rv_server_handle_signals(&srv);
 	}
 	r = RV_OK;
 out:
@@ -420,7 +402,7 @@ out:
 		rv_log_info("dns: %llu queries, %llu cache hits",
 			    (unsigned long long)ds.queries, (unsigned long long)ds.cache_hits);
 	}
-	rv_server_sig_ctx = NULL;
+	rv_server_sig_loop = NULL;
 	if (srv.pool != NULL) {
 		char line[512];
 

@@ -1,47 +1,74 @@
 /* lws_loop.c - rv_loop.h over libwebsockets 4.1.6.  See lws_loop.h.
  *
- * Watched fds live in one epoll set of ours, not in lws: lws polls its
- * whole fd table with poll(2) on every service pass (lib/plat/unix/
- * unix-service.c), so each adopted stream fd made every pass, and thus
- * every new stream, cost O(open streams) (measured: 93% of both programs'
- * CPU at 5,000 streams in sock_poll/tcp_poll).  lws sees one raw-file wsi
- * over the epoll descriptor; when it is readable, RAW_RX_FILE drains ready
- * events with epoll_wait(0).  This also keeps the caller's fd single (lws
- * closes what it adopts, so adoption needed a dup() per watcher) and saves
- * a wsi per stream.
+ * One epoll set of ours is the programs' only wait.  It holds the
+ * watchers' fds and, through lws's external-poll callbacks (ADD/DEL/
+ * CHANGE_MODE_POLL_FD, lws built with LWS_WITH_EXTERNAL_POLL), lws's own
+ * sockets; a ready lws socket goes to lws_service_fd().  Why:
+ *
+ *   - lws_service() polls lws's whole fd table with poll(2) each pass, so
+ *     the watchers cannot live there (every new stream cost O(open
+ *     streams): 93% of both programs' CPU at 5,000 streams);
+ *   - nesting our epoll set inside that poll() cost one more syscall per
+ *     wakeup (poll, then epoll_wait): 7 per round trip per process where
+ *     an epoll program needs 6, and syscalls are what a round trip costs.
  *
  *   - level-triggered epoll = rv_loop.h's level-triggered watchers;
- *   - interest 0 removes the fd from the set: epoll reports EPOLLHUP/
+ *   - a watcher with interest 0 leaves the set: epoll reports EPOLLHUP/
  *     EPOLLERR even for an empty mask, which would spin;
- *   - a watcher deleted while a batch of events is being dispatched is
- *     parked and freed after the batch (later events may name it).
+ *   - "POLLOUT" from lws on an established socket is not registered: the
+ *     socket is almost surely writeable, so the end of the pass delivers it
+ *     ("fake"), which saves the epoll_ctl pair and a wait per message.  If
+ *     lws still wants POLLOUT after a fake one (it could not write), the
+ *     socket waits for a real EPOLLOUT from then on.  Fakes run once per
+ *     pass, after the ready fds, so a writer cannot starve reads;
+ *   - an object deleted while a batch is being dispatched is parked and
+ *     freed after the batch (later events may name it).
  */
 #include "lws_loop.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "rv_err.h"
 #include "rv_log.h"
 
-enum { RV_LWS_LOOP_BATCH = 256 };
+enum {
+	RV_LWS_LOOP_BATCH = 256,
+	RV_LWS_LOOP_IDLE_S = 600,  /* the idle sul: see rv_lws_loop_attach */
+	RV_LWS_LOOP_WAIT_MAX_MS = 1000000, /* lws multiplies it by 1000 in an int */
+};
 
 struct rv_lws_loop;
+
+enum rv_lws_fd_kind {
+	RV_LWS_FD_WATCHER = 1, /* an rv_loop.h watcher */
+	RV_LWS_FD_LWS,         /* a socket of lws's */
+};
 
 struct rv_loop_fd {
 	struct rv_loop_obj obj; /* first: see rv_loop.h */
 	struct rv_lws_loop *ll;
-	int fd;                 /* the caller's */
-	unsigned events;
-	int registered;         /* in the epoll set (events != 0) */
+	enum rv_lws_fd_kind kind;
+	int fd;                 /* watchers: the caller's; lws: lws's */
+	unsigned events;        /* watchers: RV_LOOP_READ | RV_LOOP_WRITE */
+	uint32_t ep;            /* the mask in the epoll set */
+	int registered;         /* in the epoll set */
 	rv_loop_fd_cb cb;
 	void *arg;
 	int deleted;
-	struct rv_loop_fd *prev, *next; /* live list; next: graveyard */
+	struct rv_loop_fd *prev, *next; /* watchers list; next: graveyard */
+	/* lws sockets */
+	short lws_events;       /* LWS_POLLIN | LWS_POLLOUT, as lws wants */
+	unsigned out_clears;    /* times lws dropped POLLOUT (it wrote) */
+	unsigned char seen;     /* had a real event: connected, not connecting */
+	unsigned char out_real; /* POLLOUT goes through epoll, not faked */
+	struct rv_loop_fd **fake_home, *fake_prev, *fake_next;
 };
 
 struct rv_loop_timer {
@@ -57,16 +84,23 @@ struct rv_loop_timer {
 
 struct rv_lws_loop {
 	struct rv_loop loop;
-	struct lws_context *ctx;
-	struct lws_vhost *vh;
-	int epfd;                 /* owned by the lws wsi below */
-	struct lws *wsi;          /* raw file over epfd; NULL once lws closed it */
+	struct lws_context *ctx;  /* from rv_lws_loop_attach */
+	int epfd;
+	int wakefd;               /* eventfd: rv_lws_loop_wake */
 	int batch;                /* nesting of event dispatch */
-	struct rv_loop_fd *fds;
+	struct rv_loop_fd *fds;   /* watchers */
 	struct rv_loop_fd *graveyard;
 	struct rv_loop_timer *timers;
+	struct rv_loop_fd **lws_by_fd; /* lws's sockets, by fd */
+	size_t lws_cap;
+	struct rv_loop_fd *fake;  /* lws sockets owed a POLLOUT this pass */
+	lws_sorted_usec_list_t sul_idle;
 	uint64_t nfds;
 };
+
+/* lws reports sockets through protocol callbacks that carry no pointer of
+ * ours: one loop per process (one service thread). */
+static struct rv_lws_loop *rv_lws_loop_the;
 
 #define RV_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
@@ -81,24 +115,31 @@ static uint64_t rv_lws_loop_now_ms(struct rv_loop *loop)
 	return (uint64_t)lws_now_usecs() / 1000u;
 }
 
-/* ---- fd watchers --------------------------------------------------------- */
+/* ---- the epoll set ----------------------------------------------------- */
 
-static uint32_t rv_lws_epoll_mask(unsigned events)
+static uint32_t rv_lws_fd_want(const struct rv_loop_fd *w)
 {
-	return ((events & RV_LOOP_READ) ? (uint32_t)EPOLLIN : 0u) |
-	       ((events & RV_LOOP_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+	if (w->kind == RV_LWS_FD_WATCHER)
+		return ((w->events & RV_LOOP_READ) ? (uint32_t)EPOLLIN : 0u) |
+		       ((w->events & RV_LOOP_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+	return ((w->lws_events & LWS_POLLIN) ? (uint32_t)EPOLLIN : 0u) |
+	       ((w->lws_events & LWS_POLLOUT) && w->out_real ? (uint32_t)EPOLLOUT : 0u);
 }
 
-/* Make the epoll set match w->events. */
+/* Make the epoll set match the watcher.  A watcher with no interest leaves
+ * the set; an lws socket stays (lws, like poll(), wants hang-ups). */
 static int rv_lws_fd_apply(struct rv_loop_fd *w)
 {
 	struct epoll_event ev;
+	uint32_t want = rv_lws_fd_want(w);
 	int op;
 
+	if (w->registered && want == w->ep)
+		return RV_OK;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = rv_lws_epoll_mask(w->events);
+	ev.events = want;
 	ev.data.ptr = w;
-	if (w->events == 0) {
+	if (want == 0 && w->kind == RV_LWS_FD_WATCHER) {
 		if (!w->registered)
 			return RV_OK;
 		op = EPOLL_CTL_DEL;
@@ -108,7 +149,8 @@ static int rv_lws_fd_apply(struct rv_loop_fd *w)
 		rv_log_error("loop: epoll_ctl(%d) on fd %d: %s", op, w->fd, strerror(errno));
 		return errno == ENOMEM || errno == ENOSPC ? RV_ERR_LIMIT : RV_ERR_IO;
 	}
-	w->registered = w->events != 0;
+	w->registered = op != EPOLL_CTL_DEL;
+	w->ep = want;
 	return RV_OK;
 }
 
@@ -138,22 +180,237 @@ static void rv_lws_fd_reap(struct rv_lws_loop *ll)
 	}
 }
 
-/* Dispatch one batch of ready watchers (epfd was readable). */
-static void rv_lws_loop_run(struct rv_lws_loop *ll)
+/* Parks w (deleted) until the batch ends, or frees it now. */
+static void rv_lws_fd_bury(struct rv_lws_loop *ll, struct rv_loop_fd *w)
 {
-	struct epoll_event evs[RV_LWS_LOOP_BATCH];
-	int n, i;
+	if (ll->batch > 0) {
+		w->next = ll->graveyard; /* a later event of this batch may name it */
+		ll->graveyard = w;
+	} else
+		free(w);
+}
 
-	n = epoll_wait(ll->epfd, evs, RV_LWS_LOOP_BATCH, 0);
-	if (n <= 0)
+/* ---- lws's sockets --------------------------------------------------------- */
+
+static void rv_lws_fake_unlink(struct rv_loop_fd *w)
+{
+	if (w->fake_home == NULL)
 		return;
+	if (w->fake_prev != NULL)
+		w->fake_prev->fake_next = w->fake_next;
+	else
+		*w->fake_home = w->fake_next;
+	if (w->fake_next != NULL)
+		w->fake_next->fake_prev = w->fake_prev;
+	w->fake_home = NULL;
+	w->fake_prev = w->fake_next = NULL;
+}
+
+static void rv_lws_fake_push(struct rv_loop_fd **home, struct rv_loop_fd *w)
+{
+	if (w->fake_home != NULL)
+		return;
+	w->fake_home = home;
+	w->fake_prev = NULL;
+	w->fake_next = *home;
+	if (*home != NULL)
+		(*home)->fake_prev = w;
+	*home = w;
+}
+
+static struct rv_loop_fd *rv_lws_sock_find(struct rv_lws_loop *ll, int fd)
+{
+	if (fd < 0 || (size_t)fd >= ll->lws_cap)
+		return NULL;
+	return ll->lws_by_fd[fd];
+}
+
+/* Hands one readiness to lws; lws may close the wsi (and so bury w). */
+static void rv_lws_sock_service(struct rv_lws_loop *ll, struct rv_loop_fd *w, short revents)
+{
+	struct lws_pollfd pfd;
+
+	pfd.fd = w->fd;
+	pfd.events = w->lws_events;
+	pfd.revents = revents;
+	(void)lws_service_fd(ll->ctx, &pfd);
+}
+
+static void rv_lws_sock_ready(struct rv_lws_loop *ll, struct rv_loop_fd *w, uint32_t re)
+{
+	short rev = (short)(((re & EPOLLIN) ? LWS_POLLIN : 0) | ((re & EPOLLOUT) ? LWS_POLLOUT : 0) |
+			    ((re & EPOLLHUP) ? LWS_POLLHUP : 0) | ((re & EPOLLERR) ? POLLERR : 0));
+
+	w->seen = 1;
+	if (re & EPOLLOUT)
+		rv_lws_fake_unlink(w); /* a real one serves */
+	rv_lws_sock_service(ll, w, rev);
+}
+
+static int rv_lws_sock_add(struct rv_lws_loop *ll, const struct lws_pollargs *pa)
+{
+	struct rv_loop_fd *w;
+	int rc;
+
+	if (pa->fd < 0)
+		return RV_ERR_INVALID_ARG;
+	if ((size_t)pa->fd >= ll->lws_cap) {
+		size_t cap = ll->lws_cap ? ll->lws_cap : 64;
+		struct rv_loop_fd **n;
+
+		while (cap <= (size_t)pa->fd)
+			cap *= 2;
+		n = realloc(ll->lws_by_fd, cap * sizeof(*n));
+		if (n == NULL)
+			return RV_ERR_NOMEM;
+		memset(n + ll->lws_cap, 0, (cap - ll->lws_cap) * sizeof(*n));
+		ll->lws_by_fd = n;
+		ll->lws_cap = cap;
+	}
+	if (ll->lws_by_fd[pa->fd] != NULL)
+		return RV_ERR_STATE;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return RV_ERR_NOMEM;
+	w->obj.loop = &ll->loop;
+	w->ll = ll;
+	w->kind = RV_LWS_FD_LWS;
+	w->fd = pa->fd;
+	w->lws_events = (short)pa->events;
+	/* Not connected yet, maybe: a connecting socket's first POLLOUT
+	 * must be real (a fake one would end the connect early). */
+	w->out_real = 1;
+	rc = rv_lws_fd_apply(w);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	ll->lws_by_fd[pa->fd] = w;
+	return RV_OK;
+}
+
+static void rv_lws_sock_del(struct rv_lws_loop *ll, int fd)
+{
+	struct rv_loop_fd *w = rv_lws_sock_find(ll, fd);
+
+	if (w == NULL)
+		return;
+	ll->lws_by_fd[fd] = NULL;
+	rv_lws_fake_unlink(w);
+	w->deleted = 1;
+	/* lws closes the fd later; remove it now, as our pointer goes. */
+	if (w->registered)
+		(void)epoll_ctl(ll->epfd, EPOLL_CTL_DEL, fd, NULL);
+	rv_lws_fd_bury(ll, w);
+}
+
+static int rv_lws_sock_change(struct rv_lws_loop *ll, const struct lws_pollargs *pa)
+{
+	struct rv_loop_fd *w = rv_lws_sock_find(ll, pa->fd);
+
+	if (w == NULL)
+		return RV_OK;
+	w->lws_events = (short)pa->events;
+	if (!(pa->events & LWS_POLLOUT)) {
+		if (pa->prev_events & LWS_POLLOUT)
+			w->out_clears++;
+		rv_lws_fake_unlink(w);
+		if (w->seen)
+			w->out_real = 0; /* the next request may be faked */
+	} else if (!(pa->prev_events & LWS_POLLOUT) && !w->out_real)
+		rv_lws_fake_push(&ll->fake, w);
+	return rv_lws_fd_apply(w);
+}
+
+/* Delivers the POLLOUTs owed.  Those that lws asks for meanwhile wait for
+ * the next pass, after its epoll_wait. */
+static void rv_lws_fake_run(struct rv_lws_loop *ll)
+{
+	struct rv_loop_fd *run = ll->fake, *w;
+
+	if (run == NULL)
+		return;
+	ll->fake = NULL;
+	for (w = run; w != NULL; w = w->fake_next)
+		w->fake_home = &run;
+	ll->batch++;
+	while ((w = run) != NULL) {
+		unsigned clears = w->out_clears;
+
+		rv_lws_fake_unlink(w);
+		if (w->deleted || !(w->lws_events & LWS_POLLOUT) || w->out_real)
+			continue;
+		rv_lws_sock_service(ll, w, LWS_POLLOUT);
+		if (!w->deleted && w->out_clears == clears && (w->lws_events & LWS_POLLOUT)) {
+			/* lws could not write (buffered): wait for the socket */
+			w->out_real = 1;
+			(void)rv_lws_fd_apply(w);
+		}
+	}
+	if (--ll->batch == 0)
+		rv_lws_fd_reap(ll);
+}
+
+int rv_lws_loop_poll_reason(struct lws *wsi, enum lws_callback_reasons reason, void *in)
+{
+	struct rv_lws_loop *ll = rv_lws_loop_the;
+	const struct lws_pollargs *pa = in;
+	int rc;
+
+	(void)wsi;
+	switch (reason) {
+	case LWS_CALLBACK_ADD_POLL_FD:
+		if (ll == NULL)
+			return 0;
+		rc = rv_lws_sock_add(ll, pa);
+		if (rc < 0)
+			rv_log_error("loop: cannot watch lws's fd %d: %s", pa->fd, rv_err_str(rc));
+		return rc < 0 ? -1 : 0;
+	case LWS_CALLBACK_DEL_POLL_FD:
+		if (ll != NULL)
+			rv_lws_sock_del(ll, pa->fd);
+		return 0;
+	case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
+		if (ll == NULL)
+			return 0;
+		return rv_lws_sock_change(ll, pa) < 0 ? -1 : 0;
+	default:
+		return 0;
+	}
+}
+
+int rv_lws_loop_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			    void *in, size_t len)
+{
+	(void)user;
+	(void)len;
+	return rv_lws_loop_poll_reason(wsi, reason, in);
+}
+
+/* ---- one pass ---------------------------------------------------------------- */
+
+static void rv_lws_loop_dispatch(struct rv_lws_loop *ll, struct epoll_event *evs, int n)
+{
+	int i;
+
 	ll->batch++;
 	for (i = 0; i < n; i++) {
 		struct rv_loop_fd *w = evs[i].data.ptr;
 		unsigned ev;
 
+		if (w == NULL) { /* the wake eventfd */
+			uint64_t v;
+
+			while (read(ll->wakefd, &v, sizeof(v)) > 0)
+				;
+			continue;
+		}
 		if (w->deleted)
 			continue;
+		if (w->kind == RV_LWS_FD_LWS) {
+			rv_lws_sock_ready(ll, w, evs[i].events);
+			continue;
+		}
 		ev = rv_lws_revents(evs[i].events, w->events);
 		if ((ev & ~(unsigned)RV_LOOP_ERROR) == 0)
 			continue;
@@ -163,34 +420,52 @@ static void rv_lws_loop_run(struct rv_lws_loop *ll)
 		rv_lws_fd_reap(ll);
 }
 
-int rv_lws_loop_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			    void *in, size_t len)
+int rv_lws_loop_service(struct rv_loop *loop, int max_ms)
+{
+	struct rv_lws_loop *ll = rv_lws_loop_of(loop);
+	struct epoll_event evs[RV_LWS_LOOP_BATCH];
+	int timeout, n;
+
+	if (ll->ctx == NULL)
+		return RV_ERR_STATE;
+	/* Runs the ripe timers (lws's and ours), then says how long we may
+	 * wait: 0 also when lws holds input to hand on (TLS records already
+	 * read, rx it buffered while flow-controlled), which its own service
+	 * pass delivers. */
+	timeout = lws_service_adjust_timeout(ll->ctx, RV_LWS_LOOP_WAIT_MAX_MS, 0);
+	if (timeout == 0 && lws_service_tsi(ll->ctx, -1, 0) < 0)
+		return RV_ERR_IO;
+	if (max_ms >= 0 && max_ms < timeout)
+		timeout = max_ms;
+	if (ll->fake != NULL)
+		timeout = 0;
+	n = epoll_wait(ll->epfd, evs, RV_LWS_LOOP_BATCH, timeout);
+	if (n < 0) {
+		if (errno == EINTR)
+			return RV_OK;
+		rv_log_error("loop: epoll_wait: %s", strerror(errno));
+		return RV_ERR_IO;
+	}
+	if (n > 0)
+		rv_lws_loop_dispatch(ll, evs, n);
+	rv_lws_fake_run(ll);
+	return RV_OK;
+}
+
+void rv_lws_loop_wake(struct rv_loop *loop)
 {
 	struct rv_lws_loop *ll;
+	uint64_t one = 1;
 
-	(void)user;
-	(void)in;
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		ll = lws_get_opaque_user_data(wsi);
-		if (ll == NULL) {
-			lws_rx_flow_control(wsi, 0); /* loop freed */
-			return 0;
-		}
-		rv_lws_loop_run(ll);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		ll = lws_get_opaque_user_data(wsi);
-		if (ll != NULL) {
-			lws_set_opaque_user_data(wsi, NULL);
-			ll->wsi = NULL;
-		}
-		return 0;
-	default:
-		return 0;
+	if (loop == NULL)
+		return;
+	ll = rv_lws_loop_of(loop);
+	/* async-signal-safe; a full counter is a pending wake already */
+	if (write(ll->wakefd, &one, sizeof(one)) < 0) {
 	}
 }
+
+/* ---- fd watchers --------------------------------------------------------- */
 
 static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_loop_fd_cb cb,
 			      void *arg, struct rv_loop_fd **out)
@@ -201,13 +476,12 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 
 	if (fd < 0 || cb == NULL || out == NULL)
 		return RV_ERR_INVALID_ARG;
-	if (ll->wsi == NULL)
-		return RV_ERR_CLOSED;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return RV_ERR_NOMEM;
 	w->obj.loop = loop;
 	w->ll = ll;
+	w->kind = RV_LWS_FD_WATCHER;
 	w->fd = fd;
 	w->cb = cb;
 	w->arg = arg;
@@ -261,11 +535,7 @@ static void rv_lws_loop_fd_del(struct rv_loop_fd *w)
 	if (w->next != NULL)
 		w->next->prev = w->prev;
 	ll->nfds--;
-	if (ll->batch > 0) {
-		w->next = ll->graveyard; /* a later event of this batch may name it */
-		ll->graveyard = w;
-	} else
-		free(w);
+	rv_lws_fd_bury(ll, w);
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -291,6 +561,8 @@ static int rv_lws_loop_timer_new(struct rv_loop *loop, rv_loop_timer_cb cb, void
 
 	if (cb == NULL || out == NULL)
 		return RV_ERR_INVALID_ARG;
+	if (ll->ctx == NULL)
+		return RV_ERR_STATE; /* timers are lws suls: attach first */
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return RV_ERR_NOMEM;
@@ -349,65 +621,94 @@ static const struct rv_loop_ops rv_lws_loop_ops = {
 	.now_ms = rv_lws_loop_now_ms,
 };
 
-int rv_lws_loop_new(struct lws_context *ctx, struct lws_vhost *vh, struct rv_loop **out)
+static void rv_lws_loop_on_idle(lws_sorted_usec_list_t *sul)
+{
+	struct rv_lws_loop *ll = RV_CONTAINER_OF(sul, struct rv_lws_loop, sul_idle);
+
+	lws_sul_schedule(ll->ctx, 0, &ll->sul_idle, rv_lws_loop_on_idle,
+			 (lws_usec_t)RV_LWS_LOOP_IDLE_S * LWS_US_PER_SEC);
+}
+
+int rv_lws_loop_new(struct rv_loop **out)
 {
 	struct rv_lws_loop *ll;
-	lws_adopt_desc_t info;
-	int fd;
+	struct epoll_event ev;
+	int rc = RV_ERR_IO;
 
-	if (ctx == NULL || vh == NULL || out == NULL)
+	if (out == NULL)
 		return RV_ERR_INVALID_ARG;
+	if (rv_lws_loop_the != NULL)
+		return RV_ERR_STATE;
 	ll = calloc(1, sizeof(*ll));
 	if (ll == NULL)
 		return RV_ERR_NOMEM;
-	fd = epoll_create1(EPOLL_CLOEXEC);
-	if (fd < 0) {
-		rv_log_error("loop: epoll_create1: %s", strerror(errno));
-		free(ll);
-		return errno == EMFILE || errno == ENFILE ? RV_ERR_LIMIT : RV_ERR_IO;
-	}
-	ll->ctx = ctx;
-	ll->vh = vh;
-	ll->epfd = fd;
+	ll->wakefd = -1;
+	ll->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ll->epfd < 0)
+		goto fail;
+	ll->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ll->wakefd < 0)
+		goto fail;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL; /* the wake eventfd */
+	if (epoll_ctl(ll->epfd, EPOLL_CTL_ADD, ll->wakefd, &ev) < 0)
+		goto fail;
 	ll->loop.ops = &rv_lws_loop_ops;
 	ll->loop.impl = ll;
-	memset(&info, 0, sizeof(info));
-	info.vh = vh;
-	info.type = LWS_ADOPT_RAW_FILE_DESC;
-	info.fd.filefd = (lws_filefd_type)fd;
-	info.vh_prot_name = RV_LWS_LOOP_PROTOCOL_NAME;
-	info.opaque = ll;
-	ll->wsi = lws_adopt_descriptor_vhost_via_info(&info);
-	if (ll->wsi == NULL) {
-		/* lws closed fd already */
-		rv_log_error("loop: lws could not adopt the epoll descriptor (is %s in the vhost's "
-			     "protocols?)", RV_LWS_LOOP_PROTOCOL_NAME);
-		free(ll);
-		return RV_ERR_IO;
-	}
-	lws_set_opaque_user_data(ll->wsi, ll);
-	lws_rx_flow_control(ll->wsi, 1);
+	rv_lws_loop_the = ll;
 	*out = &ll->loop;
+	return RV_OK;
+fail:
+	rc = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? RV_ERR_LIMIT : RV_ERR_IO;
+	rv_log_error("loop: cannot create the epoll set: %s", strerror(errno));
+	if (ll->wakefd >= 0)
+		close(ll->wakefd);
+	if (ll->epfd >= 0)
+		close(ll->epfd);
+	free(ll);
+	return rc;
+}
+
+int rv_lws_loop_attach(struct rv_loop *loop, struct lws_context *ctx)
+{
+	struct rv_lws_loop *ll;
+
+	if (loop == NULL || ctx == NULL)
+		return RV_ERR_INVALID_ARG;
+	ll = rv_lws_loop_of(loop);
+	if (ll->ctx != NULL)
+		return RV_ERR_STATE;
+	ll->ctx = ctx;
+	/* lws_service_adjust_timeout() reads "no timer at all" as "due now";
+	 * one sul always pending keeps an idle loop asleep. */
+	rv_lws_loop_on_idle(&ll->sul_idle);
 	return RV_OK;
 }
 
 void rv_lws_loop_free(struct rv_loop *loop)
 {
 	struct rv_lws_loop *ll;
+	size_t i;
 
 	if (loop == NULL)
 		return;
 	ll = rv_lws_loop_of(loop);
 	while (ll->fds != NULL)
 		rv_lws_loop_fd_del(ll->fds);
-	rv_lws_fd_reap(ll);
 	while (ll->timers != NULL)
 		rv_lws_loop_timer_free(ll->timers);
-	if (ll->wsi != NULL) {
-		/* lws closes epfd: now, or with the context. */
-		lws_set_opaque_user_data(ll->wsi, NULL);
-		lws_rx_flow_control(ll->wsi, 0);
-		lws_set_timeout(ll->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	}
+	if (ll->ctx != NULL)
+		lws_sul_cancel(&ll->sul_idle);
+	/* lws's sockets: lws closes them (and reports nothing to us now). */
+	for (i = 0; i < ll->lws_cap; i++)
+		if (ll->lws_by_fd[i] != NULL)
+			rv_lws_sock_del(ll, (int)i);
+	rv_lws_fd_reap(ll);
+	free(ll->lws_by_fd);
+	close(ll->wakefd);
+	close(ll->epfd);
+	if (rv_lws_loop_the == ll)
+		rv_lws_loop_the = NULL;
 	free(ll);
 }

@@ -68,6 +68,8 @@ ExternalProject_Add(lws_ext
     -DLWS_WITH_SYS_STATE=OFF -DLWS_WITH_HTTP_BASIC_AUTH=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=OFF
     -DLWS_WITH_CUSTOM_HEADERS=OFF -DLWS_CLIENT_HTTP_PROXYING=OFF -DLWS_WITH_EXPORT_LWSTARGETS=OFF
     -DLWS_CTEST_INTERNET_AVAILABLE=OFF -DLWS_HAVE_LIBCAP=OFF -DLWS_WITH_LWSAC=OFF -DLWS_WITH_FILE_OPS=OFF
+    # rvpn runs lws on its own epoll set (common/loop/lws_loop.c)
+    -DLWS_WITH_EXTERNAL_POLL=ON
   # Install from the build step: the library is that step's byproduct, so a
   # rebuilt lws relinks our programs in the same build (with a separate
   # install step, ninja's restat after the build step saw the old installed

@@ -19,50 +19,94 @@
 #include "rv_err.h"
 #include "rv_loop.h"
 
+/* lws's own socket in these tests: a raw socket adopted from a pair. */
+struct rawc {
+	int rx_calls, wr_calls, closed;
+	size_t got, sent, total;
+	uint8_t last_rx;
+};
+
+static struct rawc g_raw;
+
+static uint8_t raw_byte(size_t i)
+{
+	return (uint8_t)(i * 131u + (i >> 11));
+}
+
+static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		  size_t len)
+{
+	static uint8_t buf[LWS_PRE + 16384];
+	struct rawc *c = &g_raw;
+	size_t i, n;
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX:
+		c->rx_calls++;
+		c->got += len;
+		if (len > 0)
+			c->last_rx = ((const uint8_t *)in)[len - 1];
+		if (c->sent < c->total)
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		c->wr_calls++;
+		n = c->total - c->sent;
+		if (n > 16384)
+			n = 16384;
+		for (i = 0; i < n; i++)
+			buf[LWS_PRE + i] = raw_byte(c->sent + i);
+		if (n > 0 && lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) != (int)n)
+			return -1;
+		c->sent += n;
+		if (c->sent < c->total)
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		c->closed = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static const struct lws_protocols protocols[] = {
-	RV_LWS_LOOP_PROTOCOL,
+	RV_LWS_LOOP_PROTOCOL, /* [0]: lws reports its sockets there */
+	{ "raw-test", raw_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
 struct env {
 	struct lws_context *ctx;
+	struct lws_vhost *vh;
 	struct rv_loop *loop;
-	struct rv_loop_timer *beat; /* keeps lws_service from sleeping long */
 };
-
-static void beat_cb(struct rv_loop_timer *t, void *arg)
-{
-	(void)arg;
-	rv_loop_timer_set(t, 5);
-}
 
 static void env_init(struct env *e)
 {
 	struct lws_context_creation_info info;
-	struct lws_vhost *vh;
 
 	memset(e, 0, sizeof(*e));
 	lws_set_log_level(LLL_ERR, NULL);
+	assert_int_equal(rv_lws_loop_new(&e->loop), RV_OK);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	e->ctx = lws_create_context(&info);
 	assert_non_null(e->ctx);
-	vh = lws_get_vhost_by_name(e->ctx, "default");
-	assert_non_null(vh);
-	assert_int_equal(rv_lws_loop_new(e->ctx, vh, &e->loop), RV_OK);
-	assert_int_equal(rv_loop_timer_new(e->loop, beat_cb, NULL, &e->beat), RV_OK);
-	rv_loop_timer_set(e->beat, 5);
+	e->vh = lws_get_vhost_by_name(e->ctx, "default");
+	assert_non_null(e->vh);
+	assert_int_equal(rv_lws_loop_attach(e->loop, e->ctx), RV_OK);
 }
 
 static void env_free(struct env *e)
 {
-	rv_loop_timer_free(e->beat);
 	rv_lws_loop_free(e->loop);
 	lws_context_destroy(e->ctx);
 }
 
-/* Service until *flag or max_ms: bounded in time and count. */
+/* Service until pred or max_ms: bounded in time and count. */
 static int service_until(struct env *e, int (*pred)(void *), void *arg, uint32_t max_ms)
 {
 	uint64_t start = rv_loop_now_ms(e->loop);
@@ -73,7 +117,7 @@ static int service_until(struct env *e, int (*pred)(void *), void *arg, uint32_t
 			return 1;
 		if (rv_loop_now_ms(e->loop) - start > max_ms)
 			break;
-		lws_service(e->ctx, 0);
+		assert_int_equal(rv_lws_loop_service(e->loop, 5), RV_OK);
 	}
 	return pred(arg);
 }
@@ -215,8 +259,8 @@ static void test_delete_in_callback(void **state)
 	close(sb[1]);
 }
 
-/* Peer gone while we were not reading: lws closes its wsi; the watcher
- * reports once interest returns. */
+/* Peer gone while we were not reading: the watcher reports once interest
+ * returns. */
 static void test_hangup_report(void **state)
 {
 	struct env e;
@@ -381,6 +425,107 @@ static void test_watchers_cost_no_descriptor(void **state)
 	env_free(&e);
 }
 
+struct raw_peer {
+	int fd;
+	size_t got;
+	int bad;
+};
+
+static int pred_raw_peer_got_all(void *arg)
+{
+	struct raw_peer *p = arg;
+	uint8_t b[65536];
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < 64; k++) {
+		n = read(p->fd, b, sizeof(b));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (b[i] != raw_byte(p->got + (size_t)i))
+				p->bad = 1;
+		p->got += (size_t)n;
+	}
+	return p->got == g_raw.total;
+}
+
+static int pred_raw_closed(void *arg)
+{
+	(void)arg;
+	return g_raw.closed;
+}
+
+static int pred_raw_rx(void *arg)
+{
+	return g_raw.rx_calls >= *(int *)arg;
+}
+
+/* lws's own socket goes through the loop's epoll set (external poll): its
+ * input is delivered, its WRITEABLE requests are met (without waiting for
+ * epoll while the socket takes data, through a real EPOLLOUT once it is
+ * full: 4 MiB through a socket pair that buffers far less), and its close
+ * leaves nothing behind. */
+static void test_lws_socket_through_loop(void **state)
+{
+	struct env e;
+	struct raw_peer peer = { 0 };
+	struct lws *wsi;
+	int sv[2], want_rx = 1;
+	int sndbuf = 32768;
+
+	(void)state;
+	env_init(&e);
+	memset(&g_raw, 0, sizeof(g_raw));
+	g_raw.total = 4u << 20;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	peer.fd = sv[1];
+	wsi = lws_adopt_descriptor_vhost(e.vh, LWS_ADOPT_SOCKET, (lws_sock_file_fd_type)sv[0],
+					 "raw-test", NULL);
+	assert_non_null(wsi);
+	assert_int_equal(write(sv[1], "go", 2), 2);
+	assert_true(service_until(&e, pred_raw_rx, &want_rx, 5000));
+	assert_true(service_until(&e, pred_raw_peer_got_all, &peer, 20000));
+	assert_int_equal(peer.bad, 0);
+	assert_int_equal(g_raw.sent, g_raw.total);
+	assert_true(g_raw.wr_calls >= 256);
+	/* Input still flows while lws writes. */
+	assert_int_equal(write(sv[1], "xyz", 3), 3);
+	want_rx = g_raw.rx_calls + 1;
+	assert_true(service_until(&e, pred_raw_rx, &want_rx, 5000));
+	assert_int_equal(g_raw.last_rx, 'z');
+	/* The peer goes: lws closes its wsi and the loop forgets the fd. */
+	close(sv[1]);
+	assert_true(service_until(&e, pred_raw_closed, NULL, 5000));
+	env_free(&e);
+}
+
+/* rv_lws_loop_wake() ends a wait at once; an idle loop sleeps; one loop
+ * per process. */
+static void test_wake_and_single_loop(void **state)
+{
+	struct env e;
+	struct rv_loop *second = NULL;
+	uint64_t t0;
+	int passes;
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(rv_lws_loop_new(&second), RV_ERR_STATE);
+	assert_null(second);
+	rv_lws_loop_wake(e.loop);
+	t0 = rv_loop_now_ms(e.loop);
+	assert_int_equal(rv_lws_loop_service(e.loop, 3000), RV_OK);
+	assert_true(rv_loop_now_ms(e.loop) - t0 < 1000);
+	/* Idle: a few passes in 300 ms, not a spin (bounded: 10,000). */
+	t0 = rv_loop_now_ms(e.loop);
+	for (passes = 0; passes < 10000 && rv_loop_now_ms(e.loop) - t0 < 300; passes++)
+		assert_int_equal(rv_lws_loop_service(e.loop, 50), RV_OK);
+	assert_true(passes <= 12);
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +535,8 @@ int main(void)
 		cmocka_unit_test(test_hangup_report),
 		cmocka_unit_test(test_hangup_drains_pending_data),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_lws_socket_through_loop),
+		cmocka_unit_test(test_wake_and_single_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
