@@ -505,7 +505,9 @@ static void rv_conn_go_optimistic(struct rv_conn *c)
 
 	if (!c->cl->opts->optimistic || (c->kind != RV_CONN_SOCKS && c->kind != RV_CONN_FORWARD))
 		return;
-	if (rv_stream_set_optimistic(c->st) != RV_OK || c->kind != RV_CONN_SOCKS || c->replied)
+	/* A forward's app may speak first; a SOCKS app waits for our reply. */
+	if (rv_stream_set_optimistic(c->st, c->kind == RV_CONN_FORWARD) != RV_OK ||
+	    c->kind != RV_CONN_SOCKS || c->replied)
 		return;
 	rv_addr_set_ipv4(&none, any4, 0);
 	/* Failing here leaves the reply to on_stream_response. */
@@ -532,6 +534,9 @@ static int rv_conn_try_open(struct rv_conn *c)
 	}
 	rv_conn_unwait(c);
 	rv_loop_timer_stop(c->timer);
+	/* The stream took the fd over, with its place in the loop. */
+	rv_loop_fd_del(c->w);
+	c->w = NULL;
 	c->fd = -1;
 	c->state = RV_CONN_CONNECTING;
 	rv_conn_dst_str(c, dst, sizeof(dst));
@@ -544,8 +549,8 @@ static int rv_conn_try_open(struct rv_conn *c)
 void rv_conn_start_stream(struct rv_conn *c)
 {
 	rv_conn_nego_unlink(c);
-	rv_loop_fd_del(c->w);
-	c->w = NULL;
+	/* c->w stays until the stream has the fd: the loop hands the fd's
+	 * registration over instead of removing and adding it. */
 	if (!rv_conn_try_open(c))
 		rv_conn_wait(c);
 }

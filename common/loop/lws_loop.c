@@ -21,8 +21,14 @@
  *     lws still wants POLLOUT after a fake one (it could not write), the
  *     socket waits for a real EPOLLOUT from then on.  Fakes run once per
  *     pass, after the ready fds, so a writer cannot starve reads;
+ *   - the epoll data is the fd, and a table maps fds to their watcher or
+ *     lws socket: an owner can hand its fd to a new watcher (a SOCKS
+ *     connection becoming a stream) without the fd leaving the set;
+ *   - watchers' interest changes are applied before the next epoll_wait,
+ *     so changes that cancel out within a pass cost no epoll_ctl (a handed
+ *     over fd is added with no interest, then READ);
  *   - an object deleted while a batch is being dispatched is parked and
- *     freed after the batch (later events may name it).
+ *     freed after the batch.
  */
 #include "lws_loop.h"
 
@@ -62,7 +68,10 @@ struct rv_loop_fd {
 	rv_loop_fd_cb cb;
 	void *arg;
 	int deleted;
+	int detached;           /* a later watcher took the fd over */
 	struct rv_loop_fd *prev, *next; /* watchers list; next: graveyard */
+	struct rv_loop_fd *dprev, *dnext; /* dirty: epoll set behind */
+	int dirty;
 	/* lws sockets */
 	short lws_events;       /* LWS_POLLIN | LWS_POLLOUT, as lws wants */
 	unsigned out_clears;    /* times lws dropped POLLOUT (it wrote) */
@@ -91,8 +100,9 @@ struct rv_lws_loop {
 	struct rv_loop_fd *fds;   /* watchers */
 	struct rv_loop_fd *graveyard;
 	struct rv_loop_timer *timers;
-	struct rv_loop_fd **lws_by_fd; /* lws's sockets, by fd */
-	size_t lws_cap;
+	struct rv_loop_fd **by_fd; /* watchers and lws's sockets, by fd */
+	size_t cap;
+	struct rv_loop_fd *dirty;  /* watchers whose interest changed */
 	struct rv_loop_fd *fake;  /* lws sockets owed a POLLOUT this pass */
 	lws_sorted_usec_list_t sul_idle;
 	uint64_t nfds;
@@ -138,7 +148,7 @@ static int rv_lws_fd_apply(struct rv_loop_fd *w)
 		return RV_OK;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = want;
-	ev.data.ptr = w;
+	ev.data.fd = w->fd;
 	if (want == 0 && w->kind == RV_LWS_FD_WATCHER) {
 		if (!w->registered)
 			return RV_OK;
@@ -218,11 +228,75 @@ static void rv_lws_fake_push(struct rv_loop_fd **home, struct rv_loop_fd *w)
 	*home = w;
 }
 
+static struct rv_loop_fd *rv_lws_fd_find(struct rv_lws_loop *ll, int fd)
+{
+	if (fd < 0 || (size_t)fd >= ll->cap)
+		return NULL;
+	return ll->by_fd[fd];
+}
+
 static struct rv_loop_fd *rv_lws_sock_find(struct rv_lws_loop *ll, int fd)
 {
-	if (fd < 0 || (size_t)fd >= ll->lws_cap)
-		return NULL;
-	return ll->lws_by_fd[fd];
+	struct rv_loop_fd *w = rv_lws_fd_find(ll, fd);
+
+	return w != NULL && w->kind == RV_LWS_FD_LWS ? w : NULL;
+}
+
+/* Room in by_fd for fd. */
+static int rv_lws_fd_room(struct rv_lws_loop *ll, int fd)
+{
+	size_t cap = ll->cap ? ll->cap : 64;
+	struct rv_loop_fd **n;
+
+	if ((size_t)fd < ll->cap)
+		return RV_OK;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	n = realloc(ll->by_fd, cap * sizeof(*n));
+	if (n == NULL)
+		return RV_ERR_NOMEM;
+	memset(n + ll->cap, 0, (cap - ll->cap) * sizeof(*n));
+	ll->by_fd = n;
+	ll->cap = cap;
+	return RV_OK;
+}
+
+static void rv_lws_dirty_unlink(struct rv_lws_loop *ll, struct rv_loop_fd *w)
+{
+	if (!w->dirty)
+		return;
+	if (w->dprev != NULL)
+		w->dprev->dnext = w->dnext;
+	else
+		ll->dirty = w->dnext;
+	if (w->dnext != NULL)
+		w->dnext->dprev = w->dprev;
+	w->dprev = w->dnext = NULL;
+	w->dirty = 0;
+}
+
+/* The watcher's interest changed: the set follows before the next wait. */
+static void rv_lws_dirty_mark(struct rv_lws_loop *ll, struct rv_loop_fd *w)
+{
+	if (w->dirty)
+		return;
+	w->dirty = 1;
+	w->dprev = NULL;
+	w->dnext = ll->dirty;
+	if (ll->dirty != NULL)
+		ll->dirty->dprev = w;
+	ll->dirty = w;
+}
+
+static void rv_lws_dirty_flush(struct rv_lws_loop *ll)
+{
+	while (ll->dirty != NULL) {
+		struct rv_loop_fd *w = ll->dirty;
+
+		rv_lws_dirty_unlink(ll, w);
+		/* a failure is logged; the owner's idle timer ends it */
+		(void)rv_lws_fd_apply(w);
+	}
 }
 
 /* Hands one readiness to lws; lws may close the wsi (and so bury w). */
@@ -252,22 +326,11 @@ static int rv_lws_sock_add(struct rv_lws_loop *ll, const struct lws_pollargs *pa
 	struct rv_loop_fd *w;
 	int rc;
 
-	if (pa->fd < 0)
+	if (pa->fd < 0 || pa->fd == ll->wakefd)
 		return RV_ERR_INVALID_ARG;
-	if ((size_t)pa->fd >= ll->lws_cap) {
-		size_t cap = ll->lws_cap ? ll->lws_cap : 64;
-		struct rv_loop_fd **n;
-
-		while (cap <= (size_t)pa->fd)
-			cap *= 2;
-		n = realloc(ll->lws_by_fd, cap * sizeof(*n));
-		if (n == NULL)
-			return RV_ERR_NOMEM;
-		memset(n + ll->lws_cap, 0, (cap - ll->lws_cap) * sizeof(*n));
-		ll->lws_by_fd = n;
-		ll->lws_cap = cap;
-	}
-	if (ll->lws_by_fd[pa->fd] != NULL)
+	if ((rc = rv_lws_fd_room(ll, pa->fd)) < 0)
+		return rc;
+	if (ll->by_fd[pa->fd] != NULL)
 		return RV_ERR_STATE;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -285,7 +348,7 @@ static int rv_lws_sock_add(struct rv_lws_loop *ll, const struct lws_pollargs *pa
 		free(w);
 		return rc;
 	}
-	ll->lws_by_fd[pa->fd] = w;
+	ll->by_fd[pa->fd] = w;
 	return RV_OK;
 }
 
@@ -295,7 +358,7 @@ static void rv_lws_sock_del(struct rv_lws_loop *ll, int fd)
 
 	if (w == NULL)
 		return;
-	ll->lws_by_fd[fd] = NULL;
+	ll->by_fd[fd] = NULL;
 	rv_lws_fake_unlink(w);
 	w->deleted = 1;
 	/* lws closes the fd later; remove it now, as our pointer goes. */
@@ -395,17 +458,21 @@ static void rv_lws_loop_dispatch(struct rv_lws_loop *ll, struct epoll_event *evs
 
 	ll->batch++;
 	for (i = 0; i < n; i++) {
-		struct rv_loop_fd *w = evs[i].data.ptr;
+		int fd = evs[i].data.fd;
+		struct rv_loop_fd *w;
 		unsigned ev;
 
-		if (w == NULL) { /* the wake eventfd */
+		if (fd == ll->wakefd) {
 			uint64_t v;
 
 			while (read(ll->wakefd, &v, sizeof(v)) > 0)
 				;
 			continue;
 		}
-		if (w->deleted)
+		/* The fd's owner now: after a hand-over, the new watcher (for
+		 * whom this level-triggered readiness holds as well). */
+		w = rv_lws_fd_find(ll, fd);
+		if (w == NULL || w->deleted)
 			continue;
 		if (w->kind == RV_LWS_FD_LWS) {
 			rv_lws_sock_ready(ll, w, evs[i].events);
@@ -439,6 +506,7 @@ int rv_lws_loop_service(struct rv_loop *loop, int max_ms)
 		timeout = max_ms;
 	if (ll->fake != NULL)
 		timeout = 0;
+	rv_lws_dirty_flush(ll);
 	n = epoll_wait(ll->epfd, evs, RV_LWS_LOOP_BATCH, timeout);
 	if (n < 0) {
 		if (errno == EINTR)
@@ -449,6 +517,9 @@ int rv_lws_loop_service(struct rv_loop *loop, int max_ms)
 	if (n > 0)
 		rv_lws_loop_dispatch(ll, evs, n);
 	rv_lws_fake_run(ll);
+	/* Timers that ripened meanwhile run before the pass returns, so what
+	 * they change (a stop flag) is seen by the caller at once. */
+	(void)lws_service_adjust_timeout(ll->ctx, RV_LWS_LOOP_WAIT_MAX_MS, 0);
 	return RV_OK;
 }
 
@@ -471,11 +542,16 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 			      void *arg, struct rv_loop_fd **out)
 {
 	struct rv_lws_loop *ll = rv_lws_loop_of(loop);
-	struct rv_loop_fd *w;
+	struct rv_loop_fd *w, *old;
 	int rc;
 
-	if (fd < 0 || cb == NULL || out == NULL)
+	if (fd < 0 || fd == ll->wakefd || cb == NULL || out == NULL)
 		return RV_ERR_INVALID_ARG;
+	if ((rc = rv_lws_fd_room(ll, fd)) < 0)
+		return rc;
+	old = ll->by_fd[fd];
+	if (old != NULL && old->kind != RV_LWS_FD_WATCHER)
+		return RV_ERR_STATE; /* lws's socket */
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return RV_ERR_NOMEM;
@@ -486,11 +562,24 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 	w->cb = cb;
 	w->arg = arg;
 	w->events = events & (RV_LOOP_READ | RV_LOOP_WRITE);
-	rc = rv_lws_fd_apply(w);
-	if (rc < 0) {
-		free(w);
-		return rc;
+	if (old != NULL) {
+		/* Hand-over: the registration moves, no epoll_ctl now. */
+		w->registered = old->registered;
+		w->ep = old->ep;
+		old->registered = 0;
+		old->ep = 0;
+		old->detached = 1;
+		rv_lws_dirty_unlink(ll, old);
+		if (rv_lws_fd_want(w) != w->ep || !w->registered)
+			rv_lws_dirty_mark(ll, w);
+	} else {
+		rc = rv_lws_fd_apply(w); /* at once: the caller learns of a bad fd */
+		if (rc < 0) {
+			free(w);
+			return rc;
+		}
 	}
+	ll->by_fd[fd] = w;
 	w->next = ll->fds;
 	if (ll->fds != NULL)
 		ll->fds->prev = w;
@@ -502,19 +591,15 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 
 static int rv_lws_loop_fd_set_events(struct rv_loop_fd *w, unsigned events)
 {
-	unsigned old = w->events;
-	int rc;
-
 	if (w->deleted)
 		return RV_ERR_STATE;
 	events &= RV_LOOP_READ | RV_LOOP_WRITE;
 	if (events == w->events)
 		return RV_OK;
 	w->events = events;
-	rc = rv_lws_fd_apply(w);
-	if (rc < 0)
-		w->events = old;
-	return rc;
+	if (!w->detached)
+		rv_lws_dirty_mark(w->ll, w);
+	return RV_OK;
 }
 
 static void rv_lws_loop_fd_del(struct rv_loop_fd *w)
@@ -524,10 +609,14 @@ static void rv_lws_loop_fd_del(struct rv_loop_fd *w)
 	if (w->deleted)
 		return;
 	w->deleted = 1;
+	rv_lws_dirty_unlink(ll, w);
+	/* Now, before the owner closes the fd. */
 	if (w->registered) {
 		w->events = 0;
 		(void)rv_lws_fd_apply(w);
 	}
+	if (!w->detached && rv_lws_fd_find(ll, w->fd) == w)
+		ll->by_fd[w->fd] = NULL;
 	if (w->prev != NULL)
 		w->prev->next = w->next;
 	else
@@ -651,7 +740,7 @@ int rv_lws_loop_new(struct rv_loop **out)
 		goto fail;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
-	ev.data.ptr = NULL; /* the wake eventfd */
+	ev.data.fd = ll->wakefd;
 	if (epoll_ctl(ll->epfd, EPOLL_CTL_ADD, ll->wakefd, &ev) < 0)
 		goto fail;
 	ll->loop.ops = &rv_lws_loop_ops;
@@ -701,11 +790,11 @@ void rv_lws_loop_free(struct rv_loop *loop)
 	if (ll->ctx != NULL)
 		lws_sul_cancel(&ll->sul_idle);
 	/* lws's sockets: lws closes them (and reports nothing to us now). */
-	for (i = 0; i < ll->lws_cap; i++)
-		if (ll->lws_by_fd[i] != NULL)
+	for (i = 0; i < ll->cap; i++)
+		if (ll->by_fd[i] != NULL)
 			rv_lws_sock_del(ll, (int)i);
 	rv_lws_fd_reap(ll);
-	free(ll->lws_by_fd);
+	free(ll->by_fd);
 	close(ll->wakefd);
 	close(ll->epfd);
 	if (rv_lws_loop_the == ll)

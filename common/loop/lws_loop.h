@@ -54,8 +54,10 @@ int rv_lws_loop_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, v
 /* RV_ERR_STATE if this process has a loop already. */
 int rv_lws_loop_new(struct rv_loop **out);
 int rv_lws_loop_attach(struct rv_loop *loop, struct lws_context *ctx);
-/* One pass: runs ripe timers, waits at most max_ms (< 0: until an event or
- * a timer), dispatches what is ready.  0, or a negative RV_ERR_*. */
+/* One pass: waits at most max_ms (< 0: until an event, a timer or a
+ * wake), dispatches what is ready, then runs the timers that are due, so
+ * whatever any callback changed is seen when it returns.  0, or a negative
+ * RV_ERR_*. */
 int rv_lws_loop_service(struct rv_loop *loop, int max_ms);
 /* Ends the current or next wait early.  Async-signal-safe. */
 void rv_lws_loop_wake(struct rv_loop *loop);

@@ -2,8 +2,9 @@
  *
  * common/ never calls libwebsockets directly: DNS, connects, pooling and
  * stream relaying watch file descriptors and timers through this interface.
- * Two implementations exist: lws_loop.c (production, over lws raw-file
- * adoption and lws_sul timers) and rv_loop_poll.c (tests, over poll(2)).
+ * Two implementations exist: lws_loop.c (production: an epoll set that
+ * also runs lws, and lws_sul timers) and rv_loop_poll.c (tests and the
+ * server's supervisor, over poll(2)).
  *
  * Watchers are level-triggered: while RV_LOOP_READ (WRITE) is in the mask
  * and the fd is readable (writable), the callback runs on each iteration.
@@ -11,6 +12,12 @@
  * rv_loop_fd_del() before closing it.  Watchers and timers are allocated by
  * the loop and freed by rv_loop_fd_del()/rv_loop_timer_free() (NULL safe).
  * A callback may delete its own watcher or timer, or any other.
+ * Hand-over: an owner passing its fd on may let the new owner add its
+ * watcher first and delete its own after, within one callback; from that
+ * add, only the newest watcher of the fd reports (lws_loop moves the fd's registration instead
+ * of removing and re-adding it).
+ * rv_loop_fd_set_events() may take effect at the loop's next wait (a
+ * callback still sees only the events of its current mask).
  */
 #ifndef RV_LOOP_H
 #define RV_LOOP_H

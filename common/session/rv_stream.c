@@ -839,7 +839,7 @@ int rv_stream_set_write_fd(struct rv_stream *st, int wfd)
 	return RV_OK;
 }
 
-int rv_stream_set_optimistic(struct rv_stream *st)
+int rv_stream_set_optimistic(struct rv_stream *st, int read_now)
 {
 	struct rv_session *s;
 
@@ -851,7 +851,7 @@ int rv_stream_set_optimistic(struct rv_stream *st)
 	st->optimistic = 1;
 	rv_stream_pump_early(st);
 	/* What the app already wrote goes in the CONNECT's message. */
-	if (rv_buf_len(&st->early) == 0)
+	if (read_now && rv_buf_len(&st->early) == 0)
 		rv_stream_read(st);
 	if (st->state == RV_STREAM_CONNECTING)
 		rv_stream_update_events(st);

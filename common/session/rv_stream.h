@@ -75,11 +75,14 @@ int rv_stream_detach_fd(struct rv_stream *st);
 /* Client, right after rv_session_stream_open (still CONNECTING): optimistic
  * data (PROTOCOL.md §7.2).  The early bytes and whatever fd yields go out at
  * once, within the initial credit, instead of after PROXY_RESPONSE: one
- * round trip less for a client that speaks first.  Once fd has been read
- * before the response a failure is no longer retryable (those bytes are
- * gone); the early bytes alone stay the owner's to resend.  RV_ERR_STATE
- * unless a client stream still connecting. */
-int rv_stream_set_optimistic(struct rv_stream *st);
+ * round trip less for a client that speaks first.  read_now: also read fd
+ * at once, so what the app wrote already goes with the CONNECT (an app that
+ * speaks first); 0 when the app waits for a reply of ours (SOCKS): a read
+ * now would find nothing, and the loop reports what comes later.  Once fd
+ * has been read before the response a failure is no longer retryable
+ * (those bytes are gone); the early bytes alone stay the owner's to resend.
+ * RV_ERR_STATE unless a client stream still connecting. */
+int rv_stream_set_optimistic(struct rv_stream *st, int read_now);
 /* 1 if the peer never processed this stream (refused after GOAWAY, or the
  * session died before a response) and nothing was read from fd before the
  * response: safe to retry elsewhere. */

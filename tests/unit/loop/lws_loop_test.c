@@ -12,12 +12,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lws_loop.h"
 #include "rv_err.h"
 #include "rv_loop.h"
+
+/* Every epoll_ctl() of this program (the loop's and lws's) is counted. */
+static int g_epoll_ctl;
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	g_epoll_ctl++;
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+}
 
 /* lws's own socket in these tests: a raw socket adopted from a pair. */
 struct rawc {
@@ -501,8 +512,8 @@ static void test_lws_socket_through_loop(void **state)
 	env_free(&e);
 }
 
-/* rv_lws_loop_wake() ends a wait at once; an idle loop sleeps; one loop
- * per process. */
+/* rv_lws_loop_wake() ends a wait at once; a due timer ends a pass; an idle
+ * loop sleeps; one loop per process. */
 static void test_wake_and_single_loop(void **state)
 {
 	struct env e;
@@ -518,12 +529,76 @@ static void test_wake_and_single_loop(void **state)
 	t0 = rv_loop_now_ms(e.loop);
 	assert_int_equal(rv_lws_loop_service(e.loop, 3000), RV_OK);
 	assert_true(rv_loop_now_ms(e.loop) - t0 < 1000);
+	/* A timer ends the pass it is due in: its callback has run when the
+	 * pass returns (so the caller sees what it changed). */
+	{
+		struct rv_loop_timer *t;
+		struct tc c = { 0 };
+
+		c.loop = e.loop;
+		assert_int_equal(rv_loop_timer_new(e.loop, t_cb, &c, &t), RV_OK);
+		rv_loop_timer_set(t, 20);
+		t0 = rv_loop_now_ms(e.loop);
+		for (passes = 0; passes < 1000 && c.calls == 0; passes++)
+			assert_int_equal(rv_lws_loop_service(e.loop, 2000), RV_OK);
+		assert_int_equal(c.calls, 1);
+		assert_true(rv_loop_now_ms(e.loop) - t0 < 1000);
+		rv_loop_timer_free(t);
+	}
 	/* Idle: a few passes in 300 ms, not a spin (bounded: 10,000). */
 	t0 = rv_loop_now_ms(e.loop);
 	for (passes = 0; passes < 10000 && rv_loop_now_ms(e.loop) - t0 < 300; passes++)
 		assert_int_equal(rv_lws_loop_service(e.loop, 50), RV_OK);
 	assert_true(passes <= 12);
 	env_free(&e);
+}
+
+/* Hand-over: a second watcher added for a watched fd takes it over with no
+ * epoll_ctl (the fd stays in the set), interest changes that cancel out
+ * within a pass cost none, only the new watcher reports, and deleting the
+ * old one leaves the fd watched. */
+static void test_handover_costs_no_epoll_ctl(void **state)
+{
+	struct env e;
+	struct rw a = { 0 }, b = { 0 };
+	int sv[2];
+
+	(void)state;
+	env_init(&e);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[0], RV_LOOP_READ, rw_cb, &a, &a.self), RV_OK);
+	assert_int_equal(write(sv[1], "1", 1), 1);
+	service_until(&e, pred_false, NULL, 30);
+	assert_int_equal(a.got, 1);
+	g_epoll_ctl = 0;
+	/* As a SOCKS connection becoming a stream: the new owner adds with
+	 * no interest, then READ; the old owner deletes its watcher. */
+	assert_int_equal(rv_loop_fd_add(e.loop, sv[0], 0, rw_cb, &b, &b.self), RV_OK);
+	rv_loop_fd_set_events(b.self, RV_LOOP_READ);
+	rv_loop_fd_set_events(b.self, RV_LOOP_READ | RV_LOOP_WRITE);
+	rv_loop_fd_set_events(b.self, RV_LOOP_READ);
+	rv_loop_fd_del(a.self);
+	assert_int_equal(write(sv[1], "2", 1), 1);
+	service_until(&e, pred_false, NULL, 30);
+	assert_int_equal(g_epoll_ctl, 0);
+	assert_int_equal(a.got, 1);
+	assert_int_equal(b.got, 1);
+	/* Interest that really changes reaches the set: READ off, data waits. */
+	rv_loop_fd_set_events(b.self, 0);
+	assert_int_equal(write(sv[1], "3", 1), 1);
+	service_until(&e, pred_false, NULL, 30);
+	assert_int_equal(b.got, 1);
+	assert_int_equal(g_epoll_ctl, 1);
+	rv_loop_fd_set_events(b.self, RV_LOOP_READ);
+	service_until(&e, pred_false, NULL, 30);
+	assert_int_equal(b.got, 2);
+	/* Deleted: the fd leaves the set at once (the owner closes it next). */
+	g_epoll_ctl = 0;
+	rv_loop_fd_del(b.self);
+	assert_int_equal(g_epoll_ctl, 1);
+	env_free(&e);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 int main(void)
@@ -537,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_lws_socket_through_loop),
 		cmocka_unit_test(test_wake_and_single_loop),
+		cmocka_unit_test(test_handover_costs_no_epoll_ctl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -847,7 +847,7 @@ static void test_optimistic_data(void **state)
 
 	/* Optimistic. */
 	assert_int_equal(open_stream(&h, &dst, early, 6, &app, &st), RV_OK);
-	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	assert_int_equal(rv_stream_set_optimistic(st, 1), RV_OK);
 	ep_send(app, more, 5, 0);
 	run(&h, pred_never, 50);
 	assert_non_null(h.deferred);
@@ -864,14 +864,14 @@ static void test_optimistic_data(void **state)
 	assert_true(run(&h, pred_response, WAIT_MS));
 	assert_int_equal(h.last_status, RV_STATUS_OK);
 	assert_int_equal(rv_stream_get_state(st), RV_STREAM_OPEN);
-	assert_int_equal(rv_stream_set_optimistic(st), RV_ERR_STATE); /* open already */
+	assert_int_equal(rv_stream_set_optimistic(st, 1), RV_ERR_STATE); /* open already */
 	g_b = tgt;
 	run(&h, pred_never, 50);
 	assert_int_equal(tgt->got, 11);
 	assert_false(tgt->mismatch);
 	/* Only a client's connecting stream. */
-	assert_int_equal(rv_stream_set_optimistic(h.deferred), RV_ERR_STATE);
-	assert_int_equal(rv_stream_set_optimistic(NULL), RV_ERR_STATE);
+	assert_int_equal(rv_stream_set_optimistic(h.deferred, 1), RV_ERR_STATE);
+	assert_int_equal(rv_stream_set_optimistic(NULL, 1), RV_ERR_STATE);
 	h_free(&h);
 }
 
@@ -895,7 +895,7 @@ static void test_optimistic_retryable(void **state)
 	/* Early bytes only: refused (the server's limit), still retryable. */
 	h.resp_calls = 0;
 	assert_int_equal(open_stream(&h, &dst, early, 3, &app, &st), RV_OK);
-	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	assert_int_equal(rv_stream_set_optimistic(st, 1), RV_OK);
 	assert_true(run(&h, pred_response, WAIT_MS));
 	assert_int_equal(h.last_status, RV_STATUS_GENERAL_FAILURE);
 	assert_int_equal(h.resp_retryable, 1);
@@ -904,7 +904,7 @@ static void test_optimistic_retryable(void **state)
 	assert_int_equal(open_stream(&h, &dst, early, 3, &app, &st), RV_OK);
 	/* In the socket already: set_optimistic reads it at once. */
 	assert_int_equal(send(app->fd, more, sizeof(more) - 1, 0), (ssize_t)(sizeof(more) - 1));
-	assert_int_equal(rv_stream_set_optimistic(st), RV_OK);
+	assert_int_equal(rv_stream_set_optimistic(st, 1), RV_OK);
 	assert_true(run(&h, pred_response, WAIT_MS));
 	assert_int_equal(h.last_status, RV_STATUS_GENERAL_FAILURE);
 	assert_int_equal(h.resp_retryable, 0);
