@@ -59,6 +59,12 @@ enum rv_lws_fd_kind {
 	RV_LWS_FD_LWS,         /* a socket of lws's */
 };
 
+/* A node of an intrusive, unordered list of sockets.  home is the list's
+ * head while linked, NULL otherwise, so one test says "on a list". */
+struct rv_lws_link {
+	struct rv_lws_link **home, *prev, *next;
+};
+
 struct rv_loop_fd {
 	struct rv_loop_obj obj; /* first: see rv_loop.h */
 	struct rv_lws_loop *ll;
@@ -72,15 +78,14 @@ struct rv_loop_fd {
 	int deleted;
 	int detached;           /* a later watcher took the fd over */
 	struct rv_loop_fd *prev, *next; /* watchers list; next: graveyard */
-	struct rv_loop_fd *dprev, *dnext; /* dirty: epoll set behind */
-	int dirty;
+	struct rv_lws_link dirty; /* on the loop's dirty list */
 	/* lws sockets */
 	short lws_events;       /* LWS_POLLIN | LWS_POLLOUT, as lws wants */
 	unsigned out_clears;    /* times lws dropped POLLOUT (it wrote) */
 	unsigned char seen;     /* had a real event: connected, not connecting */
 	unsigned char out_real; /* POLLOUT goes through epoll, not faked */
 	unsigned char in_out;   /* lws is handling a POLLOUT of this socket */
-	struct rv_loop_fd **fake_home, *fake_prev, *fake_next;
+	struct rv_lws_link fake;  /* on the loop's list of POLLOUTs owed */
 };
 
 struct rv_loop_timer {
@@ -105,10 +110,9 @@ struct rv_lws_loop {
 	struct rv_loop_timer *timers;
 	struct rv_loop_fd **by_fd; /* watchers and lws's sockets, by fd */
 	size_t cap;
-	struct rv_loop_fd *dirty;  /* watchers whose interest changed */
-	struct rv_loop_fd *fake;  /* lws sockets owed a POLLOUT this pass */
+	struct rv_lws_link *dirty; /* sockets whose epoll interest is behind */
+	struct rv_lws_link *fake;  /* lws sockets owed a POLLOUT this pass */
 	lws_sorted_usec_list_t sul_idle;
-	uint64_t nfds;
 };
 
 /* lws reports sockets through protocol callbacks that carry no pointer of
@@ -205,30 +209,30 @@ static void rv_lws_fd_bury(struct rv_lws_loop *ll, struct rv_loop_fd *w)
 
 /* ---- lws's sockets --------------------------------------------------------- */
 
-static void rv_lws_fake_unlink(struct rv_loop_fd *w)
+static void rv_lws_link_unlink(struct rv_lws_link *l)
 {
-	if (w->fake_home == NULL)
+	if (l->home == NULL)
 		return;
-	if (w->fake_prev != NULL)
-		w->fake_prev->fake_next = w->fake_next;
+	if (l->prev != NULL)
+		l->prev->next = l->next;
 	else
-		*w->fake_home = w->fake_next;
-	if (w->fake_next != NULL)
-		w->fake_next->fake_prev = w->fake_prev;
-	w->fake_home = NULL;
-	w->fake_prev = w->fake_next = NULL;
+		*l->home = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	l->home = NULL;
+	l->prev = l->next = NULL;
 }
 
-static void rv_lws_fake_push(struct rv_loop_fd **home, struct rv_loop_fd *w)
+static void rv_lws_link_push(struct rv_lws_link **home, struct rv_lws_link *l)
 {
-	if (w->fake_home != NULL)
+	if (l->home != NULL)
 		return;
-	w->fake_home = home;
-	w->fake_prev = NULL;
-	w->fake_next = *home;
+	l->home = home;
+	l->prev = NULL;
+	l->next = *home;
 	if (*home != NULL)
-		(*home)->fake_prev = w;
-	*home = w;
+		(*home)->prev = l;
+	*home = l;
 }
 
 static struct rv_loop_fd *rv_lws_fd_find(struct rv_lws_loop *ll, int fd)
@@ -264,39 +268,18 @@ static int rv_lws_fd_room(struct rv_lws_loop *ll, int fd)
 	return RV_OK;
 }
 
-static void rv_lws_dirty_unlink(struct rv_lws_loop *ll, struct rv_loop_fd *w)
-{
-	if (!w->dirty)
-		return;
-	if (w->dprev != NULL)
-		w->dprev->dnext = w->dnext;
-	else
-		ll->dirty = w->dnext;
-	if (w->dnext != NULL)
-		w->dnext->dprev = w->dprev;
-	w->dprev = w->dnext = NULL;
-	w->dirty = 0;
-}
-
-/* The watcher's interest changed: the set follows before the next wait. */
+/* The socket's interest changed: the set follows before the next wait. */
 static void rv_lws_dirty_mark(struct rv_lws_loop *ll, struct rv_loop_fd *w)
 {
-	if (w->dirty)
-		return;
-	w->dirty = 1;
-	w->dprev = NULL;
-	w->dnext = ll->dirty;
-	if (ll->dirty != NULL)
-		ll->dirty->dprev = w;
-	ll->dirty = w;
+	rv_lws_link_push(&ll->dirty, &w->dirty);
 }
 
 static void rv_lws_dirty_flush(struct rv_lws_loop *ll)
 {
 	while (ll->dirty != NULL) {
-		struct rv_loop_fd *w = ll->dirty;
+		struct rv_loop_fd *w = RV_CONTAINER_OF(ll->dirty, struct rv_loop_fd, dirty);
 
-		rv_lws_dirty_unlink(ll, w);
+		rv_lws_link_unlink(&w->dirty);
 		/* a failure is logged; the owner's idle timer ends it */
 		(void)rv_lws_fd_apply(w);
 	}
@@ -322,7 +305,7 @@ static void rv_lws_sock_ready(struct rv_lws_loop *ll, struct rv_loop_fd *w, uint
 
 	w->seen = 1;
 	if (re & EPOLLOUT)
-		rv_lws_fake_unlink(w); /* a real one serves */
+		rv_lws_link_unlink(&w->fake); /* a real one serves */
 	rv_lws_sock_service(ll, w, rev);
 }
 
@@ -364,8 +347,8 @@ static void rv_lws_sock_del(struct rv_lws_loop *ll, int fd)
 	if (w == NULL)
 		return;
 	ll->by_fd[fd] = NULL;
-	rv_lws_fake_unlink(w);
-	rv_lws_dirty_unlink(ll, w);
+	rv_lws_link_unlink(&w->fake);
+	rv_lws_link_unlink(&w->dirty);
 	w->deleted = 1;
 	/* lws closes the fd later; remove it now, as our pointer goes. */
 	if (w->registered)
@@ -384,7 +367,7 @@ static int rv_lws_sock_change(struct rv_lws_loop *ll, struct lws *wsi,
 	if (!(pa->events & LWS_POLLOUT)) {
 		if (pa->prev_events & LWS_POLLOUT)
 			w->out_clears++;
-		rv_lws_fake_unlink(w);
+		rv_lws_link_unlink(&w->fake);
 		if (w->seen)
 			w->out_real = 0; /* the next request may be faked */
 	} else if (!(pa->prev_events & LWS_POLLOUT)) {
@@ -396,7 +379,7 @@ static int rv_lws_sock_change(struct rv_lws_loop *ll, struct lws *wsi,
 			 * trip beside a wss upload took 1.7x as long). */
 			w->out_real = 1;
 		else if (!w->out_real)
-			rv_lws_fake_push(&ll->fake, w);
+			rv_lws_link_push(&ll->fake, &w->fake);
 	}
 	/* Before the next wait: lws drops POLLOUT and asks again within one
 	 * WRITEABLE, which costs no epoll_ctl this way. */
@@ -408,18 +391,19 @@ static int rv_lws_sock_change(struct rv_lws_loop *ll, struct lws *wsi,
  * the next pass, after its epoll_wait. */
 static void rv_lws_fake_run(struct rv_lws_loop *ll)
 {
-	struct rv_loop_fd *run = ll->fake, *w;
+	struct rv_lws_link *run = ll->fake, *l;
 
 	if (run == NULL)
 		return;
 	ll->fake = NULL;
-	for (w = run; w != NULL; w = w->fake_next)
-		w->fake_home = &run;
+	for (l = run; l != NULL; l = l->next)
+		l->home = &run;
 	ll->batch++;
-	while ((w = run) != NULL) {
+	while (run != NULL) {
+		struct rv_loop_fd *w = RV_CONTAINER_OF(run, struct rv_loop_fd, fake);
 		unsigned clears = w->out_clears;
 
-		rv_lws_fake_unlink(w);
+		rv_lws_link_unlink(&w->fake);
 		if (w->deleted || !(w->lws_events & LWS_POLLOUT) || w->out_real)
 			continue;
 		rv_lws_sock_service(ll, w, LWS_POLLOUT);
@@ -587,7 +571,7 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 		old->registered = 0;
 		old->ep = 0;
 		old->detached = 1;
-		rv_lws_dirty_unlink(ll, old);
+		rv_lws_link_unlink(&old->dirty);
 		if (rv_lws_fd_want(w) != w->ep || !w->registered)
 			rv_lws_dirty_mark(ll, w);
 	} else {
@@ -602,7 +586,6 @@ static int rv_lws_loop_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_
 	if (ll->fds != NULL)
 		ll->fds->prev = w;
 	ll->fds = w;
-	ll->nfds++;
 	*out = w;
 	return RV_OK;
 }
@@ -627,7 +610,7 @@ static void rv_lws_loop_fd_del(struct rv_loop_fd *w)
 	if (w->deleted)
 		return;
 	w->deleted = 1;
-	rv_lws_dirty_unlink(ll, w);
+	rv_lws_link_unlink(&w->dirty);
 	/* Now, before the owner closes the fd. */
 	if (w->registered) {
 		w->events = 0;
@@ -641,7 +624,6 @@ static void rv_lws_loop_fd_del(struct rv_loop_fd *w)
 		ll->fds = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
-	ll->nfds--;
 	rv_lws_fd_bury(ll, w);
 }
 
