@@ -41,9 +41,8 @@ int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
 	uint8_t next[RV_HMAC_SHA256_LEN];
 	int r;
 
-	r = rv_hmac_sha256(mk, ck_in, RV_KEY_LEN, &c_msg, 1, NULL, 0);
-	if (r == RV_OK)
-		r = rv_hmac_sha256(next, ck_in, RV_KEY_LEN, &c_chain, 1, NULL, 0);
+	/* next, not ck_out: ck_out may be ck_in. */
+	r = rv_hmac_sha256_two(mk, &c_msg, 1, next, &c_chain, 1, ck_in, RV_KEY_LEN);
 	if (r == RV_OK)
 		memcpy(ck_out, next, RV_KEY_LEN);
 	sodium_memzero(next, sizeof(next));

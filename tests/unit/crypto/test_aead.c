@@ -109,7 +109,7 @@ static void check_len(struct fx *f, enum rv_aead alg, size_t len, size_t ad_len)
 
 static void test_matches_libsodium(void **state)
 {
-	static const size_t big[] = { 1000, 4095, 4096, 16383, 16384, 16385, 65536, 131073, BIG };
+	static const size_t big[] = { 1000, 1023, 1024, 1025, 2048, 4095, 4096, 16383, 16384, 16385, 65536, 131073, BIG };
 	struct fx *f = *state;
 	size_t a, len, i, ad_len;
 
@@ -150,14 +150,17 @@ static void check_refused(struct fx *f, enum rv_aead alg, const uint8_t *nonce, 
 	}
 }
 
+/* At 100 bytes (libsodium's one-shot path) and 1100 (EVP's, rv_aead.c). */
 static void test_tamper_refused(void **state)
 {
 	struct fx *f = *state;
-	enum { LEN = 100 };
+	static const size_t lens[] = { 100, 1100 };
 	uint8_t n2[RV_AEAD_NONCE_LEN];
-	size_t a, i;
+	size_t a, i, li, LEN;
 
+	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
 	for (a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+		LEN = lens[li];
 		if (!rv_aead_available(algs[a]))
 			continue;
 		ref_seal(algs[a], f->key, f->nonce, f->ad, 20, f->m, LEN, f->ref);

@@ -219,6 +219,39 @@ static void test_hmac_matches_libsodium(void **state)
 	}
 }
 
+/* Two MACs under one key (the ratchet's KDF_CK) equal two single ones
+ * (checked against libsodium above), for keys around the block size; an
+ * output may be the key itself. */
+static void test_hmac_two_matches_single(void **state)
+{
+	uint8_t key[130], k2[130], a[40], b[70], wa[32], wb[32], ga[32], gb[32];
+	size_t klen;
+
+	(void)state;
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(a, sizeof(a));
+	randombytes_buf(b, sizeof(b));
+	for (klen = 0; klen <= sizeof(key); klen++) {
+		assert_int_equal(rv_hmac_sha256(wa, key, klen, a, klen % 41, NULL, 0), RV_OK);
+		assert_int_equal(rv_hmac_sha256(wb, key, klen, b, sizeof(b) - klen % 7, NULL, 0),
+				 RV_OK);
+		assert_int_equal(rv_hmac_sha256_two(ga, a, klen % 41, gb, b, sizeof(b) - klen % 7,
+						    key, klen), RV_OK);
+		assert_memory_equal(ga, wa, 32);
+		assert_memory_equal(gb, wb, 32);
+		assert_memory_not_equal(ga, gb, 32);
+	}
+	/* KDF_CK's shape: 32-byte key, 1-byte inputs, the second output
+	 * written over the key. */
+	memcpy(k2, key, 32);
+	assert_int_equal(rv_hmac_sha256(wa, key, 32, (const uint8_t *)"\x01", 1, NULL, 0), RV_OK);
+	assert_int_equal(rv_hmac_sha256(wb, key, 32, (const uint8_t *)"\x02", 1, NULL, 0), RV_OK);
+	assert_int_equal(rv_hmac_sha256_two(ga, (const uint8_t *)"\x01", 1, k2,
+					    (const uint8_t *)"\x02", 1, k2, 32), RV_OK);
+	assert_memory_equal(ga, wa, 32);
+	assert_memory_equal(k2, wb, 32);
+}
+
 /* HKDF with an info longer than a block, against RFC 5869 on libsodium. */
 static void test_hkdf_long_info(void **state)
 {
@@ -253,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_hkdf_limits),
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hmac_matches_libsodium),
+		cmocka_unit_test(test_hmac_two_matches_single),
 		cmocka_unit_test(test_hkdf_long_info),
 	};
 
