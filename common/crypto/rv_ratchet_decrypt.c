@@ -50,8 +50,8 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		       struct rv_buf *out)
 {
 	const uint8_t *dh, *ct;
-	uint8_t rk[RV_KEY_LEN], ckr[RV_KEY_LEN], mk[RV_KEY_LEN], key[RV_KEY_LEN];
-	uint8_t nonce[RV_AEAD_NONCE_LEN], ad[RV_RATCHET_AD_LEN];
+	struct rv_ratchet_next nx;
+	uint8_t rk[RV_KEY_LEN], ckr[RV_KEY_LEN], ad[RV_RATCHET_AD_LEN];
 	uint32_t pn, n;
 	size_t ct_len;
 	int new_chain = 0, ret;
@@ -88,6 +88,7 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		new_chain = 1;
 	}
 
+	memset(&nx, 0, sizeof(nx));
 	memcpy(rk, r->rk, RV_KEY_LEN);
 	memcpy(ckr, r->ckr, RV_KEY_LEN);
 	if (new_chain) {
@@ -96,16 +97,15 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		if (ret != RV_OK)
 			goto out;
 	}
-	ret = rv_ratchet_kdf_ck(ckr, mk, ckr);
-	if (ret != RV_OK)
-		goto out;
-	ret = rv_ratchet_kdf_msg(key, nonce, mk);
-	if (ret != RV_OK)
+	/* The step rv_ratchet_prepare derived from this chain key, or now. */
+	if (!new_chain && r->next_r.valid)
+		nx = r->next_r;
+	else if ((ret = rv_ratchet_kdf_step(&nx, ckr)) != RV_OK)
 		goto out;
 
 	memcpy(ad, r->ad, RV_HASH_LEN);
 	memcpy(ad + RV_HASH_LEN, msg, RV_RATCHET_HDRS_LEN);
-	ret = rv_aead_open(r->cfg.aead, key, nonce, ad, sizeof(ad), ct, ct_len, out);
+	ret = rv_aead_open(r->cfg.aead, nx.key, nx.nonce, ad, sizeof(ad), ct, ct_len, out);
 	if (ret != RV_OK)
 		goto out;
 
@@ -121,14 +121,13 @@ int rv_ratchet_decrypt(struct rv_ratchet *r, const uint8_t *msg, size_t len,
 		r->state = RV_RATCHET_RUNNING;
 		r->stats.dh_recv_steps++;
 	}
-	memcpy(r->ckr, ckr, RV_KEY_LEN);
+	memcpy(r->ckr, nx.ck, RV_KEY_LEN);
+	sodium_memzero(&r->next_r, sizeof(r->next_r));
 	r->nr = n + 1;
 	r->stats.received++;
 out:
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(ckr, sizeof(ckr));
-	sodium_memzero(mk, sizeof(mk));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(nonce, sizeof(nonce));
+	sodium_memzero(&nx, sizeof(nx));
 	return ret;
 }

@@ -49,8 +49,8 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		       size_t pt_len, struct rv_buf *out)
 {
 	struct rv_keypair kp;
-	uint8_t rk[RV_KEY_LEN], cks[RV_KEY_LEN], mk[RV_KEY_LEN], key[RV_KEY_LEN];
-	uint8_t nonce[RV_AEAD_NONCE_LEN], ad[RV_RATCHET_AD_LEN];
+	struct rv_ratchet_next nx;
+	uint8_t rk[RV_KEY_LEN], cks[RV_KEY_LEN], ad[RV_RATCHET_AD_LEN];
 	uint8_t *hdr = ad + RV_HASH_LEN;
 	uint64_t kp_ms;
 	uint32_t ns, pn;
@@ -66,6 +66,7 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		return RV_ERR_NO_SPACE;
 
 	/* Work on copies; commit only after the message is sealed. */
+	memset(&nx, 0, sizeof(nx));
 	kp = r->dhs;
 	memcpy(rk, r->rk, RV_KEY_LEN);
 	memcpy(cks, r->cks, RV_KEY_LEN);
@@ -97,11 +98,11 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		ret = RV_ERR_LIMIT;
 		goto out;
 	}
-	ret = rv_ratchet_kdf_ck(cks, mk, cks);
-	if (ret != RV_OK)
-		goto out;
-	ret = rv_ratchet_kdf_msg(key, nonce, mk);
-	if (ret != RV_OK)
+	/* The step rv_ratchet_prepare derived from this very chain key, or
+	 * derive it now. */
+	if (!stepped && r->next_s.valid)
+		nx = r->next_s;
+	else if ((ret = rv_ratchet_kdf_step(&nx, cks)) != RV_OK)
 		goto out;
 
 	memcpy(ad, r->ad, RV_HASH_LEN);
@@ -115,7 +116,7 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 	ret = rv_buf_put(out, hdr, RV_RATCHET_HDRS_LEN);
 	if (ret != RV_OK)
 		goto out;
-	ret = rv_aead_seal(r->cfg.aead, key, nonce, ad, sizeof(ad), pt, pt_len, out);
+	ret = rv_aead_seal(r->cfg.aead, nx.key, nx.nonce, ad, sizeof(ad), pt, pt_len, out);
 	if (ret != RV_OK) {
 		rv_buf_unput(out, RV_RATCHET_HDRS_LEN);
 		goto out;
@@ -130,7 +131,8 @@ int rv_ratchet_encrypt(struct rv_ratchet *r, uint64_t now_ms, const uint8_t *pt,
 		r->send_step_due = 0;
 		r->stats.dh_send_steps++;
 	}
-	memcpy(r->cks, cks, RV_KEY_LEN);
+	memcpy(r->cks, nx.ck, RV_KEY_LEN);
+	sodium_memzero(&r->next_s, sizeof(r->next_s));
 	r->has_cks = 1;
 	r->ns = ns + 1;
 	r->last_kp_ms = kp_ms;
@@ -140,8 +142,23 @@ out:
 	sodium_memzero(&kp, sizeof(kp));
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(cks, sizeof(cks));
-	sodium_memzero(mk, sizeof(mk));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(nonce, sizeof(nonce));
+	sodium_memzero(&nx, sizeof(nx));
 	return ret;
+}
+
+void rv_ratchet_prepare(struct rv_ratchet *r, uint64_t now_ms)
+{
+	uint64_t kp_ms;
+
+	if (r == NULL || r->state != RV_RATCHET_RUNNING)
+		return;
+	/* Not when a send now would start a new chain (the DH step is due),
+	 * nor at the end of a chain: encrypt then derives what it needs.  If
+	 * the step falls due before the next send, this one goes unused. */
+	kp_ms = r->has_kp_time ? r->last_kp_ms : now_ms;
+	if (r->has_cks && !r->next_s.valid && !rv_ratchet_step_due(r, kp_ms, now_ms) &&
+	    r->ns != UINT32_MAX)
+		(void)rv_ratchet_kdf_step(&r->next_s, r->cks);
+	if (r->has_ckr && !r->next_r.valid)
+		(void)rv_ratchet_kdf_step(&r->next_r, r->ckr);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rv_aead.h"
 #include "rv_keys.h"
 #include "rv_ratchet.h"
 #include "rv_wire.h"
@@ -21,6 +22,17 @@ enum rv_ratchet_state {
 	RV_RATCHET_STATE_INVALID = 0,
 	RV_RATCHET_AWAIT_FIRST = 1, /* Bob before Alice's first message: cannot send */
 	RV_RATCHET_RUNNING = 2,
+};
+
+/* A chain's next step, derived ahead by rv_ratchet_prepare while the
+ * process would otherwise wait.  It comes from the chain key alone, so it
+ * holds nothing that the chain key does not already give; it is wiped when
+ * the chain moves. */
+struct rv_ratchet_next {
+	uint8_t valid;
+	uint8_t ck[RV_KEY_LEN];            /* the chain key after this message */
+	uint8_t key[RV_KEY_LEN];           /* this message's AEAD key and nonce */
+	uint8_t nonce[RV_AEAD_NONCE_LEN];
 };
 
 struct rv_ratchet {
@@ -42,6 +54,7 @@ struct rv_ratchet {
 	uint8_t has_kp_time;
 	uint64_t last_kp_ms;          /* when our current key pair was made */
 	uint32_t ns, nr, pn;
+	struct rv_ratchet_next next_s, next_r; /* of cks and ckr; not state */
 
 	struct rv_ratchet_stats stats;
 };
@@ -60,6 +73,9 @@ int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
 /* AEAD key and nonce = HKDF(salt=zeros, ikm=mk, info=MESSAGE), 32 + 12. */
 int rv_ratchet_kdf_msg(uint8_t key[RV_KEY_LEN], uint8_t nonce[12],
 		       const uint8_t mk[RV_KEY_LEN]);
+/* KDF_CK then the message KDF: ck_in -> nx (valid on success, wiped on
+ * failure).  nx->ck may not be ck_in. */
+int rv_ratchet_kdf_step(struct rv_ratchet_next *nx, const uint8_t ck_in[RV_KEY_LEN]);
 
 /* AD = handshake hash || outer header || ratchet header. */
 enum { RV_RATCHET_HDRS_LEN = RV_OUTER_HDR_LEN + RV_RATCHET_HDR_LEN,

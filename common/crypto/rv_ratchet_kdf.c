@@ -49,6 +49,22 @@ int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
 	return r;
 }
 
+int rv_ratchet_kdf_step(struct rv_ratchet_next *nx, const uint8_t ck_in[RV_KEY_LEN])
+{
+	uint8_t mk[RV_KEY_LEN];
+	int r;
+
+	r = rv_ratchet_kdf_ck(nx->ck, mk, ck_in);
+	if (r == RV_OK)
+		r = rv_ratchet_kdf_msg(nx->key, nx->nonce, mk);
+	sodium_memzero(mk, sizeof(mk));
+	if (r != RV_OK)
+		sodium_memzero(nx, sizeof(*nx));
+	else
+		nx->valid = 1;
+	return r;
+}
+
 int rv_ratchet_kdf_msg(uint8_t key[RV_KEY_LEN], uint8_t nonce[12],
 		       const uint8_t mk[RV_KEY_LEN])
 {

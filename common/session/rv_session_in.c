@@ -374,6 +374,10 @@ int rv_session_on_message(struct rv_session *s, const uint8_t *msg, size_t len)
 			goto out;
 		}
 	}
+	/* Handled, its data written on: the peer and the app work, we would
+	 * wait.  The next message's keys cost nothing on its arrival. */
+	if (s->state != RV_SESSION_CLOSED && !s->free_pending)
+		rv_ratchet_prepare(s->ratchet, rv_loop_now_ms(s->loop));
 	rc = RV_OK;
 out:
 	rv_session_leave(s);

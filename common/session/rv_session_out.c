@@ -475,6 +475,8 @@ void rv_session_message_sent(struct rv_session *s)
 	    s->light.head == NULL)
 		s->want_write_signalled = 0;
 	rv_session_check_water(s);
+	/* The message is on its way: the peer works, we would wait. */
+	rv_ratchet_prepare(s->ratchet, rv_loop_now_ms(s->loop));
 	rv_session_leave(s);
 }
 

@@ -659,6 +659,76 @@ static void test_clone_equal(void **state)
 	rt_pair_free(&p);
 }
 
+/* rv_ratchet_prepare derives ahead and changes nothing that shows: the
+ * same bytes on the wire as without it, the same state; a refused message
+ * leaves what it derived in place; and across DH steps (where that must be
+ * dropped) every message still opens. */
+static void test_prepare_is_invisible(void **state)
+{
+	struct rt_pair p;
+	struct rv_ratchet *a2 = NULL, *b2 = NULL;
+	struct rv_ratchet_stats sa;
+	struct rt_msg m, m2;
+	char pt[48];
+	int i, round;
+
+	make_pair(state, &p, 0);
+	assert_int_equal(rv_ratchet_clone(p.a, &a2), RV_OK);
+	/* Alice's first chain makes no key pair: byte-equal messages. */
+	for (i = 0; i < 6; i++) {
+		snprintf(pt, sizeof(pt), "first chain %d", i);
+		rv_ratchet_prepare(p.a, 0);
+		if (i % 2)
+			rv_ratchet_prepare(p.a, 0); /* twice: still one step ahead */
+		rt_seal(p.a, 0, pt, strlen(pt), &m);
+		rt_seal(a2, 0, pt, strlen(pt), &m2);
+		assert_int_equal(m.len, m2.len);
+		assert_memory_equal(m.b, m2.b, m.len);
+		assert_true(rv_ratchet_equal(p.a, a2));
+		if (i == 0) {
+			rv_ratchet_prepare(p.b, 0); /* before the first: nothing to do */
+			rt_open_ok(p.b, &m, pt, strlen(pt));
+			assert_int_equal(rv_ratchet_clone(p.b, &b2), RV_OK);
+			continue;
+		}
+		rv_ratchet_prepare(p.b, 0);
+		if (i == 3) {
+			/* Refused after a prepare: state unchanged, and the
+			 * genuine message opens with what was derived. */
+			m2.b[m2.len - 1] ^= 1;
+			assert_int_equal(rt_open_fail(p.b, m2.b, m2.len), RV_ERR_AUTH);
+		}
+		rt_open_ok(p.b, &m, pt, strlen(pt));
+		rt_open_ok(b2, &m, pt, strlen(pt));
+		assert_true(rv_ratchet_equal(p.b, b2));
+	}
+	rv_ratchet_free(a2);
+	rv_ratchet_free(b2);
+	/* Both ways, a DH step at every turn (interval 0), prepare around
+	 * every message. */
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i <= round % 3; i++) {
+			snprintf(pt, sizeof(pt), "a->b %d.%d", round, i);
+			rv_ratchet_prepare(p.a, 0);
+			rt_seal(p.a, 0, pt, strlen(pt), &m);
+			rv_ratchet_prepare(p.a, 0);
+			rv_ratchet_prepare(p.b, 0);
+			rt_open_ok(p.b, &m, pt, strlen(pt));
+			rv_ratchet_prepare(p.b, 0);
+		}
+		for (i = 0; i <= round % 2; i++) {
+			snprintf(pt, sizeof(pt), "b->a %d.%d", round, i);
+			rt_seal(p.b, 0, pt, strlen(pt), &m);
+			rv_ratchet_prepare(p.b, 0);
+			rt_open_ok(p.a, &m, pt, strlen(pt));
+			rv_ratchet_prepare(p.a, 0);
+		}
+	}
+	sa = rt_stats(p.a);
+	assert_true(sa.dh_recv_steps >= 20 && sa.dh_send_steps >= 20);
+	rt_pair_free(&p);
+}
+
 #define AEAD_TESTS(fn)                                               \
 	{ #fn "/chacha20poly1305", fn, NULL, NULL, &aead_chacha },   \
 	{ #fn "/aes256gcm", fn, NULL, NULL, &aead_aes }
@@ -676,6 +746,7 @@ int main(void)
 		AEAD_TESTS(test_tamper_across_steps),
 		AEAD_TESTS(test_post_compromise),
 		AEAD_TESTS(test_clone_equal),
+		AEAD_TESTS(test_prepare_is_invisible),
 	};
 
 	if (sodium_init() < 0)

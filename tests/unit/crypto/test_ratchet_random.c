@@ -3,7 +3,8 @@
  * transport with a tampering relay (tries to deliver a later message, a
  * replay or a message with a flipped bit before the genuine next one), with
  * the deferral of the sending DH half on and off, both AEADs; plus
- * deterministic tests of the deferral policy.
+ * deterministic tests of the deferral policy.  Each side derives its next
+ * keys ahead (rv_ratchet_prepare) at random moments.
  * Owner: ratchet helper.
  *
  * Invariants checked after every step:
@@ -76,6 +77,7 @@ struct sim {
 	struct replay ring[RING];
 	int ring_len, ring_pos;
 	uint64_t now, rng, replays, tampered;
+	uint64_t prep_rng; /* its own stream: the seeds' sequences stay as they were */
 	unsigned phase;
 };
 
@@ -219,6 +221,7 @@ static void run_sim(const struct sim_cfg *cfg)
 	}
 	s->cfg = *cfg;
 	s->rng = cfg->seed;
+	s->prep_rng = cfg->seed ^ 0x9e3779b97f4a7c15ull;
 	rc = rt_config(cfg->aead, cfg->interval_ms);
 	rt_pair_init(&s->p, &rc, &rc);
 	s->a.r = s->p.a;
@@ -253,6 +256,13 @@ static void run_sim(const struct sim_cfg *cfg)
 			sim_replay(s);
 		else
 			s->now += 100 + rt_rand(&s->rng) % 1500; /* idle period */
+		/* Keys derived ahead at random moments, as a session does
+		 * after each write and read: they must never be stale. */
+		act = (unsigned)(rt_rand(&s->prep_rng) % 4);
+		if (act & 1)
+			rv_ratchet_prepare(s->a.r, s->now);
+		if (act & 2)
+			rv_ratchet_prepare(s->b.r, s->now);
 	}
 	assert_true(iter < max_iter);
 
