@@ -49,6 +49,11 @@ enum rv_client_limits {
 	/* How long a local connection waits for the tunnel (or a free stream
 	 * slot) before it gets a SOCKS failure. */
 	RV_CLIENT_WAIT_MS = 15000,
+	/* --optimistic: how long a new stream's request waits for the app's
+	 * first bytes after our reply.  A program that speaks first writes
+	 * them at once; one that waits for the server (SMTP, SSH's banner
+	 * exchange aside) is delayed by this much, once. */
+	RV_CLIENT_EARLY_MS = 3,
 	/* SOCKS negotiation must finish within this time (an app sends its
 	 * greeting and request at once; only an idle socket waits this long). */
 	RV_CLIENT_SOCKS_TIMEOUT_MS = 10000,

@@ -427,6 +427,8 @@ void rv_conn_fail(struct rv_conn *c, enum rv_status status, const char *why)
 	rv_loop_timer_set(c->timer, RV_CLIENT_LINGER_MS);
 }
 
+static void rv_conn_early_end(struct rv_conn *c);
+
 static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg)
 {
 	struct rv_conn *c = arg;
@@ -438,6 +440,9 @@ static void rv_conn_on_timer(struct rv_loop_timer *t, void *arg)
 		break;
 	case RV_CONN_RELAY:
 		rv_http_relay_on_timer(c);
+		break;
+	case RV_CONN_EARLY:
+		rv_conn_early_end(c); /* the app is silent: the request goes alone */
 		break;
 	case RV_CONN_WAITING:
 		rv_log_info("%s %s: gave up after waiting %d ms for the tunnel",
@@ -546,9 +551,72 @@ static int rv_conn_try_open(struct rv_conn *c)
 	return 1;
 }
 
+/* RV_CONN_EARLY ends: the app wrote, closed, or stayed silent for
+ * RV_CLIENT_EARLY_MS.  What it wrote (c->in) goes with the request. */
+static void rv_conn_early_end(struct rv_conn *c)
+{
+	rv_loop_timer_stop(c->timer);
+	if (!rv_conn_try_open(c))
+		rv_conn_wait(c);
+}
+
+static void rv_conn_on_early_io(struct rv_loop_fd *w, int fd, unsigned ev, void *arg)
+{
+	struct rv_conn *c = arg;
+
+	(void)w;
+	(void)fd;
+	(void)ev;
+	/* Bytes, or an end (EOF, reset) the stream will read again: either
+	 * way the request goes now.  Nothing (a spurious wake): keep waiting. */
+	if (rv_conn_read(c) != 0)
+		rv_conn_early_end(c);
+}
+
+/* --optimistic, -D: the success reply goes now, and the stream's request
+ * waits (at most RV_CLIENT_EARLY_MS) for the program's first bytes so that
+ * they go in the same message: one message and one wake-up of the server
+ * fewer per connection, as ss-local does.  Not when the bytes are here
+ * already (pipelined) or the tunnel is down (the reply then waits for a
+ * session, as without --optimistic).  1 if the conn is in EARLY now (or
+ * gone), 0 to open at once. */
+static int rv_conn_early_start(struct rv_conn *c)
+{
+	static const uint8_t any4[4];
+	struct rv_loop_fd *w = NULL;
+	struct rv_addr none;
+
+	if (!c->cl->opts->optimistic || c->kind != RV_CONN_SOCKS || c->replied ||
+	    rv_buf_len(&c->in) > 0 || rv_buf_len(&c->out) > 0 ||
+	    rv_tunnel_session(c->cl->tunnel) == NULL)
+		return 0;
+	rv_addr_set_ipv4(&none, any4, 0);
+	if (rv_mixed_build_reply(c, RV_STATUS_OK, &none, 0, &c->out) != RV_OK) {
+		rv_buf_reset(&c->out);
+		return 0;
+	}
+	/* A few bytes into a socket that has sent at most a greeting's
+	 * reply: all of it goes, or the app is gone. */
+	c->replied = 1;
+	if (rv_conn_flush(c) != 1) {
+		rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, "cannot write the reply");
+		return 1;
+	}
+	/* The loop hands the fd's registration to the new watcher. */
+	if (rv_loop_fd_add(c->cl->loop, c->fd, RV_LOOP_READ, rv_conn_on_early_io, c, &w) != RV_OK)
+		return 0; /* open now; go_optimistic sees the reply is out */
+	rv_loop_fd_del(c->w);
+	c->w = w;
+	c->state = RV_CONN_EARLY;
+	rv_loop_timer_set(c->timer, RV_CLIENT_EARLY_MS);
+	return 1;
+}
+
 void rv_conn_start_stream(struct rv_conn *c)
 {
 	rv_conn_nego_unlink(c);
+	if (rv_conn_early_start(c))
+		return;
 	/* c->w stays until the stream has the fd: the loop hands the fd's
 	 * registration over instead of removing and adding it. */
 	if (!rv_conn_try_open(c))
@@ -586,7 +654,7 @@ restart:
 			rv_conn_free(c);
 			goto restart;
 		}
-		if (c->state == RV_CONN_WAITING) {
+		if (c->state == RV_CONN_WAITING || c->state == RV_CONN_EARLY) {
 			rv_conn_fail(c, RV_STATUS_GENERAL_FAILURE, "the client is shutting down");
 			goto restart;
 		}

@@ -4,10 +4,13 @@
  * connection starts with its target known.  Then it waits (bounded) for the
  * tunnel and becomes a stream of the session, which owns the fd from then on.
  *
- *   NEGOTIATING (-D only) -> WAITING -> CONNECTING -> OPEN -> freed in
+ *   NEGOTIATING (-D only) [-> EARLY] -> WAITING -> CONNECTING -> OPEN -> freed in
  *   on_stream_closed; a retryable failure (session died before answering)
  *   takes the fd back: CONNECTING -> WAITING.  Any state before OPEN may
- *   go to CLOSING (failure reply flushed, then closed).
+ *   go to CLOSING (failure reply flushed, then closed).  EARLY (--optimistic,
+ *   tunnel up): a SOCKS or HTTP CONNECT request is answered at once, and
+ *   the stream's request waits at most RV_CLIENT_EARLY_MS for the program's
+ *   first bytes, so that they travel in the same message.
  *
  * Plain-HTTP proxying (absolute-URI requests) keeps the client's fd: the
  * conn goes NEGOTIATING -> RELAY and its struct rv_http_relay (httprelay.c)
@@ -60,6 +63,8 @@ enum rv_conn_state {
 	RV_CONN_OPEN = 4,        /* relaying; the session owns the fd */
 	RV_CONN_CLOSING = 5,     /* flushing a failure reply, then close */
 	RV_CONN_RELAY = 6,       /* HTTP relay: we keep the fd (httprelay.c) */
+	RV_CONN_EARLY = 7,       /* --optimistic: replied, the request waits
+				  * briefly for the app's first bytes */
 };
 
 struct rv_http_request;

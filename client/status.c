@@ -344,12 +344,14 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 	rv_ctl_w_printf(w, "\"tunnel\":\"%s\",\"attempts\":%llu,\"reconnects\":%llu,"
 			"\"session_uptime_s\":%llu,\"streams_open\":%u,\"streams_opened\":%llu,"
 			"\"bytes_in\":%llu,\"bytes_out\":%llu,\"wire_bytes_in\":%llu,"
-			"\"wire_bytes_out\":%llu,", rv_client_tunnel_state_name(s.ti.state),
+			"\"wire_bytes_out\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,",
+			rv_client_tunnel_state_name(s.ti.state),
 			(unsigned long long)s.ti.attempts, (unsigned long long)s.reconnects,
 			(unsigned long long)(s.session_up_ms / 1000), s.ss.streams_active,
 			(unsigned long long)s.ss.streams_opened, (unsigned long long)s.ss.data_in,
 			(unsigned long long)s.ss.data_out, (unsigned long long)s.ss.bytes_in,
-			(unsigned long long)s.ss.bytes_out);
+			(unsigned long long)s.ss.bytes_out, (unsigned long long)s.ss.msgs_in,
+			(unsigned long long)s.ss.msgs_out);
 	if (s.has_session && s.ss.pongs_received > 0)
 		rv_ctl_w_printf(w, "\"rtt_ms\":%u,", s.ss.rtt_ms);
 	else

@@ -4,16 +4,20 @@ denied by rule -> 2, connect timeout -> 6 (a loopback listener with a full
 backlog), plus Happy-Eyeballs fallback between ::1 and 127.0.0.1.
 Owner: integration helper."""
 
+import hashlib
+import json
 import os
 import select
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (NAME_DENIED, NAME_DUAL, NAME_UNKNOWN, NAME_V4, SOCKS_REPLY_NAMES,  # noqa: E402
                      Runner, TestFailure, World, check, free_port, free_port_both, log, metric,
-                     socks_connect, wait_closed)
+                     recv_exact, socks_connect, socks_read_reply, socks_request, wait_closed,
+                     wait_until)
 
 R = Runner("errors")
 
@@ -251,6 +255,76 @@ def optimistic_data_goes_early(w):
             check(bytes(got[2:4]) == b"\x05\x00", "CONNECT reply %r" % bytes(got[2:12]))
             check(bytes(got[12:]) == msg, "echo %d: %d of %d bytes, equal prefix %s" % (
                 i, len(got) - 12, len(msg), bytes(got[12:12 + 10]) == msg[:10]))
+        finally:
+            s.close()
+    w.assert_works()
+
+
+def client_status(w):
+    path = os.path.join(w.client.xdg, "rvpn", "client.sock")
+    r = subprocess.run([w.client_bin, "status", "--json", "--control", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+    check(r.returncode == 0, "rvpn-client status: %s" % r.stderr.decode(errors="replace"))
+    return json.loads(r.stdout)
+
+
+def echo_after_reply(w, delay, n):
+    """n connections in a row: greeting and request, then (after our reply
+    and delay seconds) 64 bytes, their echo, close.  Returns the client's
+    WebSocket messages sent for them, counted once every stream is gone."""
+    echo = w.targets.ports["echo"]
+    before = client_status(w)["messages_out"]
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=20)
+        try:
+            s.sendall(b"\x05\x01\x00" + socks_request("127.0.0.1", echo))
+            check(recv_exact(s, 2) == b"\x05\x00", "method reply")
+            rep, _a, _p = socks_read_reply(s)
+            check(rep == 0, "reply %s" % rep)
+            if delay:
+                time.sleep(delay)
+            msg = b"%02d" % i + os.urandom(62)
+            s.sendall(msg)
+            check(recv_exact(s, len(msg)) == msg, "echo %d" % i)
+        finally:
+            s.close()
+    wait_until(lambda: client_status(w)["streams_open"] == 0, 20, "the streams to close")
+    return client_status(w)["messages_out"] - before
+
+
+@R.test(timeout=120, world=optimistic_world)
+def optimistic_first_bytes_ride_with_the_request(w):
+    """--optimistic: after the reply the request waits a moment for the
+    program's first bytes and takes them along, one message fewer per
+    connection.  Control: bytes written 60 ms after the reply (well past the
+    wait) go on their own.  Timing on a loaded machine may cost a few."""
+    n = 20
+    late = echo_after_reply(w, 0.06, n)
+    prompt = echo_after_reply(w, 0, n)
+    metric("optimistic_messages_per_conn_prompt", prompt / n, "")
+    metric("optimistic_messages_per_conn_late", late / n, "")
+    check(prompt <= late - n // 4,
+          "%d connections whose app writes at once cost %d messages, against %d when it "
+          "writes late: the first bytes did not go with the request" % (n, prompt, late))
+    w.assert_works()
+
+
+@R.test(timeout=90, world=optimistic_world)
+def optimistic_silent_app_still_connects(w):
+    """--optimistic: a program that waits for the server to speak (SMTP-like)
+    writes nothing after the reply; the request goes anyway and the
+    server's first bytes (1 MiB and its SHA-256) arrive whole."""
+    for i in range(3):
+        s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=20)
+        try:
+            s.settimeout(20)
+            s.sendall(b"\x05\x01\x00" + socks_request("127.0.0.1", w.targets.ports["early"]))
+            check(recv_exact(s, 2) == b"\x05\x00", "method reply")
+            rep, _a, _p = socks_read_reply(s)
+            check(rep == 0, "reply %s" % rep)
+            got = recv_exact(s, (1 << 20) + 32)
+            check(hashlib.sha256(got[:1 << 20]).digest() == got[1 << 20:],
+                  "connection %d: the server's first bytes arrived damaged" % i)
         finally:
             s.close()
     w.assert_works()
