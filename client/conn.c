@@ -499,13 +499,20 @@ static int rv_conn_reply_ok(struct rv_conn *c, const struct rv_addr *bound)
 	return r;
 }
 
+/* The bound address of an optimistic reply: nothing is bound yet. */
+static void rv_conn_unbound(struct rv_addr *a)
+{
+	static const uint8_t any4[4];
+
+	rv_addr_set_ipv4(a, any4, 0);
+}
+
 /* --optimistic (PROTOCOL.md §7.2): a -D request is answered now, with
  * 0.0.0.0:0 as the bound address, and the stream sends what the program
  * writes before PROXY_RESPONSE; a -L stream sends early too.  HTTP relay
  * legs wait for the response (the relay answers per request). */
 static void rv_conn_go_optimistic(struct rv_conn *c)
 {
-	static const uint8_t any4[4];
 	struct rv_addr none;
 
 	if (!c->cl->opts->optimistic || (c->kind != RV_CONN_SOCKS && c->kind != RV_CONN_FORWARD))
@@ -514,7 +521,7 @@ static void rv_conn_go_optimistic(struct rv_conn *c)
 	if (rv_stream_set_optimistic(c->st, c->kind == RV_CONN_FORWARD) != RV_OK ||
 	    c->kind != RV_CONN_SOCKS || c->replied)
 		return;
-	rv_addr_set_ipv4(&none, any4, 0);
+	rv_conn_unbound(&none);
 	/* Failing here leaves the reply to on_stream_response. */
 	if (rv_conn_reply_ok(c, &none) == RV_OK)
 		c->replied = 1;
@@ -582,7 +589,6 @@ static void rv_conn_on_early_io(struct rv_loop_fd *w, int fd, unsigned ev, void 
  * gone), 0 to open at once. */
 static int rv_conn_early_start(struct rv_conn *c)
 {
-	static const uint8_t any4[4];
 	struct rv_loop_fd *w = NULL;
 	struct rv_addr none;
 
@@ -590,7 +596,7 @@ static int rv_conn_early_start(struct rv_conn *c)
 	    rv_buf_len(&c->in) > 0 || rv_buf_len(&c->out) > 0 ||
 	    rv_tunnel_session(c->cl->tunnel) == NULL)
 		return 0;
-	rv_addr_set_ipv4(&none, any4, 0);
+	rv_conn_unbound(&none);
 	if (rv_mixed_build_reply(c, RV_STATUS_OK, &none, 0, &c->out) != RV_OK) {
 		rv_buf_reset(&c->out);
 		return 0;

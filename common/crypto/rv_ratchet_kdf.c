@@ -41,7 +41,8 @@ int rv_ratchet_kdf_ck(uint8_t ck_out[RV_KEY_LEN], uint8_t mk[RV_KEY_LEN],
 	uint8_t next[RV_HMAC_SHA256_LEN];
 	int r;
 
-	/* next, not ck_out: ck_out may be ck_in. */
+	/* Through next: on a failure ck_out (which may be ck_in) stays as it
+	 * was, where rv_hmac_sha256_two zeroes its outputs. */
 	r = rv_hmac_sha256_two(mk, &c_msg, 1, next, &c_chain, 1, ck_in, RV_KEY_LEN);
 	if (r == RV_OK)
 		memcpy(ck_out, next, RV_KEY_LEN);

@@ -568,6 +568,15 @@ class SocksResult:
             self.sock = None
 
 
+def client_status_json(w):
+    """`rvpn-client status --json` of the world's client, parsed."""
+    path = os.path.join(w.client.xdg, "rvpn", "client.sock")
+    r = subprocess.run([w.client_bin, "status", "--json", "--control", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+    check(r.returncode == 0, "rvpn-client status --json: exit %d: %s" % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
 def socks_connect(proxy_port, host, port, timeout=20.0, mode="normal", cmd=1,
                   auth=None, proxy_host="127.0.0.1"):
     """Raw SOCKS5 client.  mode: 'normal' (greeting, wait, request),

@@ -5,18 +5,16 @@ backlog), plus Happy-Eyeballs fallback between ::1 and 127.0.0.1.
 Owner: integration helper."""
 
 import hashlib
-import json
 import os
 import select
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (NAME_DENIED, NAME_DUAL, NAME_UNKNOWN, NAME_V4, SOCKS_REPLY_NAMES,  # noqa: E402
-                     Runner, TestFailure, World, check, free_port, free_port_both, log, metric,
-                     recv_exact, socks_connect, socks_read_reply, socks_request, wait_closed,
+                     Runner, TestFailure, World, check, client_status_json, free_port,
+                     free_port_both, log, metric, recv_exact, socks_connect, socks_read_reply, socks_request, wait_closed,
                      wait_until)
 
 R = Runner("errors")
@@ -260,20 +258,12 @@ def optimistic_data_goes_early(w):
     w.assert_works()
 
 
-def client_status(w):
-    path = os.path.join(w.client.xdg, "rvpn", "client.sock")
-    r = subprocess.run([w.client_bin, "status", "--json", "--control", path],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
-    check(r.returncode == 0, "rvpn-client status: %s" % r.stderr.decode(errors="replace"))
-    return json.loads(r.stdout)
-
-
 def echo_after_reply(w, delay, n):
     """n connections in a row: greeting and request, then (after our reply
     and delay seconds) 64 bytes, their echo, close.  Returns the client's
     WebSocket messages sent for them, counted once every stream is gone."""
     echo = w.targets.ports["echo"]
-    before = client_status(w)["messages_out"]
+    before = client_status_json(w)["messages_out"]
     for i in range(n):
         s = socket.create_connection(("127.0.0.1", w.socks_port), timeout=20)
         try:
@@ -288,8 +278,8 @@ def echo_after_reply(w, delay, n):
             check(recv_exact(s, len(msg)) == msg, "echo %d" % i)
         finally:
             s.close()
-    wait_until(lambda: client_status(w)["streams_open"] == 0, 20, "the streams to close")
-    return client_status(w)["messages_out"] - before
+    wait_until(lambda: client_status_json(w)["streams_open"] == 0, 20, "the streams to close")
+    return client_status_json(w)["messages_out"] - before
 
 
 @R.test(timeout=120, world=optimistic_world)

@@ -10,19 +10,18 @@ METRIC lines), a server started with --no-udp (reply 0x07, one warning for
 Owner: UDP client helper."""
 
 import hashlib
-import json
 import os
 import random
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rvpn_it import (MiB, NAME_UNKNOWN, NAME_V4, Runner, World, check, dns_packet,  # noqa: E402
-                     dns_parse, free_port, log, metric, recv_exact, wait_closed, wait_until)
+from rvpn_it import (MiB, NAME_UNKNOWN, NAME_V4, Runner, World, check,  # noqa: E402
+                     client_status_json, dns_packet, dns_parse, free_port, log, metric,
+                     recv_exact, wait_closed, wait_until)
 
 R = Runner("udp")
 MAX_ASSOC = 6
@@ -477,14 +476,6 @@ def test_assoc_limit(w):
     finally:
         for a in held:
             a.close()
-
-
-def client_status_json(w):
-    path = os.path.join(w.client.xdg, "rvpn", "client.sock")
-    r = subprocess.run([w.client_bin, "status", "--json", "--control", path],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
-    check(r.returncode == 0, "rvpn-client status --json: exit %d: %s" % (r.returncode, r.stderr))
-    return json.loads(r.stdout)
 
 
 @R.test(timeout=60)
