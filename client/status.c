@@ -300,7 +300,8 @@ static void rv_client_status_text(struct rv_client_status *st, struct rv_ctl_w *
 				(unsigned long long)s.ss.data_in, (unsigned long long)s.ss.data_out,
 				(unsigned long long)s.ss.bytes_in, (unsigned long long)s.ss.bytes_out);
 		if (s.ss.pongs_received > 0)
-			rv_ctl_w_printf(w, "rtt: %u ms; ", s.ss.rtt_ms);
+			rv_ctl_w_printf(w, "rtt: %u ms (least %.3f ms); ", s.ss.rtt_ms,
+					s.ss.rtt_min_us / 1000.0);
 		else
 			rv_ctl_w_printf(w, "rtt: not measured yet; ");
 		rv_ctl_w_printf(w, "ratchet: %llu DH steps\n",
@@ -353,9 +354,10 @@ static void rv_client_status_json(struct rv_client_status *st, struct rv_ctl_w *
 			(unsigned long long)s.ss.bytes_out, (unsigned long long)s.ss.msgs_in,
 			(unsigned long long)s.ss.msgs_out);
 	if (s.has_session && s.ss.pongs_received > 0)
-		rv_ctl_w_printf(w, "\"rtt_ms\":%u,", s.ss.rtt_ms);
+		rv_ctl_w_printf(w, "\"rtt_ms\":%u,\"rtt_min_ms\":%.3f,", s.ss.rtt_ms,
+				s.ss.rtt_min_us / 1000.0);
 	else
-		rv_ctl_w_printf(w, "\"rtt_ms\":null,");
+		rv_ctl_w_printf(w, "\"rtt_ms\":null,\"rtt_min_ms\":null,");
 	rv_ctl_w_printf(w, "\"dh_send_steps\":%llu,\"dh_recv_steps\":%llu,"
 			"\"streams_draining\":%u,\"local_pending\":%zu,\"local_waiting\":%zu,",
 			(unsigned long long)s.rs.dh_send_steps,

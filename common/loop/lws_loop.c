@@ -132,6 +132,12 @@ static uint64_t rv_lws_loop_now_ms(struct rv_loop *loop)
 	return (uint64_t)lws_now_usecs() / 1000u;
 }
 
+static uint64_t rv_lws_loop_now_us(struct rv_loop *loop)
+{
+	(void)loop;
+	return (uint64_t)lws_now_usecs();
+}
+
 /* ---- the epoll set ----------------------------------------------------- */
 
 static uint32_t rv_lws_fd_want(const struct rv_loop_fd *w)
@@ -708,6 +714,7 @@ static const struct rv_loop_ops rv_lws_loop_ops = {
 	.timer_stop = rv_lws_loop_timer_stop,
 	.timer_free = rv_lws_loop_timer_free,
 	.now_ms = rv_lws_loop_now_ms,
+	.now_us = rv_lws_loop_now_us,
 };
 
 static void rv_lws_loop_on_idle(lws_sorted_usec_list_t *sul)

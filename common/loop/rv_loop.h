@@ -48,6 +48,7 @@ struct rv_loop_ops {
 	void (*timer_stop)(struct rv_loop_timer *t);
 	void (*timer_free)(struct rv_loop_timer *t);
 	uint64_t (*now_ms)(struct rv_loop *loop); /* monotonic */
+	uint64_t (*now_us)(struct rv_loop *loop); /* the same clock, finer */
 };
 
 struct rv_loop {
@@ -73,6 +74,10 @@ void rv_loop_timer_free(struct rv_loop_timer *t);
 static inline uint64_t rv_loop_now_ms(struct rv_loop *l)
 {
 	return l->ops->now_ms(l);
+}
+static inline uint64_t rv_loop_now_us(struct rv_loop *l)
+{
+	return l->ops->now_us(l);
 }
 
 /* Implementations put this header first in their watcher/timer structs so

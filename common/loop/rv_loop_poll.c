@@ -61,6 +61,15 @@ static uint64_t rv_loop_poll_now_ms(struct rv_loop *loop)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t rv_loop_poll_now_us(struct rv_loop *loop)
+{
+	struct timespec ts;
+
+	(void)loop;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static int rv_loop_poll_fd_add(struct rv_loop *loop, int fd, unsigned events, rv_loop_fd_cb cb,
 			       void *arg, struct rv_loop_fd **out)
 {
@@ -175,6 +184,7 @@ static const struct rv_loop_ops rv_loop_poll_ops = {
 	.timer_stop = rv_loop_poll_timer_stop,
 	.timer_free = rv_loop_poll_timer_free,
 	.now_ms = rv_loop_poll_now_ms,
+	.now_us = rv_loop_poll_now_us,
 };
 
 int rv_loop_poll_new(struct rv_loop **out)

@@ -502,6 +502,7 @@ void rv_session_send_ping(struct rv_session *s)
 	f.u.ping.opaque = now;
 	if (rv_session_queue_frame(s, &f, 1) == RV_OK) {
 		s->ping_opaque = now;
+		s->ping_sent_us = rv_loop_now_us(s->loop);
 		s->ping_outstanding = 1;
 		s->stats.pings_sent++;
 	}

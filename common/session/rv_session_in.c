@@ -201,6 +201,24 @@ static int rv_session_on_datagram(struct rv_session *s, const struct rv_frame *f
 	return RV_OK;
 }
 
+/* A PONG's round trip: the last one for status, and the least one of
+ * the last RV_SESSION_RTT_MIN_WINDOW_MS for window growth (an older least
+ * one expires, so a path that got longer is seen). */
+static void rv_session_rtt_sample(struct rv_session *s, uint64_t rtt_us)
+{
+	uint64_t now = rv_loop_now_ms(s->loop);
+
+	if (rtt_us > UINT32_MAX)
+		rtt_us = UINT32_MAX;
+	s->stats.rtt_ms = (uint32_t)(rtt_us / 1000u);
+	if (!s->rtt_valid || rtt_us <= s->stats.rtt_min_us ||
+	    now - s->rtt_min_at >= RV_SESSION_RTT_MIN_WINDOW_MS) {
+		s->stats.rtt_min_us = (uint32_t)rtt_us;
+		s->rtt_min_at = now;
+	}
+	s->rtt_valid = 1;
+}
+
 static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 {
 	struct rv_stream *st;
@@ -220,8 +238,7 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 		if (s->ping_outstanding && f->u.ping.opaque == s->ping_opaque) {
 			s->ping_outstanding = 0;
 			s->stats.pongs_received++;
-			s->stats.rtt_ms = (uint32_t)(rv_loop_now_ms(s->loop) - s->ping_opaque);
-			s->rtt_valid = 1;
+			rv_session_rtt_sample(s, rv_loop_now_us(s->loop) - s->ping_sent_us);
 		}
 		return RV_OK;
 	case RV_FRAME_GOAWAY:

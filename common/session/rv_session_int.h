@@ -30,6 +30,11 @@ enum {
 	 * in the bulk one, queues its next read as light: a small reply
 	 * leaves within a message or two, not behind a megabyte of bulk. */
 	RV_SESSION_LIGHT_MAX = RV_FRAME_DATA_MAX,
+	/* Window growth judges a stream against the least PING round trip
+	 * seen in this long (stats.rtt_min_us): the path without the queues
+	 * a bulk stream builds, which would otherwise justify ever larger
+	 * windows and deeper queues.  A longer path shows within it. */
+	RV_SESSION_RTT_MIN_WINDOW_MS = 300000,
 };
 
 struct rv_stream {
@@ -59,7 +64,7 @@ struct rv_stream {
 	/* peer -> fd */
 	uint32_t local_window;           /* grows with window growth */
 	uint32_t base_window;            /* as announced; the rest is pool's */
-	uint64_t epoch_start;            /* ms: growth epoch (half a window) */
+	uint64_t epoch_start;            /* us: growth epoch (half a window) */
 	uint32_t epoch_bytes;            /* returned in this epoch */
 	uint32_t recv_credit;            /* bytes the peer may still send */
 	uint32_t consumed;               /* written to fd, credit not returned */
@@ -135,7 +140,8 @@ struct rv_session {
 	int want_write_signalled;
 	struct rv_window_pool own_pool;
 	struct rv_window_pool *pool;     /* own_pool or cfg.window_pool */
-	int rtt_valid;                   /* stats.rtt_ms was measured */
+	int rtt_valid;                   /* a PONG came back: stats.rtt_* hold */
+	uint64_t rtt_min_at;             /* ms: when stats.rtt_min_us was seen */
 	size_t window_grown;             /* this session's share of *pool */
 
 	struct rv_buf rxplain;
@@ -161,6 +167,7 @@ struct rv_session {
 	struct rv_loop_timer *tick;
 	uint64_t last_rx, last_ping;
 	uint64_t ping_opaque;
+	uint64_t ping_sent_us;
 	int ping_outstanding;
 
 	int depth;                       /* nesting of session entry points */

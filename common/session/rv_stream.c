@@ -48,7 +48,7 @@ struct rv_stream *rv_stream_alloc(struct rv_session *s, uint32_t id, uint32_t lo
 	st->wfd = -1;
 	st->local_window = local_window;
 	st->base_window = local_window;
-	st->epoch_start = rv_loop_now_ms(s->loop);
+	st->epoch_start = rv_loop_now_us(s->loop);
 	st->recv_credit = local_window;
 	st->peer_window = peer_window;
 	st->send_credit = peer_window;
@@ -254,11 +254,13 @@ static void rv_stream_maybe_finish(struct rv_stream *st)
  * within 2 RTT (about a window per round trip: the window, not the path,
  * limits it) while the local reader kept up (little held for the fd: a
  * slow reader never grows a window).  Then the window doubles, up to
- * cfg.max_window and the pool's budget.  Returns the bytes to add. */
+ * cfg.max_window and the pool's budget.  Returns the bytes to add.
+ * RTT is the least one lately (stats.rtt_min_us): the last PING waited
+ * behind the very queue that a larger window would deepen. */
 static uint32_t rv_stream_growth(struct rv_stream *st, uint64_t now)
 {
 	const struct rv_session *s = st->sess;
-	uint64_t rtt = s->stats.rtt_ms > 0 ? s->stats.rtt_ms : 1;
+	uint64_t rtt = s->stats.rtt_min_us > 0 ? s->stats.rtt_min_us : 1;
 	size_t left = s->pool->budget > s->pool->used ? s->pool->budget - s->pool->used : 0;
 	uint32_t grow = st->local_window;
 	int fast;
@@ -301,7 +303,7 @@ static void rv_stream_maybe_grant(struct rv_stream *st)
 	if (st->ostate != RV_STREAM_DIR_OPEN || st->consumed == 0 ||
 	    st->consumed < st->base_window / 2 || s->state == RV_SESSION_CLOSED)
 		return;
-	now = rv_loop_now_ms(s->loop);
+	now = rv_loop_now_us(s->loop);
 	grow = rv_stream_growth(st, now);
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_WINDOW_UPDATE;

@@ -257,6 +257,49 @@ static void test_grows_for_fast_reader(void **state)
 	free(g_big);
 }
 
+static int pred_two_pongs(struct h *h)
+{
+	struct rv_session_stats cs;
+
+	rv_session_get_stats(h->cli, &cs);
+	return cs.pongs_received >= 2;
+}
+
+/* A round trip that got longer after the first PING, as a queue behind a
+ * bulk stream makes it (on loopback the last PING waited milliseconds
+ * behind data, the first took microseconds): growth is judged by the
+ * least round trip, so the stream keeps its window instead of deepening
+ * that queue.  The same download on a path that was long from the start
+ * grows (test_grows_for_fast_reader). */
+static void test_queue_does_not_grow_windows(void **state)
+{
+	struct rv_session_config cc = { .window_growth = 1 };
+	struct rv_session_config sc = { .window_growth = 1 };
+	struct rv_session_stats cs;
+	struct h h;
+
+	(void)state;
+	big_init(8 * 1024 * 1024);
+	h_init(&h, &cc, &sc);
+	h.delay_ms = 0;     /* the first PING (sent at start) sees no delay */
+	open_one(&h);
+	h.delay_ms = DELAY_MS;
+	rv_session_send_ping(h.cli);
+	assert_true(run(&h, pred_two_pongs, WAIT_MS));
+	sh_ep_send(&h.tgt[0], g_big, g_total);
+	assert_true(run(&h, pred_app0_done, WAIT_MS));
+	rv_session_get_stats(h.cli, &cs);
+	print_message("queued path: rtt %u ms, least %u us, %llu grows\n", cs.rtt_ms,
+		      cs.rtt_min_us, (unsigned long long)cs.window_grows);
+	assert_true(cs.rtt_ms >= 2 * DELAY_MS);
+	assert_true(cs.rtt_min_us < DELAY_MS * 1000u);
+	assert_int_equal(cs.window_grows, 0);
+	assert_int_equal(cs.window_grown_bytes, 0);
+	assert_int_equal(h.app[0].got, g_total);
+	h_free(&h);
+	free(g_big);
+}
+
 /* Fixed windows (an older peer: no growth agreed) still move everything,
  * and nothing grows. */
 static void test_fixed_windows_without_agreement(void **state)
@@ -394,6 +437,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grows_for_fast_reader),
+		cmocka_unit_test(test_queue_does_not_grow_windows),
 		cmocka_unit_test(test_fixed_windows_without_agreement),
 		cmocka_unit_test(test_no_growth_for_slow_or_idle),
 		cmocka_unit_test(test_large_windows_grow_past_max),
