@@ -291,7 +291,8 @@ static void test_queue_does_not_grow_windows(void **state)
 	rv_session_get_stats(h.cli, &cs);
 	print_message("queued path: rtt %u ms, least %u us, %llu grows\n", cs.rtt_ms,
 		      cs.rtt_min_us, (unsigned long long)cs.window_grows);
-	assert_true(cs.rtt_ms >= 2 * DELAY_MS);
+	/* The path delivers on whole milliseconds: up to 1 ms early each way. */
+	assert_true(cs.rtt_ms >= 2 * DELAY_MS - 2);
 	assert_true(cs.rtt_min_us < DELAY_MS * 1000u);
 	assert_int_equal(cs.window_grows, 0);
 	assert_int_equal(cs.window_grown_bytes, 0);
