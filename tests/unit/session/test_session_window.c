@@ -331,10 +331,12 @@ static void test_large_windows_grow_past_max(void **state)
 	(void)state;
 	big_init(64 * 1024 * 1024);
 	h_init(&h, &cc, &sc);
-	/* A long path (200 ms round trip): its bandwidth-delay product is
+	/* A long path (400 ms round trip): its bandwidth-delay product is
 	 * past 16 MiB even for a slow (sanitized, loaded) build moving
-	 * 100 MB/s, so the window must grow past it whatever the speed. */
-	h.delay_ms = 100;
+	 * 50 MB/s, so the window must grow past it whatever the speed.  An
+	 * epoch of 8 MiB must take at most 2 round trips, so this needs only
+	 * 10 MB/s (with 200 ms, a CI run under load stopped at 16 MiB once). */
+	h.delay_ms = 200;
 	download(&h, &cs);
 	rv_session_get_stats(h.srv, &ss);
 	print_message("large: %llu grows, grown %llu bytes\n", (unsigned long long)cs.window_grows,
