@@ -231,7 +231,7 @@ struct rv_session_stats {
 	uint64_t streams_reset_sent, streams_reset_received;
 	uint64_t pings_sent, pongs_received;
 	uint32_t rtt_ms;                 /* last PING round trip */
-	uint32_t rtt_min_us;             /* least PING round trip lately (window growth) */
+	uint32_t rtt_min_us;             /* least PING round trip (window growth) */
 	uint32_t streams_active;
 	uint64_t watermark_pauses;       /* times the high water mark was hit */
 	uint64_t streams_resumed;        /* streams woken on leaving high water:

@@ -201,21 +201,20 @@ static int rv_session_on_datagram(struct rv_session *s, const struct rv_frame *f
 	return RV_OK;
 }
 
-/* A PONG's round trip: the last one for status, and the least one of
- * the last RV_SESSION_RTT_MIN_WINDOW_MS for window growth (an older least
- * one expires, so a path that got longer is seen). */
+/* A PONG's round trip: the last one for status, and the session's least
+ * one for window growth: the path without the queue a bulk stream builds,
+ * which would justify ever larger windows and so deeper queues.  The
+ * least one never expires: a PING of a connection kept full reads the
+ * queue, and one that expired would let the queue back in.  (A path that
+ * got longer only grows windows more slowly; a new session measures it.)
+ * The first PING, at session start, goes before any stream. */
 static void rv_session_rtt_sample(struct rv_session *s, uint64_t rtt_us)
 {
-	uint64_t now = rv_loop_now_ms(s->loop);
-
 	if (rtt_us > UINT32_MAX)
 		rtt_us = UINT32_MAX;
 	s->stats.rtt_ms = (uint32_t)(rtt_us / 1000u);
-	if (!s->rtt_valid || rtt_us <= s->stats.rtt_min_us ||
-	    now - s->rtt_min_at >= RV_SESSION_RTT_MIN_WINDOW_MS) {
+	if (!s->rtt_valid || rtt_us < s->stats.rtt_min_us)
 		s->stats.rtt_min_us = (uint32_t)rtt_us;
-		s->rtt_min_at = now;
-	}
 	s->rtt_valid = 1;
 }
 

@@ -30,11 +30,6 @@ enum {
 	 * in the bulk one, queues its next read as light: a small reply
 	 * leaves within a message or two, not behind a megabyte of bulk. */
 	RV_SESSION_LIGHT_MAX = RV_FRAME_DATA_MAX,
-	/* Window growth judges a stream against the least PING round trip
-	 * seen in this long (stats.rtt_min_us): the path without the queues
-	 * a bulk stream builds, which would otherwise justify ever larger
-	 * windows and deeper queues.  A longer path shows within it. */
-	RV_SESSION_RTT_MIN_WINDOW_MS = 300000,
 };
 
 struct rv_stream {
@@ -141,7 +136,6 @@ struct rv_session {
 	struct rv_window_pool own_pool;
 	struct rv_window_pool *pool;     /* own_pool or cfg.window_pool */
 	int rtt_valid;                   /* a PONG came back: stats.rtt_* hold */
-	uint64_t rtt_min_at;             /* ms: when stats.rtt_min_us was seen */
 	size_t window_grown;             /* this session's share of *pool */
 
 	struct rv_buf rxplain;

@@ -255,7 +255,7 @@ static void rv_stream_maybe_finish(struct rv_stream *st)
  * limits it) while the local reader kept up (little held for the fd: a
  * slow reader never grows a window).  Then the window doubles, up to
  * cfg.max_window and the pool's budget.  Returns the bytes to add.
- * RTT is the least one lately (stats.rtt_min_us): the last PING waited
+ * RTT is the session's least one (stats.rtt_min_us): the last PING waited
  * behind the very queue that a larger window would deepen. */
 static uint32_t rv_stream_growth(struct rv_stream *st, uint64_t now)
 {

@@ -41,6 +41,7 @@ struct msg {
 struct pipe_q {
 	struct msg q[MAXQ];
 	size_t head, n;
+	uint64_t busy_us;            /* the path's link is sending until then */
 };
 
 struct h {
@@ -52,6 +53,7 @@ struct h {
 	struct sh_ep app[N_MAX], tgt[N_MAX];
 	int ntgt;
 	uint32_t delay_ms;           /* one way; DELAY_MS unless a test says */
+	uint32_t rate_bpms;          /* link rate, bytes per ms; 0: unlimited */
 };
 
 static void cb_connect(struct rv_session *s, struct rv_stream *st, const struct rv_addr *dst,
@@ -138,6 +140,17 @@ static int pump_dir(struct h *h, struct pipe_q *pq, struct rv_session *from, str
 		memcpy(x->p, m, len);
 		x->len = len;
 		x->due = now + h->delay_ms;
+		if (h->rate_bpms > 0) {
+			/* Serialized at the link's rate, as TCP would pace it: a
+			 * window's worth sent at once arrives spread out, not as
+			 * one burst that the receiver's fd buffer must hold. */
+			uint64_t us = rv_loop_now_us(h->loop);
+
+			if (pq->busy_us < us)
+				pq->busy_us = us;
+			pq->busy_us += (uint64_t)len * 1000u / h->rate_bpms;
+			x->due = pq->busy_us / 1000u + h->delay_ms;
+		}
 		rv_session_message_sent(from);
 		n++;
 	}
@@ -334,9 +347,13 @@ static void test_large_windows_grow_past_max(void **state)
 	/* A long path (400 ms round trip): its bandwidth-delay product is
 	 * past 16 MiB even for a slow (sanitized, loaded) build moving
 	 * 50 MB/s, so the window must grow past it whatever the speed.  An
-	 * epoch of 8 MiB must take at most 2 round trips, so this needs only
-	 * 10 MB/s (with 200 ms, a CI run under load stopped at 16 MiB once). */
+	 * epoch of 8 MiB must take at most 2 round trips (10 MB/s).  The
+	 * link is 100 MB/s: delivered as one burst, a 16 MiB window sat half
+	 * in the receiver's fd buffer at each epoch's end, which rightly
+	 * stops growth (a slow reader), and the window stopped at 16 MiB in
+	 * 1 run of 5 on an idle machine. */
 	h.delay_ms = 200;
+	h.rate_bpms = 100000;
 	download(&h, &cs);
 	rv_session_get_stats(h.srv, &ss);
 	print_message("large: %llu grows, grown %llu bytes\n", (unsigned long long)cs.window_grows,
