@@ -207,7 +207,8 @@ static int rv_session_on_datagram(struct rv_session *s, const struct rv_frame *f
  * least one never expires: a PING of a connection kept full reads the
  * queue, and one that expired would let the queue back in.  (A path that
  * got longer only grows windows more slowly; a new session measures it.)
- * The first PING, at session start, goes before any stream. */
+ * The client's first PING goes before any stream; the server's after the
+ * client's first message. */
 static void rv_session_rtt_sample(struct rv_session *s, uint64_t rtt_us)
 {
 	if (rtt_us > UINT32_MAX)
