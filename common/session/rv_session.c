@@ -499,10 +499,9 @@ void rv_session_send_ping(struct rv_session *s)
 
 	memset(&f, 0, sizeof(f));
 	f.type = RV_FRAME_PING;
-	f.u.ping.opaque = now;
+	f.u.ping.opaque = rv_loop_now_us(s->loop); /* the send time: the PONG's round trip */
 	if (rv_session_queue_frame(s, &f, 1) == RV_OK) {
-		s->ping_opaque = now;
-		s->ping_sent_us = rv_loop_now_us(s->loop);
+		s->ping_opaque = f.u.ping.opaque;
 		s->ping_outstanding = 1;
 		s->stats.pings_sent++;
 	}

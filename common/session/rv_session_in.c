@@ -238,7 +238,7 @@ static int rv_session_dispatch(struct rv_session *s, const struct rv_frame *f)
 		if (s->ping_outstanding && f->u.ping.opaque == s->ping_opaque) {
 			s->ping_outstanding = 0;
 			s->stats.pongs_received++;
-			rv_session_rtt_sample(s, rv_loop_now_us(s->loop) - s->ping_sent_us);
+			rv_session_rtt_sample(s, rv_loop_now_us(s->loop) - s->ping_opaque);
 		}
 		return RV_OK;
 	case RV_FRAME_GOAWAY:

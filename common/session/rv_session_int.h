@@ -160,8 +160,7 @@ struct rv_session {
 
 	struct rv_loop_timer *tick;
 	uint64_t last_rx, last_ping;
-	uint64_t ping_opaque;
-	uint64_t ping_sent_us;
+	uint64_t ping_opaque;            /* us: when the outstanding PING was queued */
 	int ping_outstanding;
 
 	int depth;                       /* nesting of session entry points */

@@ -14,8 +14,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rvpn_it import (NAME_DENIED, NAME_DUAL, NAME_UNKNOWN, NAME_V4, SOCKS_REPLY_NAMES,  # noqa: E402
                      Runner, TestFailure, World, check, client_status_json, free_port,
-                     free_port_both, log, metric, recv_exact, socks_connect, socks_read_reply, socks_request, wait_closed,
-                     wait_until)
+                     free_port_both, log, metric, recv_exact, socks_connect, socks_read_reply,
+                     socks_request, wait_closed, wait_until)
 
 R = Runner("errors")
 
